@@ -1,0 +1,196 @@
+/**
+ * The default, bounded in-memory collector.
+ *
+ * @module
+ */
+
+import type { Trace } from "../trace.ts";
+import type { Collector, TraceObserver } from "./collector.ts";
+import { PssConfigError } from "../score/config.ts";
+
+/** Options for {@linkcode MemoryCollector}. */
+export interface MemoryCollectorOptions {
+  /**
+   * How many traces to keep; when full, the oldest trace is evicted (and
+   * counted in {@linkcode MemoryCollector.evicted}), as pypss does.
+   * @default {10000}
+   */
+  maxTraces?: number;
+}
+
+/**
+ * Keeps the newest `maxTraces` traces in a ring buffer. `add` is O(1) and
+ * allocation-free once the buffer is full.
+ *
+ * @example
+ * ```ts
+ * import { computePss, MemoryCollector } from "@pss/pss";
+ * const collector = new MemoryCollector({ maxTraces: 1000 });
+ * collector.add({ name: "op", duration: 0.01 });
+ * console.log(computePss(collector.snapshot()).pss);
+ * ```
+ */
+export class MemoryCollector implements Collector {
+  readonly #capacity: number;
+  readonly #ring: (Trace | undefined)[];
+  #start = 0;
+  #size = 0;
+  #evicted = 0;
+  #observers: TraceObserver[] = [];
+
+  /**
+   * @param options See {@linkcode MemoryCollectorOptions}.
+   * @throws {PssConfigError} When `maxTraces` is not a positive integer.
+   */
+  constructor(options: MemoryCollectorOptions = {}) {
+    const capacity = options.maxTraces ?? 10_000;
+    if (!Number.isSafeInteger(capacity) || capacity <= 0) {
+      throw new PssConfigError(
+        "maxTraces",
+        capacity,
+        "Cannot create MemoryCollector as 'maxTraces' must be a positive integer",
+      );
+    }
+    this.#capacity = capacity;
+    this.#ring = new Array(capacity);
+  }
+
+  /** How many traces the collector keeps at most. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** How many traces it holds now. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** How many traces were evicted to make room since creation (or the last `clear`). */
+  get evicted(): number {
+    return this.#evicted;
+  }
+
+  /** Records a trace, evicting the oldest when full. Never throws. */
+  add(trace: Trace): void {
+    if (this.#size < this.#capacity) {
+      this.#ring[(this.#start + this.#size) % this.#capacity] = trace;
+      this.#size++;
+    } else {
+      this.#ring[this.#start] = trace;
+      this.#start = (this.#start + 1) % this.#capacity;
+      this.#evicted++;
+    }
+    if (this.#observers.length > 0) this.#notify(trace);
+  }
+
+  #notify(trace: Trace): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(trace);
+      } catch {
+        // An observer's failure must not reach the instrumented code.
+      }
+    }
+  }
+
+  /**
+   * Calls `observer` with every trace added from now on.
+   *
+   * @returns A function that removes the observer.
+   */
+  observe(observer: TraceObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
+  /** The traces held now, oldest first, as a new array (synchronous). */
+  snapshot(): Trace[] {
+    const out = new Array<Trace>(this.#size);
+    for (let i = 0; i < this.#size; i++) {
+      out[i] = this.#ring[(this.#start + i) % this.#capacity] as Trace;
+    }
+    return out;
+  }
+
+  /** The traces held now, oldest first. */
+  traces(): Promise<Trace[]> {
+    return Promise.resolve(this.snapshot());
+  }
+
+  /** Drops every trace and resets the eviction count. */
+  clear(): Promise<void> {
+    this.#ring.fill(undefined);
+    this.#start = 0;
+    this.#size = 0;
+    this.#evicted = 0;
+    return Promise.resolve();
+  }
+
+  /** Nothing to ship: resolves at once. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Nothing to release: resolves at once. Traces stay readable. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Same as {@linkcode MemoryCollector.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The collector instrumentation uses when none is given (a live binding:
+ * it follows {@linkcode setGlobalCollector}). Starts as a
+ * {@linkcode MemoryCollector} with room for 10,000 traces, like pypss's
+ * `global_collector`.
+ *
+ * @example
+ * ```ts
+ * import { computePss, globalCollector } from "@pss/pss";
+ * const report = computePss(await globalCollector.traces());
+ * ```
+ */
+export let globalCollector: Collector = new MemoryCollector();
+
+/**
+ * The collector instrumentation uses when none is given: a
+ * {@linkcode MemoryCollector} with room for 10,000 traces unless replaced
+ * with {@linkcode setGlobalCollector}.
+ *
+ * @returns The current global collector.
+ *
+ * @example
+ * ```ts
+ * import { computePss, getGlobalCollector } from "@pss/pss";
+ * const report = computePss(await getGlobalCollector().traces());
+ * ```
+ */
+export function getGlobalCollector(): Collector {
+  return globalCollector;
+}
+
+/**
+ * Replaces the global collector used by instrumentation that names none.
+ *
+ * @param collector The new global collector.
+ * @returns The previous one, so tests can restore it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCollector, setGlobalCollector } from "@pss/pss";
+ * const previous = setGlobalCollector(new MemoryCollector({ maxTraces: 100_000 }));
+ * // ... later
+ * setGlobalCollector(previous);
+ * ```
+ */
+export function setGlobalCollector(collector: Collector): Collector {
+  const previous = globalCollector;
+  globalCollector = collector;
+  return previous;
+}
