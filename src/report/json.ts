@@ -1,0 +1,238 @@
+/**
+ * The JSON report: pypss's `{ pss, breakdown }` block first, so tools that
+ * read pypss's JSON keep working, then the unrounded pillars, the counts,
+ * the diagnosis and the per-name reports.
+ *
+ * Shape (keys always in this order; `by_name` only when per-name reports
+ * are given):
+ *
+ * ```json
+ * {
+ *   "pss": 78,
+ *   "breakdown": {
+ *     "timing_stability": 0.95, "memory_stability": 1.0,
+ *     "error_volatility": 0.18, "branching_entropy": 1.0,
+ *     "concurrency_chaos": 1.0
+ *   },
+ *   "verdict": "good",
+ *   "pillars": { "timing_stability": 0.9512345678, "...": 0 },
+ *   "counts": { "traces": 100, "system_traces": 0, "skipped": 3 },
+ *   "diagnosis": {
+ *     "headline": "…",
+ *     "findings": [{ "pillar": "error_volatility", "label": "Error Volatility",
+ *       "value": 0.18, "severity": "critical", "summary": "…", "causes": "…" }],
+ *     "notes": []
+ *   },
+ *   "by_name": [{ "name": "db.query", "pss": 61, "breakdown": { "...": 0 },
+ *     "verdict": "fair", "pillars": { "...": 0 }, "counts": { "...": 0 } }]
+ * }
+ * ```
+ *
+ * `breakdown` is rounded like Python's `round(x, 2)`; `pillars` holds the
+ * same values unrounded.
+ *
+ * @module
+ */
+
+import type { PssBreakdown, PssReport } from "../score/report.ts";
+import { PILLARS, type PypssReportJson, toPypssJson } from "../score/pss.ts";
+import {
+  type DiagnoseOptions,
+  diagnoseReport,
+  rankByName,
+  type ReportsByName,
+  type Severity,
+  type Verdict,
+  verdictOf,
+} from "./diagnose.ts";
+
+/** The five pillars under pypss's snake_case keys, in pypss's order. */
+export type BreakdownJson = PypssReportJson["breakdown"];
+
+/** How many traces a report saw. */
+export interface CountsJson {
+  /** Regular traces scored. */
+  traces: number;
+  /** System traces used (those carrying a loop lag). */
+  system_traces: number;
+  /** Malformed traces (or input lines) skipped, never scored. */
+  skipped: number;
+}
+
+/** One weak pillar in the JSON report. */
+export interface FindingJson {
+  /** The pillar's snake_case key, as in `breakdown`. */
+  pillar: string;
+  /** Its human name. */
+  label: string;
+  /** Its value rounded to two decimals. */
+  value: number;
+  /** How weak it is. */
+  severity: Severity;
+  /** What the value says about the program. */
+  summary: string;
+  /** What usually causes it. */
+  causes: string;
+}
+
+/** The report of one operation name in the JSON report. */
+export interface NamedReportJson {
+  /** The operation name. */
+  name: string;
+  /** Its score, 0 to 100. */
+  pss: number;
+  /** Its verdict band. */
+  verdict: Verdict;
+  /** Its pillars rounded like Python's `round(x, 2)`. */
+  breakdown: BreakdownJson;
+  /** Its pillars unrounded. */
+  pillars: BreakdownJson;
+  /** Its trace counts. */
+  counts: CountsJson;
+}
+
+/** The JSON report; see the module documentation for an example. */
+export interface PssReportJson {
+  /** The score, 0 to 100 (pypss's `pss`). */
+  pss: number;
+  /** The pillars rounded like Python's `round(x, 2)` (pypss's `breakdown`). */
+  breakdown: BreakdownJson;
+  /** The verdict band. */
+  verdict: Verdict;
+  /** The pillars unrounded. */
+  pillars: BreakdownJson;
+  /** Trace counts. */
+  counts: CountsJson;
+  /** Which pillars are weak and what that usually means. */
+  diagnosis: {
+    /** One sentence for the verdict. */
+    headline: string;
+    /** Weak pillars, critical first. */
+    findings: FindingJson[];
+    /** Cross-pillar observations. */
+    notes: string[];
+  };
+  /** Per-name reports, worst first; present only when given. */
+  by_name?: NamedReportJson[];
+}
+
+/** Options of {@linkcode reportToJson}. */
+export interface ReportToJsonOptions {
+  /**
+   * Per-name reports (what `computePssByName` returns) to include as
+   * `by_name`, worst first.
+   * @default {undefined} (no `by_name` key)
+   */
+  byName?: ReportsByName;
+  /**
+   * Diagnosis thresholds replacing the defaults for the pillars given.
+   * @default {DEFAULT_DIAGNOSIS_THRESHOLDS}
+   */
+  thresholds?: DiagnoseOptions["thresholds"];
+}
+
+/** Options of {@linkcode renderReportJson}. */
+export interface JsonReportOptions extends ReportToJsonOptions {
+  /**
+   * Indentation passed to `JSON.stringify`; 0 writes one line.
+   * @default {2}
+   */
+  indent?: number;
+}
+
+/**
+ * Converts a report to its JSON form (a plain object with a stable key
+ * order): pypss's `pss` and rounded `breakdown` first, then `verdict`, the
+ * unrounded `pillars`, `counts`, `diagnosis` and, when given, `by_name`.
+ *
+ * @param report The report.
+ * @param options Per-name reports and diagnosis thresholds.
+ * @returns A plain object ready for `JSON.stringify`.
+ *
+ * @example
+ * ```ts
+ * import { computePss, reportToJson } from "@pss/pss";
+ * const json = reportToJson(computePss([{ name: "op", duration: 0.1 }]));
+ * console.log(json.pss, json.breakdown.timing_stability); // 100 1
+ * ```
+ */
+export function reportToJson(
+  report: PssReport,
+  options: ReportToJsonOptions = {},
+): PssReportJson {
+  const diagnosis = diagnoseReport(report, { thresholds: options.thresholds });
+  const wireKeys = new Map(PILLARS.map((p) => [p.key, p.pypssKey]));
+  const json: PssReportJson = {
+    ...toPypssJson(report),
+    verdict: diagnosis.verdict,
+    pillars: breakdownJson(report.breakdown),
+    counts: countsJson(report),
+    diagnosis: {
+      headline: diagnosis.headline,
+      findings: diagnosis.findings.map((f) => ({
+        pillar: wireKeys.get(f.pillar) ?? f.pillar,
+        label: f.label,
+        value: f.value,
+        severity: f.severity,
+        summary: f.summary,
+        causes: f.causes,
+      })),
+      notes: diagnosis.notes,
+    },
+  };
+  if (options.byName !== undefined) {
+    json.by_name = rankByName(options.byName).map(({ name, report }) => ({
+      name,
+      ...toPypssJson(report),
+      verdict: verdictOf(report),
+      pillars: breakdownJson(report.breakdown),
+      counts: countsJson(report),
+    }));
+  }
+  return json;
+}
+
+/**
+ * Renders a report as JSON text (see {@linkcode reportToJson} for the
+ * shape), without a trailing newline.
+ *
+ * @param report The report.
+ * @param options Per-name reports, thresholds and indentation.
+ * @returns The JSON text.
+ *
+ * @example
+ * ```ts
+ * import { computePss, renderReportJson } from "@pss/pss";
+ * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]), { indent: 0 });
+ * console.log(text.startsWith('{"pss":100,"breakdown":{"timing_stability":1,')); // true
+ * ```
+ */
+export function renderReportJson(
+  report: PssReport,
+  options: JsonReportOptions = {},
+): string {
+  const indent = options.indent ?? 2;
+  return JSON.stringify(
+    reportToJson(report, options),
+    null,
+    indent > 0 ? indent : undefined,
+  );
+}
+
+function breakdownJson(breakdown: PssBreakdown): BreakdownJson {
+  return {
+    timing_stability: breakdown.timingStability,
+    memory_stability: breakdown.memoryStability,
+    error_volatility: breakdown.errorVolatility,
+    branching_entropy: breakdown.branchingEntropy,
+    concurrency_chaos: breakdown.concurrencyChaos,
+  };
+}
+
+function countsJson(report: PssReport): CountsJson {
+  return {
+    traces: report.traceCount,
+    system_traces: report.systemTraceCount,
+    skipped: report.skippedCount,
+  };
+}
