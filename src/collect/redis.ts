@@ -1,0 +1,641 @@
+/**
+ * Ships traces to Redis so that many workers (processes, hosts, runtimes,
+ * pypss included) feed one scorer.
+ *
+ * Each trace is stored as one pypss JSON document (snake_case keys, seconds
+ * and bytes), so pypss's own readers work on the same key:
+ *
+ * - `mode: "list"` (the default): `RPUSH key <json> <json> …`, one command
+ *   per batch, read back with `LRANGE`.
+ * - `mode: "stream"`: `XADD key [MAXLEN ~ n] * trace <json>` per trace, one
+ *   `MULTI`/`EXEC` transaction per batch, for consumers that want consumer
+ *   groups (`XREADGROUP`). Read back with `XRANGE`.
+ *
+ * Imported from `@pss/pss/redis` so that users of the core never load the
+ * Redis client.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import { traceFromJson, traceToJson } from "../trace.ts";
+import type { Trace } from "../trace.ts";
+import { PssConfigError } from "../score/config.ts";
+import { unrefTimer } from "../runtime/timer.ts";
+import { BatchCollector } from "./batch.ts";
+import type { BatchCollectorOptions, BatchCollectorStats } from "./batch.ts";
+
+/** Where a {@linkcode RedisCollector} writes: a list or a stream. */
+export type RedisMode = "list" | "stream";
+
+/**
+ * What a {@linkcode RedisCollector} needs of a Redis client: the subset of a
+ * node-redis v5 client (`createClient()` from `redis`) it uses, so any such
+ * client can be passed as `client`. The client must also be an event
+ * emitter (`on`/`off` for `"error"` and `"ready"`), as node-redis clients
+ * are; that part is checked at run time because node-redis's own typings
+ * of it do not resolve without `@types/node`.
+ */
+export interface RedisClientLike {
+  /** Whether the client is open (connected or reconnecting). */
+  readonly isOpen: boolean;
+  /** Whether the connection is up and ready for commands. */
+  readonly isReady: boolean;
+  /** Opens the connection (retrying per the client's reconnect strategy). */
+  connect(): Promise<unknown>;
+  /** Sends one raw command, for example `["RPUSH", key, value]`. */
+  sendCommand(args: string[]): Promise<unknown>;
+  /** Closes the connection at once, rejecting pending commands. */
+  destroy(): void;
+  /** Lets the process exit while the connection is open. */
+  unref(): void;
+}
+
+/** The event-emitter part of a node-redis client. */
+interface Emitter {
+  on(event: string, listener: (value: unknown) => void): unknown;
+  off(event: string, listener: (value: unknown) => void): unknown;
+}
+
+function isEmitter(value: unknown): value is Emitter {
+  return typeof (value as Emitter | null)?.on === "function" &&
+    typeof (value as Emitter | null)?.off === "function";
+}
+
+/** The default Redis URL. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+/** The default key, the one pypss's documentation uses. */
+export const DEFAULT_REDIS_KEY = "pypss:traces";
+/** The stream field that holds a trace's JSON in `mode: "stream"`. */
+export const REDIS_STREAM_FIELD = "trace";
+
+/** Options for {@linkcode RedisCollector}. */
+export interface RedisCollectorOptions extends BatchCollectorOptions {
+  /**
+   * Where Redis is: `redis://[[user]:password@]host[:port][/db]`, or
+   * `rediss://` for TLS. A URL that does not parse is a configuration error
+   * (thrown); a host that does not answer is not (reported, retried).
+   * Ignored when `client` is given.
+   * @default {"redis://127.0.0.1:6379"}
+   */
+  url?: string;
+  /**
+   * An existing node-redis v5 client to use instead of creating one. The
+   * collector opens it if it is not open, but never closes it: its owner
+   * does. Create it with `disableOfflineQueue: true`, or batches sent during
+   * an outage wait in the client's queue until `exportTimeoutMs`.
+   * @default {undefined}
+   */
+  client?: RedisClientLike;
+  /**
+   * The list or stream key traces go to. pypss workers writing to the same
+   * key feed the same scorer.
+   * @default {"pypss:traces"}
+   */
+  key?: string;
+  /**
+   * `"list"`: `RPUSH`, what pypss writes and reads. `"stream"`: `XADD` with
+   * the trace's JSON in the field `trace`, for consumer groups.
+   * @default {"list"}
+   */
+  mode?: RedisMode;
+  /**
+   * Keeps the key bounded: in a stream, `XADD … MAXLEN ~ maxLen` (Redis
+   * trims approximately, in whole macro nodes); in a list, `LTRIM` to the
+   * newest `maxLen` entries in the same transaction as the `RPUSH`.
+   * Unbounded when not given.
+   * @default {undefined}
+   */
+  maxLen?: number;
+  /**
+   * How long to wait for the TCP (and TLS) connection, per attempt.
+   * @default {5000}
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How many entries each `LRANGE`/`XRANGE` reads when reading back.
+   * @default {1000}
+   */
+  readPageSize?: number;
+}
+
+/** {@linkcode BatchCollectorStats} plus the connection state. */
+export interface RedisCollectorStats extends BatchCollectorStats {
+  /** Whether the connection to Redis is up and ready for commands now. */
+  connected: boolean;
+}
+
+/** One stored entry as read from Redis, before parsing. */
+export interface RedisRawEntry {
+  /** The entry's JSON text. */
+  text: string;
+  /** Where it is: `"index 12"` in a list, `"entry 1700000000000-0"` in a stream. */
+  position: string;
+}
+
+const NAME = "RedisCollector";
+const RECONNECT_MAX_MS = 1000;
+const WARN_INTERVAL_MS = 10_000;
+
+function configError(field: string, value: unknown, rule: string): never {
+  throw new PssConfigError(
+    field,
+    value,
+    `${NAME}'s '${field}' ${rule}`,
+  );
+}
+
+function checkPositiveInteger(field: string, value: unknown): void {
+  if (
+    value !== undefined &&
+    (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
+  ) {
+    configError(field, value, "must be a positive integer");
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return error.message ||
+      (typeof code === "string" ? code : error.name);
+  }
+  return String(error);
+}
+
+/** Serialises a trace; a trace JSON cannot encode is kept, minus its metadata. */
+function encode(trace: Trace): string {
+  try {
+    return JSON.stringify(traceToJson(trace));
+  } catch (error) {
+    return JSON.stringify(
+      traceToJson({
+        ...trace,
+        metadata: { pss_unserializable_metadata: messageOf(error) },
+      }),
+    );
+  }
+}
+
+/** The smallest stream id greater than `id` (`XRANGE` with `(` needs Redis 6.2). */
+function nextStreamId(id: string): string {
+  const dash = id.indexOf("-");
+  const ms = id.slice(0, dash);
+  const seq = BigInt(id.slice(dash + 1));
+  return seq === 0xffff_ffff_ffff_ffffn
+    ? `${BigInt(ms) + 1n}-0`
+    : `${ms}-${seq + 1n}`;
+}
+
+/**
+ * Runs `commands` in one `MULTI`/`EXEC` transaction: all are applied or none.
+ * They are queued synchronously, so no other command of a shared client can
+ * slip between them.
+ */
+async function transaction(
+  client: RedisClientLike,
+  commands: string[][],
+): Promise<void> {
+  const sent = [client.sendCommand(["MULTI"])];
+  for (const command of commands) sent.push(client.sendCommand(command));
+  sent.push(client.sendCommand(["EXEC"]));
+  const replies = await Promise.allSettled(sent);
+  for (const reply of replies) {
+    if (reply.status === "rejected") throw reply.reason;
+  }
+  const exec = (replies[replies.length - 1] as PromiseFulfilledResult<unknown>)
+    .value;
+  if (!Array.isArray(exec)) {
+    throw new Error(`${NAME}: the transaction was aborted`);
+  }
+  for (const result of exec) {
+    if (result instanceof Error) throw result;
+  }
+}
+
+/**
+ * The text of a stream entry: its `trace` field, else its fields as one JSON
+ * object (so an entry written as flat `name`/`duration` fields reads as a
+ * trace).
+ */
+function entryText(fields: unknown[]): string {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = String(fields[i]);
+    if (field === REDIS_STREAM_FIELD) return String(fields[i + 1]);
+    Object.defineProperty(record, field, {
+      value: String(fields[i + 1]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return JSON.stringify(record);
+}
+
+/**
+ * A collector that ships batches of traces to a Redis list (or stream) in
+ * pypss's JSON format, so that workers on many hosts feed one scorer.
+ *
+ * `add` is synchronous and never throws; batches of `batchSize` traces (or
+ * whatever is queued every `flushIntervalMs`) go out as one `RPUSH`. The
+ * connection is opened at construction without blocking: a refused or lost
+ * connection is reported through `onError` and `stats().lastError`, traces
+ * keep queuing (up to `maxQueueSize`, beyond which they are dropped and
+ * counted), the client reconnects with backoff (up to 1 s between
+ * attempts) and failed batches are retried, then dropped and counted in
+ * `stats().dropped.flushFailed`. A batch whose reply is lost when the
+ * connection breaks is sent again, so such a break can store that one batch
+ * twice.
+ *
+ * `traces()` and `readRawEntries()` read the key back (with paged
+ * `LRANGE`/`XRANGE`); unlike `add`, they reject when Redis cannot be read.
+ * `close()` flushes, then disconnects a client the collector created.
+ *
+ * @example Ship traces, read them back
+ * ```ts ignore
+ * import { RedisCollector } from "@pss/pss/redis";
+ * await using collector = new RedisCollector({
+ *   url: "redis://127.0.0.1:6379",
+ *   key: "myapp:traces",
+ * });
+ * collector.add({ name: "db.query", duration: 0.012 });
+ * await collector.flush();
+ * console.log((await collector.traces()).length);
+ * ```
+ *
+ * @example A stream, bounded to about a million entries
+ * ```ts ignore
+ * import { RedisCollector } from "@pss/pss/redis";
+ * const collector = new RedisCollector({ mode: "stream", maxLen: 1_000_000 });
+ * collector.add({ name: "job", duration: 1.5 });
+ * await collector.close();
+ * ```
+ */
+export class RedisCollector extends BatchCollector {
+  readonly #client: RedisClientLike & Emitter;
+  readonly #ownsClient: boolean;
+  readonly #key: string;
+  readonly #mode: RedisMode;
+  readonly #maxLen: number | undefined;
+  readonly #readPageSize: number;
+  readonly #connectTimeoutMs: number;
+  readonly #where: string;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  #connectionError: string | undefined;
+  #down = false;
+  #lastWarnAt = -Infinity;
+  #closing: Promise<void> | undefined;
+  readonly #listener = (error: unknown): void => this.#onConnectionError(error);
+  readonly #readyListener = (): void => {
+    this.#down = false;
+  };
+
+  /**
+   * Creates the collector and starts connecting (without waiting).
+   *
+   * @param options See {@linkcode RedisCollectorOptions} and
+   * {@linkcode BatchCollectorOptions}.
+   * @throws {PssConfigError} When an option is invalid: a `url` that does not
+   * parse or is not `redis:`/`rediss:`, an empty `key`, an unknown `mode`, a
+   * `maxLen`, `readPageSize`, `connectTimeoutMs` or batch option that is not
+   * a positive integer, or both `url` and `client`.
+   */
+  constructor(options: RedisCollectorOptions = {}) {
+    const key = options.key ?? DEFAULT_REDIS_KEY;
+    if (typeof key !== "string" || key === "") {
+      configError("key", key, "must be a non-empty string");
+    }
+    const mode = options.mode ?? "list";
+    if (mode !== "list" && mode !== "stream") {
+      configError("mode", mode, 'must be "list" or "stream"');
+    }
+    checkPositiveInteger("maxLen", options.maxLen);
+    checkPositiveInteger("readPageSize", options.readPageSize);
+    checkPositiveInteger("connectTimeoutMs", options.connectTimeoutMs);
+    if (options.client !== undefined && options.url !== undefined) {
+      configError("url", options.url, "cannot be given together with 'client'");
+    }
+    const url = options.url ?? DEFAULT_REDIS_URL;
+    let where = url;
+    if (options.client === undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        configError("url", url, "must be a redis:// or rediss:// URL");
+      }
+      if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+        configError("url", url, "must be a redis:// or rediss:// URL");
+      }
+      // Never echo a password into messages.
+      if (parsed.password !== "") parsed.password = "***";
+      where = parsed.href;
+    }
+
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    let client: unknown = options.client;
+    if (client === undefined) {
+      try {
+        client = createClient({
+          url,
+          disableOfflineQueue: true,
+          socket: {
+            connectTimeout: connectTimeoutMs,
+            reconnectStrategy: (retries: number): number =>
+              Math.min(50 * 2 ** Math.min(retries, 10), RECONNECT_MAX_MS) +
+              Math.floor(Math.random() * 100),
+          },
+        });
+      } catch (error) {
+        configError("url", url, `is not usable (${messageOf(error)})`);
+      }
+    } else {
+      where = "the given client";
+    }
+    const usable = client as RedisClientLike | null;
+    if (
+      !isEmitter(client) || typeof usable?.sendCommand !== "function" ||
+      typeof usable?.connect !== "function"
+    ) {
+      configError("client", client, "must be a node-redis v5 client");
+    }
+
+    super(options, NAME);
+
+    this.#ownsClient = options.client === undefined;
+    this.#client = client as RedisClientLike & Emitter;
+    this.#key = key;
+    this.#mode = mode;
+    this.#maxLen = options.maxLen;
+    this.#readPageSize = options.readPageSize ?? 1000;
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#where = where;
+    this.#onError = options.onError;
+
+    // node-redis emits 'error' on every failed (re)connection; an EventEmitter
+    // without a listener would throw it into the host.
+    const connection = this.#client;
+    connection.on("error", this.#listener);
+    connection.on("ready", this.#readyListener);
+    if (this.#ownsClient) {
+      // The socket must not keep the host alive; close() flushes what is left.
+      connection.unref();
+    }
+    if (!connection.isOpen) {
+      connection.connect().catch((error: unknown) =>
+        this.#onConnectionError(error)
+      );
+    }
+  }
+
+  /** The key traces are written to. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** Where traces are written: a list or a stream. */
+  get mode(): RedisMode {
+    return this.#mode;
+  }
+
+  /**
+   * The batch counters plus whether Redis is connected. `lastError` also
+   * reports connection failures that happened while nothing was being sent.
+   *
+   * @returns A fresh snapshot.
+   */
+  override stats(): RedisCollectorStats {
+    const stats = super.stats();
+    return {
+      ...stats,
+      lastError: stats.lastError ?? this.#connectionError,
+      connected: this.#client.isReady,
+    };
+  }
+
+  #onConnectionError(error: unknown): void {
+    const message = `${NAME} cannot reach Redis at ${this.#where}: ${
+      messageOf(error)
+    }`;
+    this.#connectionError = message;
+    // One report per outage: node-redis emits an error on every attempt.
+    if (this.#down) return;
+    this.#down = true;
+    const report = new Error(message, { cause: error });
+    if (this.#onError !== undefined) {
+      try {
+        this.#onError(report);
+      } catch {
+        // The host's hook failing must not break the collector.
+      }
+      return;
+    }
+    const now = Date.now();
+    if (now - this.#lastWarnAt < WARN_INTERVAL_MS) return;
+    this.#lastWarnAt = now;
+    console.warn(`[pss] ${message}`);
+  }
+
+  #unreachable(): Error {
+    return new Error(
+      this.#connectionError ??
+        `${NAME} cannot reach Redis at ${this.#where}: not connected`,
+    );
+  }
+
+  /**
+   * Resolves once the client is ready. Fails at once during a known outage;
+   * before the first connection, waits for it (or its first failure).
+   */
+  #ready(): Promise<void> {
+    const client = this.#client;
+    if (client.isReady) return Promise.resolve();
+    if (!client.isOpen) {
+      return Promise.reject(new Error(`${NAME} is closed`));
+    }
+    if (this.#down) return Promise.reject(this.#unreachable());
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error): void => {
+        clearTimeout(timer);
+        client.off("ready", onReady);
+        client.off("error", onFailure);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = (): void => settle();
+      const onFailure = (): void => settle(this.#unreachable());
+      const timer = unrefTimer(
+        setTimeout(() => settle(this.#unreachable()), this.#connectTimeoutMs),
+      );
+      client.on("ready", onReady);
+      client.on("error", onFailure);
+    });
+  }
+
+  /**
+   * Sends one batch: one `RPUSH` (with `LTRIM` in a transaction when
+   * `maxLen` is set) or one `MULTI`/`XADD…`/`EXEC` transaction, so a batch
+   * is stored whole or not at all.
+   *
+   * @param batch The traces to send, oldest first.
+   * @returns Resolves when Redis has acknowledged the batch.
+   * @throws {Error} When Redis is unreachable or refuses the batch; the base
+   * class retries, then drops and counts.
+   */
+  protected override async flushBatch(batch: Trace[]): Promise<void> {
+    if (batch.length === 0) return;
+    await this.#ready();
+    const client = this.#client;
+    const key = this.#key;
+    const maxLen = this.#maxLen;
+    if (this.#mode === "list") {
+      const push = new Array<string>(batch.length + 2);
+      push[0] = "RPUSH";
+      push[1] = key;
+      for (let i = 0; i < batch.length; i++) push[i + 2] = encode(batch[i]);
+      if (maxLen === undefined) {
+        await client.sendCommand(push);
+        return;
+      }
+      await transaction(client, [push, ["LTRIM", key, String(-maxLen), "-1"]]);
+      return;
+    }
+    const head = maxLen === undefined
+      ? ["XADD", key, "*"]
+      : ["XADD", key, "MAXLEN", "~", String(maxLen), "*"];
+    const commands = batch.map((trace) => [
+      ...head,
+      REDIS_STREAM_FIELD,
+      encode(trace),
+    ]);
+    await transaction(client, commands);
+  }
+
+  /**
+   * Streams every stored entry's raw text with its position, oldest first,
+   * reading `readPageSize` entries per request. In a stream, an entry
+   * without a `trace` field is yielded as the JSON object of its fields (so
+   * flat `name`/`duration` fields read as a trace).
+   *
+   * @returns The entries, as an async iterable.
+   * @throws {Error} When Redis cannot be read (for example, the key holds
+   * another type, or Redis is unreachable).
+   *
+   * @example
+   * ```ts ignore
+   * import { RedisCollector } from "@pss/pss/redis";
+   * const collector = new RedisCollector({ key: "myapp:traces" });
+   * for await (const { text, position } of collector.readRawEntries()) {
+   *   console.log(position, text.length);
+   * }
+   * await collector.close();
+   * ```
+   */
+  async *readRawEntries(): AsyncGenerator<RedisRawEntry, void, undefined> {
+    await this.#ready();
+    const client = this.#client;
+    const key = this.#key;
+    const page = this.#readPageSize;
+    if (this.#mode === "list") {
+      for (let start = 0;; start += page) {
+        const reply = await client.sendCommand([
+          "LRANGE",
+          key,
+          String(start),
+          String(start + page - 1),
+        ]);
+        const items = Array.isArray(reply) ? reply : [];
+        for (let i = 0; i < items.length; i++) {
+          yield { text: String(items[i]), position: `index ${start + i}` };
+        }
+        if (items.length < page) return;
+      }
+    }
+    let start = "-";
+    for (;;) {
+      const reply = await client.sendCommand([
+        "XRANGE",
+        key,
+        start,
+        "+",
+        "COUNT",
+        String(page),
+      ]);
+      const entries = Array.isArray(reply) ? reply : [];
+      let lastId = start;
+      for (const entry of entries) {
+        const [id, fields] = entry as [string, unknown[]];
+        lastId = String(id);
+        yield { text: entryText(fields), position: `entry ${lastId}` };
+      }
+      if (entries.length < page) return;
+      start = nextStreamId(lastId);
+    }
+  }
+
+  /**
+   * Reads every trace stored under the key, oldest first. Entries that are
+   * not valid pypss JSON are skipped; `readTraces(collector)` counts them.
+   *
+   * @returns The traces.
+   * @throws {Error} When Redis cannot be read.
+   */
+  async traces(): Promise<Trace[]> {
+    const out: Trace[] = [];
+    for await (const { text } of this.readRawEntries()) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      const trace = traceFromJson(value);
+      if (trace !== undefined) out.push(trace);
+    }
+    return out;
+  }
+
+  /**
+   * Flushes what is queued, then deletes the key (every trace under it,
+   * whoever wrote it).
+   *
+   * @throws {Error} When Redis is unreachable.
+   */
+  async clear(): Promise<void> {
+    await this.flush();
+    await this.#ready();
+    await this.#client.sendCommand(["DEL", this.#key]);
+  }
+
+  /**
+   * Flushes what is queued (retrying as configured), then disconnects the
+   * client if the collector created it. Idempotent; never rejects.
+   */
+  override close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await super.close();
+    } catch {
+      // The base never rejects; this only guards the disconnect below.
+    }
+    const client = this.#client;
+    client.off("ready", this.#readyListener);
+    if (!this.#ownsClient) {
+      client.off("error", this.#listener);
+      return;
+    }
+    // Every batch is acknowledged or dropped by now, so nothing of ours is
+    // pending: destroy() closes at once, even during an outage (close()
+    // would wait for a connection that may never come back).
+    try {
+      if (client.isOpen) client.destroy();
+    } catch {
+      // Already closed.
+    }
+  }
+}
