@@ -1,0 +1,334 @@
+/**
+ * The hot path shared by every monitor: sampling, the block object, and
+ * turning a finished block into a trace. Internal.
+ *
+ * @module
+ */
+
+import type { Trace } from "../trace.ts";
+import type { Collector } from "../collect/collector.ts";
+import { globalCollector } from "../collect/memory.ts";
+import { runtime } from "../runtime/adapter.ts";
+import { active, checkRate, reportError, stats } from "./settings.ts";
+import { cachedRssBytes } from "./memory_cache.ts";
+import { currentTags, tagsInUse } from "./context.ts";
+import { captureStack, locate } from "./_source.ts";
+
+/**
+ * Options of one monitor ({@linkcode monitorBlock}, {@linkcode monitorAsync},
+ * {@linkcode monitorFunction}, {@linkcode monitored}).
+ *
+ * @example
+ * ```ts
+ * import { type MonitorOptions, MemoryCollector, monitorBlock } from "@pss/pss";
+ * const options: MonitorOptions = {
+ *   branchTag: "cache_hit",
+ *   module: "users",
+ *   collector: new MemoryCollector(),
+ * };
+ * { using _ = monitorBlock("get_user", options); }
+ * ```
+ */
+export interface MonitorOptions {
+  /** Which code path this is (feeds Branching Entropy); `tag()` can set it later. @default {undefined} */
+  branchTag?: string;
+  /** Module or package the operation belongs to. @default {undefined} */
+  module?: string;
+  /**
+   * Where the trace goes. When left out, the global collector at the time
+   * the block ends (so {@linkcode setGlobalCollector} applies at once).
+   * @default {globalCollector}
+   */
+  collector?: Collector;
+  /** Fraction of these calls to record, 0 to 1, instead of the global setting. @default {the global `sampleRate`} */
+  sampleRate?: number;
+  /** Fraction of failing calls to record, 0 to 1, instead of the global setting. @default {the global `errorSampleRate`} */
+  errorSampleRate?: number;
+  /** Whether to measure CPU time (sync blocks only), instead of the global setting. @default {the global `cpu`} */
+  cpu?: boolean;
+}
+
+/** Keep the trace when the block succeeds. */
+const KEEP_OK = 1;
+/** Keep the trace when the block fails. */
+const KEEP_ERROR = 2;
+const KEEP_ALL = KEEP_OK | KEEP_ERROR;
+
+const TIME_ORIGIN_MS = performance.timeOrigin;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Draws a call: returns which outcomes to keep (0: record nothing).
+ * Never throws; a failing `random` keeps the call.
+ */
+export function draw(options: MonitorOptions | undefined): number {
+  let sampleRate = active.sampleRate;
+  let errorRate = active.errorSampleRate;
+  if (options !== undefined) {
+    if (options.sampleRate !== undefined) {
+      sampleRate = checkRate("sampleRate", options.sampleRate);
+    }
+    if (options.errorSampleRate !== undefined) {
+      errorRate = checkRate("errorSampleRate", options.errorSampleRate);
+    }
+    if (sampleRate >= 1 && errorRate >= 1) return KEEP_ALL;
+  } else if (!active.sampling) return KEEP_ALL;
+  let u: number;
+  try {
+    u = active.random();
+  } catch (error) {
+    reportError(error, "random");
+    return KEEP_ALL;
+  }
+  const keep = (u < sampleRate ? KEEP_OK : 0) |
+    (u < errorRate ? KEEP_ERROR : 0);
+  if (keep === 0) stats.sampledOut++;
+  return keep;
+}
+
+/** Whether CPU time is measured for a sync block with these options. */
+export function wantsCpu(options: MonitorOptions | undefined): boolean {
+  return options?.cpu ?? active.cpu;
+}
+
+/** The process CPU time in seconds, or NaN when unmeasurable. */
+export function cpuNow(): number {
+  try {
+    return runtime.cpuTimeSeconds() ?? NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pypss `exception_type` of a thrown value: its class name. */
+function errorType(error: unknown): string {
+  try {
+    if (error !== null && typeof error === "object") {
+      const name = (error as { name?: unknown }).name;
+      if (typeof name === "string" && name !== "" && name !== "Error") {
+        return name;
+      }
+      const ctor = (error as { constructor?: { name?: unknown } }).constructor
+        ?.name;
+      if (typeof ctor === "string" && ctor !== "") return ctor;
+      return typeof name === "string" && name !== "" ? name : "Object";
+    }
+    return typeof error;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The pypss `exception_message` of a thrown value. */
+function errorMessage(error: unknown): string {
+  try {
+    if (error !== null && typeof error === "object") {
+      const message = (error as { message?: unknown }).message;
+      if (typeof message === "string") return message;
+    }
+    return String(error);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Builds the trace of a finished block and hands it to its collector.
+ * Never throws.
+ */
+export function emit(
+  name: string,
+  options: MonitorOptions | undefined,
+  branchTag: string | undefined,
+  start: number,
+  end: number,
+  cpuStart: number,
+  asyncOp: boolean,
+  failed: boolean,
+  error: unknown,
+  yields: number,
+  stack: string | undefined,
+): void {
+  const duration = (end - start) / 1000;
+  const trace: Trace = {
+    name,
+    duration,
+    waitTime: asyncOp ? duration : 0,
+    error: failed,
+    timestamp: (TIME_ORIGIN_MS + end) / 1000,
+  };
+  if (branchTag !== undefined) trace.branchTag = branchTag;
+  if (options !== undefined && options.module !== undefined) {
+    trace.module = options.module;
+  }
+  if (active.memory) {
+    const rss = cachedRssBytes(end);
+    if (rss !== undefined) trace.memory = rss;
+  }
+  if (asyncOp) {
+    trace.asyncOp = true;
+    trace.cpuTime = 0;
+    if (yields >= 0) trace.yieldCount = yields;
+  } else if (cpuStart === cpuStart) { // not NaN: measured
+    const cpuEnd = cpuNow();
+    if (cpuEnd === cpuEnd) {
+      const cpuTime = Math.max(0, cpuEnd - cpuStart);
+      trace.cpuTime = cpuTime;
+      trace.waitTime = Math.max(0, duration - cpuTime);
+    }
+  }
+  if (failed) {
+    trace.exceptionType = errorType(error);
+    trace.exceptionMessage = errorMessage(error);
+  }
+  if (tagsInUse) {
+    const tags = currentTags();
+    if (tags !== undefined) trace.metadata = tags;
+  }
+  if (stack !== undefined) {
+    const location = locate(stack);
+    if (location !== undefined) {
+      trace.filename = location.filename;
+      trace.lineno = location.lineno;
+    }
+  }
+  const collector = options?.collector ?? globalCollector;
+  try {
+    collector.add(trace);
+  } catch (caught) {
+    reportError(caught, "collector");
+  }
+}
+
+/**
+ * A running monitor: what {@linkcode monitorBlock} and
+ * {@linkcode monitorAsync} return. Records its trace once, when disposed.
+ */
+export class Block {
+  readonly #name: string;
+  readonly #options: MonitorOptions | undefined;
+  readonly #start: number;
+  readonly #keep: number;
+  readonly #asyncOp: boolean;
+  readonly #cpuStart: number;
+  readonly #stack: string | undefined;
+  #branchTag: string | undefined;
+  #failed = false;
+  #error: unknown = undefined;
+  #yields = -1;
+  #done = false;
+
+  constructor(
+    name: string,
+    options: MonitorOptions | undefined,
+    keep: number,
+    asyncOp: boolean,
+  ) {
+    this.#name = name;
+    this.#options = options;
+    this.#keep = keep;
+    this.#asyncOp = asyncOp;
+    this.#branchTag = options === undefined ? undefined : options.branchTag;
+    this.#stack = active.captureSource ? captureStack() : undefined;
+    this.#cpuStart = !asyncOp && wantsCpu(options) ? cpuNow() : NaN;
+    this.#start = performance.now();
+  }
+
+  /** Sets the branch tag (the last call before the block ends wins). */
+  tag(branchTag: string): this {
+    if (!this.#done) this.#branchTag = branchTag;
+    return this;
+  }
+
+  /** Marks the block as failed with `error` (its class and message are recorded). */
+  fail(error: unknown): this {
+    if (!this.#done) {
+      this.#failed = true;
+      this.#error = error;
+    }
+    return this;
+  }
+
+  /** Awaits `value`, counting one yield of the block to the event loop. */
+  wait<T>(value: T | PromiseLike<T>): Promise<Awaited<T>> {
+    if (!this.#done) this.#yields = this.#yields < 0 ? 1 : this.#yields + 1;
+    return Promise.resolve(value) as Promise<Awaited<T>>;
+  }
+
+  /** Ends the block and records its trace (once). */
+  end(): void {
+    const end = performance.now();
+    if (this.#done) return;
+    this.#done = true;
+    if ((this.#keep & (this.#failed ? KEEP_ERROR : KEEP_OK)) === 0) {
+      stats.sampledOut++;
+      return;
+    }
+    emit(
+      this.#name,
+      this.#options,
+      this.#branchTag,
+      this.#start,
+      end,
+      this.#cpuStart,
+      this.#asyncOp,
+      this.#failed,
+      this.#error,
+      this.#yields,
+      this.#stack,
+    );
+  }
+
+  /** Same as {@linkcode Block.end}: `using` calls it. */
+  [Symbol.dispose](): void {
+    this.end();
+  }
+
+  /** Same as {@linkcode Block.end}: `await using` calls it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.end();
+    return RESOLVED;
+  }
+}
+
+/** The monitor of a call sampling drew out: records nothing, costs nothing. */
+export class NoopBlock {
+  /** Does nothing. */
+  tag(_branchTag: string): this {
+    return this;
+  }
+  /** Does nothing. */
+  fail(_error: unknown): this {
+    return this;
+  }
+  /** Awaits `value`. */
+  wait<T>(value: T | PromiseLike<T>): Promise<Awaited<T>> {
+    return Promise.resolve(value) as Promise<Awaited<T>>;
+  }
+  /** Does nothing. */
+  end(): void {}
+  /** Does nothing. */
+  [Symbol.dispose](): void {}
+  /** Does nothing. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return RESOLVED;
+  }
+}
+
+/** The one shared sampled-out monitor. */
+export const NOOP_BLOCK: NoopBlock = new NoopBlock();
+
+/** Starts a block, or returns {@linkcode NOOP_BLOCK} when drawn out. */
+export function startBlock(
+  name: string,
+  options: MonitorOptions | undefined,
+  asyncOp: boolean,
+): Block | NoopBlock {
+  const keep = draw(options);
+  return keep === 0 ? NOOP_BLOCK : new Block(name, options, keep, asyncOp);
+}
+
+/** Whether the keep mask records a call that ended this way (internal). */
+export function kept(keep: number, failed: boolean): boolean {
+  return (keep & (failed ? KEEP_ERROR : KEEP_OK)) !== 0;
+}

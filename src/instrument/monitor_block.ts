@@ -1,0 +1,86 @@
+/**
+ * `monitorBlock`: monitor a synchronous block with `using`.
+ *
+ * @module
+ */
+
+import { type MonitorOptions, startBlock } from "./_core.ts";
+
+export type { MonitorOptions } from "./_core.ts";
+
+/**
+ * A running synchronous monitor. Disposing it (the end of the `using`
+ * scope) records one trace; later calls do nothing.
+ *
+ * A disposer cannot see an exception leaving its scope (neither `using` nor
+ * `DisposableStack` passes it; `SuppressedError` only appears when the
+ * disposer itself throws), so mark failures with `fail(error)` or use
+ * {@linkcode monitorFunction}, which records them by itself.
+ */
+export interface MonitorBlock extends Disposable {
+  /**
+   * Sets the branch tag, for blocks that learn their path inside.
+   *
+   * @param branchTag Which code path was taken.
+   * @returns This block.
+   */
+  tag(branchTag: string): MonitorBlock;
+  /**
+   * Marks the block as failed; the trace records `error: true`, the error's
+   * class name and message.
+   *
+   * @param error What was thrown.
+   * @returns This block.
+   */
+  fail(error: unknown): MonitorBlock;
+  /** Ends the block now and records its trace (the same as disposing it). */
+  end(): void;
+}
+
+/**
+ * Starts monitoring a synchronous block; the trace is recorded when the
+ * returned object is disposed. Never throws after its options are valid.
+ *
+ * The trace has `name`, `duration` (seconds, from `performance.now()`),
+ * `memory` (the cached process RSS, read at most `memoryMaxAgeMs` before the
+ * block ended), `error`, `branchTag`, `module`, `timestamp` (epoch seconds
+ * of the end), `waitTime` (0, or `max(0, duration − cpuTime)` with
+ * `cpu: true`) and, inside {@linkcode withTags}, `metadata`.
+ *
+ * @param name Name of the operation.
+ * @param options See {@linkcode MonitorOptions}.
+ * @returns The running block.
+ * @throws {PssConfigError} When `options.sampleRate` or
+ * `options.errorSampleRate` is not a number from 0 to 1.
+ *
+ * @example Monitor a block
+ * ```ts
+ * import { monitorBlock } from "@pss/pss";
+ * function processData(items: number[]): number {
+ *   using _ = monitorBlock("data_processing", { branchTag: "batch_start" });
+ *   return items.reduce((a, b) => a + b, 0);
+ * }
+ * processData([1, 2, 3]);
+ * ```
+ *
+ * @example Record a failure
+ * ```ts
+ * import { monitorBlock } from "@pss/pss";
+ * function parse(text: string): unknown {
+ *   using block = monitorBlock("parse");
+ *   try {
+ *     return JSON.parse(text);
+ *   } catch (error) {
+ *     block.fail(error);
+ *     throw error;
+ *   }
+ * }
+ * parse("{}");
+ * ```
+ */
+export function monitorBlock(
+  name: string,
+  options?: MonitorOptions,
+): MonitorBlock {
+  return startBlock(name, options, false);
+}

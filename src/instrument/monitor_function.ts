@@ -1,0 +1,178 @@
+/**
+ * `monitorFunction`: wrap a function so every call records a trace.
+ *
+ * @module
+ */
+
+import {
+  cpuNow,
+  draw,
+  emit,
+  kept,
+  type MonitorOptions,
+  wantsCpu,
+} from "./_core.ts";
+import { active } from "./settings.ts";
+import { captureStack } from "./_source.ts";
+
+/** Any function; `never[]` parameters accept every parameter list. */
+// deno-lint-ignore no-explicit-any
+export type AnyFunction = (this: any, ...args: never[]) => unknown;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/**
+ * Wraps `fn` (internal; shared with the decorator). `nameOf` gives the trace
+ * name from `this` of the first call.
+ */
+export function wrapFunction<F extends AnyFunction>(
+  fn: F,
+  nameOf: (self: unknown) => string,
+  options: MonitorOptions | undefined,
+): F {
+  // The definition site, captured once: free on the hot path.
+  const stack = active.captureSource ? captureStack() : undefined;
+  const branchTag = options?.branchTag;
+  const wrapped = function (this: unknown, ...args: never[]): unknown {
+    const keep = draw(options);
+    if (keep === 0) return fn.apply(this, args);
+    const cpuStart = wantsCpu(options) ? cpuNow() : NaN;
+    const start = performance.now();
+    let result: unknown;
+    try {
+      result = fn.apply(this, args);
+    } catch (error) {
+      const end = performance.now();
+      if (kept(keep, true)) {
+        emit(
+          nameOf(this),
+          options,
+          branchTag,
+          start,
+          end,
+          cpuStart,
+          false,
+          true,
+          error,
+          -1,
+          stack,
+        );
+      }
+      throw error;
+    }
+    if (!isThenable(result)) {
+      const end = performance.now();
+      if (kept(keep, false)) {
+        emit(
+          nameOf(this),
+          options,
+          branchTag,
+          start,
+          end,
+          cpuStart,
+          false,
+          false,
+          undefined,
+          -1,
+          stack,
+        );
+      }
+      return result;
+    }
+    const name = nameOf(this);
+    return result.then(
+      (value) => {
+        const end = performance.now();
+        if (kept(keep, false)) {
+          emit(
+            name,
+            options,
+            branchTag,
+            start,
+            end,
+            NaN,
+            true,
+            false,
+            undefined,
+            -1,
+            stack,
+          );
+        }
+        return value;
+      },
+      (error) => {
+        const end = performance.now();
+        if (kept(keep, true)) {
+          emit(
+            name,
+            options,
+            branchTag,
+            start,
+            end,
+            NaN,
+            true,
+            true,
+            error,
+            -1,
+            stack,
+          );
+        }
+        throw error;
+      },
+    );
+  };
+  try {
+    Object.defineProperty(wrapped, "name", { value: fn.name });
+    Object.defineProperty(wrapped, "length", { value: fn.length });
+  } catch {
+    // Cosmetic only.
+  }
+  return wrapped as unknown as F;
+}
+
+/**
+ * Returns a wrapper that monitors every call of a function.
+ *
+ * - A synchronous function stays synchronous: the wrapper returns exactly
+ *   what it returns.
+ * - When it returns a promise (any thenable), the trace ends when that
+ *   settles, with `asyncOp: true`, and the wrapper returns a new promise
+ *   that settles with the same value or the same error object.
+ * - A thrown error or rejection is recorded (`error: true`, its class name
+ *   as `exceptionType`, its message) and re-thrown unchanged.
+ * - `this` and the arguments are passed through.
+ *
+ * Sampling is drawn once per call; a call drawn out runs `fn` directly.
+ *
+ * @param name Name of the operation.
+ * @param options See {@linkcode MonitorOptions}.
+ * @returns A function that wraps `fn`.
+ * @throws {PssConfigError} From the wrapper, when `options.sampleRate` or
+ * `options.errorSampleRate` is not a number from 0 to 1.
+ *
+ * @example
+ * ```ts
+ * import { monitorFunction } from "@pss/pss";
+ * const criticalOperation = monitorFunction("critical_op")((n: number) => {
+ *   if (n < 0) throw new RangeError("negative");
+ *   return Math.sqrt(n);
+ * });
+ * criticalOperation(4); // 2, recorded
+ *
+ * const fetchUser = monitorFunction("fetch_user", { branchTag: "db" })(
+ *   async (id: string) => ({ id }),
+ * );
+ * await fetchUser("u1");
+ * ```
+ */
+export function monitorFunction(
+  name: string,
+  options?: MonitorOptions,
+): <F extends AnyFunction>(fn: F) => F {
+  const nameOf = (): string => name;
+  return <F extends AnyFunction>(fn: F): F => wrapFunction(fn, nameOf, options);
+}

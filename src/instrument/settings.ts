@@ -1,0 +1,329 @@
+/**
+ * Process-wide instrumentation settings (sampling, error reporting, what
+ * each trace measures) and the counters of what instrumentation skipped or
+ * could not do.
+ *
+ * @module
+ */
+
+import { PssConfigError } from "../score/config.ts";
+
+/** Where an instrumentation failure happened; see {@linkcode InstrumentationSettings.onError}. */
+export type InstrumentationErrorSource = "collector" | "random" | "probe";
+
+/**
+ * Settings every monitor reads when it starts. Change them with
+ * {@linkcode configureInstrumentation}.
+ *
+ * @example
+ * ```ts
+ * import { getInstrumentationSettings } from "@pss/pss";
+ * console.log(getInstrumentationSettings().sampleRate); // 1
+ * ```
+ */
+export interface InstrumentationSettings {
+  /**
+   * Fraction of calls that are recorded, from 0 to 1 (pypss:
+   * `sample_rate`). A call is drawn once, when it starts; a call drawn out
+   * costs one `random()` and records nothing.
+   * @default {1}
+   */
+  readonly sampleRate: number;
+  /**
+   * Fraction of failing calls that are recorded, from 0 to 1, whatever
+   * `sampleRate` decided (pypss: `error_sample_rate`). The same draw `u` is
+   * compared with both rates: a call that succeeds is kept when
+   * `u < sampleRate`, one that fails when `u < errorSampleRate`.
+   * @default {1}
+   */
+  readonly errorSampleRate: number;
+  /** Source of uniform numbers in [0, 1) for sampling (inject a seeded one in tests). @default {Math.random} */
+  readonly random: () => number;
+  /**
+   * Called when instrumentation fails without failing the host (a collector
+   * whose `add` throws, a `random` that throws). Must not throw; if it does,
+   * the error is counted and dropped.
+   * @default {a `console.warn`, at most one per minute, with the count of failures since the previous one}
+   */
+  readonly onError: (
+    error: unknown,
+    source: InstrumentationErrorSource,
+  ) => void;
+  /**
+   * Whether synchronous blocks read the process CPU time at start and end
+   * (about 0.3–0.7 µs per read) to record `cpuTime` and
+   * `waitTime = max(0, duration − cpuTime)`. When off, or when the runtime
+   * cannot tell, sync traces carry `waitTime: 0` and no `cpuTime`.
+   * @default {false}
+   */
+  readonly cpu: boolean;
+  /** Whether traces carry `memory` (the cached RSS; see `memoryMaxAgeMs`). @default {true} */
+  readonly memory: boolean;
+  /**
+   * Oldest RSS reading a trace may carry, in milliseconds. A background
+   * refresher re-reads RSS every `memoryMaxAgeMs / 2` while monitors are in
+   * use; a monitor that ends with an older reading (the event loop was
+   * blocked) reads RSS itself.
+   * @default {100}
+   */
+  readonly memoryMaxAgeMs: number;
+  /**
+   * Whether traces carry `filename` and `lineno` of the code that started
+   * the monitor. Costs a stack capture (several µs) per recorded call.
+   * @default {false}
+   */
+  readonly captureSource: boolean;
+}
+
+/** Options for {@linkcode configureInstrumentation}: any subset of the settings. */
+export type InstrumentationOptions = Partial<InstrumentationSettings>;
+
+/**
+ * Counters of what instrumentation skipped or could not do since the
+ * process started (or the last {@linkcode resetInstrumentation}).
+ *
+ * @example
+ * ```ts
+ * import { instrumentationStats } from "@pss/pss";
+ * console.log(instrumentationStats().collectorErrors); // 0
+ * ```
+ */
+export interface InstrumentationStats {
+  /** Calls not recorded because sampling drew them out. */
+  sampledOut: number;
+  /** Traces a collector's `add` threw on (the trace is lost). */
+  collectorErrors: number;
+  /** Other failures reported to `onError` (a throwing `random`, a probe). */
+  otherErrors: number;
+  /** Times `onError` itself threw. */
+  onErrorFailures: number;
+}
+
+let lastWarnAt = -Infinity;
+let unwarned = 0;
+
+/** One `console.warn` per minute at most, counting what it did not print. */
+function warnRateLimited(
+  error: unknown,
+  source: InstrumentationErrorSource,
+): void {
+  const now = performance.now();
+  if (now - lastWarnAt < 60_000) {
+    unwarned++;
+    return;
+  }
+  const skipped = unwarned === 0
+    ? ""
+    : ` (${unwarned} more failures since the previous warning)`;
+  lastWarnAt = now;
+  unwarned = 0;
+  console.warn(`pss: instrumentation failed in ${source}${skipped}:`, error);
+}
+
+const DEFAULTS: InstrumentationSettings = Object.freeze({
+  sampleRate: 1,
+  errorSampleRate: 1,
+  random: Math.random,
+  onError: warnRateLimited,
+  cpu: false,
+  memory: true,
+  memoryMaxAgeMs: 100,
+  captureSource: false,
+});
+
+/**
+ * The live settings and derived flags read on the hot path. Internal:
+ * replaced whole by {@linkcode configureInstrumentation}.
+ */
+export interface ActiveSettings extends InstrumentationSettings {
+  /** Whether any draw is needed (some rate below 1). */
+  readonly sampling: boolean;
+  /** max(sampleRate, errorSampleRate): draws at or above it record nothing. */
+  readonly keepBelow: number;
+}
+
+function activate(settings: InstrumentationSettings): ActiveSettings {
+  return Object.freeze({
+    ...settings,
+    sampling: settings.sampleRate < 1 || settings.errorSampleRate < 1,
+    keepBelow: Math.max(settings.sampleRate, settings.errorSampleRate),
+  });
+}
+
+/** The settings in force (internal; read through {@linkcode getInstrumentationSettings}). */
+export let active: ActiveSettings = activate(DEFAULTS);
+
+/** The counters (internal; read through {@linkcode instrumentationStats}). */
+export const stats: InstrumentationStats = {
+  sampledOut: 0,
+  collectorErrors: 0,
+  otherErrors: 0,
+  onErrorFailures: 0,
+};
+
+/**
+ * Validates a sampling rate.
+ *
+ * @throws {PssConfigError} When `value` is not a number from 0 to 1.
+ */
+export function checkRate(field: string, value: unknown): number {
+  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+    throw new PssConfigError(
+      field,
+      value,
+      `'${field}' must be a number from 0 to 1`,
+    );
+  }
+  return value;
+}
+
+function checkFunction(field: string, value: unknown): void {
+  if (typeof value !== "function") {
+    throw new PssConfigError(field, value, `'${field}' must be a function`);
+  }
+}
+
+function checkBoolean(field: string, value: unknown): void {
+  if (typeof value !== "boolean") {
+    throw new PssConfigError(field, value, `'${field}' must be a boolean`);
+  }
+}
+
+/**
+ * Changes process-wide instrumentation settings; fields left out keep their
+ * current value. Monitors already running keep the settings they started
+ * with (except `onError`, read when a failure happens).
+ *
+ * @param options The settings to change.
+ * @returns The settings now in force.
+ * @throws {PssConfigError} When a field has the wrong type or range; nothing
+ * changes then.
+ *
+ * @example Keep 10 % of successful calls and every failing one
+ * ```ts
+ * import { configureInstrumentation } from "@pss/pss";
+ * configureInstrumentation({ sampleRate: 0.1, errorSampleRate: 1 });
+ * ```
+ */
+export function configureInstrumentation(
+  options: InstrumentationOptions,
+): InstrumentationSettings {
+  const next = { ...getInstrumentationSettings() };
+  if (options.sampleRate !== undefined) {
+    next.sampleRate = checkRate("sampleRate", options.sampleRate);
+  }
+  if (options.errorSampleRate !== undefined) {
+    next.errorSampleRate = checkRate(
+      "errorSampleRate",
+      options.errorSampleRate,
+    );
+  }
+  if (options.random !== undefined) {
+    checkFunction("random", options.random);
+    next.random = options.random;
+  }
+  if (options.onError !== undefined) {
+    checkFunction("onError", options.onError);
+    next.onError = options.onError;
+  }
+  for (const field of ["cpu", "memory", "captureSource"] as const) {
+    if (options[field] !== undefined) {
+      checkBoolean(field, options[field]);
+      next[field] = options[field];
+    }
+  }
+  if (options.memoryMaxAgeMs !== undefined) {
+    const value = options.memoryMaxAgeMs;
+    if (typeof value !== "number" || !(value > 0 && Number.isFinite(value))) {
+      throw new PssConfigError(
+        "memoryMaxAgeMs",
+        value,
+        "'memoryMaxAgeMs' must be a positive finite number",
+      );
+    }
+    next.memoryMaxAgeMs = value;
+  }
+  active = activate(next);
+  return getInstrumentationSettings();
+}
+
+/**
+ * The instrumentation settings in force.
+ *
+ * @returns A frozen copy.
+ *
+ * @example
+ * ```ts
+ * import { getInstrumentationSettings } from "@pss/pss";
+ * const { sampleRate, errorSampleRate } = getInstrumentationSettings();
+ * ```
+ */
+export function getInstrumentationSettings(): InstrumentationSettings {
+  return Object.freeze({
+    sampleRate: active.sampleRate,
+    errorSampleRate: active.errorSampleRate,
+    random: active.random,
+    onError: active.onError,
+    cpu: active.cpu,
+    memory: active.memory,
+    memoryMaxAgeMs: active.memoryMaxAgeMs,
+    captureSource: active.captureSource,
+  });
+}
+
+/**
+ * Restores the default settings and zeroes the counters (for tests).
+ *
+ * @returns The default settings.
+ *
+ * @example
+ * ```ts
+ * import { configureInstrumentation, resetInstrumentation } from "@pss/pss";
+ * configureInstrumentation({ sampleRate: 0 });
+ * resetInstrumentation();
+ * ```
+ */
+export function resetInstrumentation(): InstrumentationSettings {
+  active = activate(DEFAULTS);
+  stats.sampledOut = 0;
+  stats.collectorErrors = 0;
+  stats.otherErrors = 0;
+  stats.onErrorFailures = 0;
+  lastWarnAt = -Infinity;
+  unwarned = 0;
+  return getInstrumentationSettings();
+}
+
+/**
+ * Counters of what instrumentation skipped or could not do.
+ *
+ * @returns A copy of the counters.
+ *
+ * @example
+ * ```ts
+ * import { instrumentationStats } from "@pss/pss";
+ * const { collectorErrors, sampledOut } = instrumentationStats();
+ * ```
+ */
+export function instrumentationStats(): InstrumentationStats {
+  return { ...stats };
+}
+
+/**
+ * Counts a failure and hands it to `onError`; never throws (internal).
+ *
+ * @param error What was thrown.
+ * @param source Where.
+ */
+export function reportError(
+  error: unknown,
+  source: InstrumentationErrorSource,
+): void {
+  if (source === "collector") stats.collectorErrors++;
+  else stats.otherErrors++;
+  try {
+    active.onError(error, source);
+  } catch {
+    stats.onErrorFailures++;
+  }
+}
