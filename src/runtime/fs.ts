@@ -23,8 +23,11 @@ export interface FilePort {
   lock(exclusive: boolean): Promise<void>;
   /** Releases the lock taken by {@linkcode FilePort.lock}. */
   unlock(): Promise<void>;
-  /** Writes every byte, looping over partial writes. */
-  writeAll(bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes some of `bytes` (at the end, for a file opened to append) and
+   * resolves to how many; callers loop over partial writes.
+   */
+  write(bytes: Uint8Array): Promise<number>;
   /** Reads into `buffer`; resolves to the byte count, 0 at the end. */
   read(buffer: Uint8Array): Promise<number>;
   /** The file's current size in bytes. */

@@ -118,16 +118,8 @@ class NodeFile implements FilePort {
     return Promise.resolve();
   }
 
-  async writeAll(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      const { bytesWritten } = await this.#handle.write(
-        bytes,
-        offset,
-        bytes.length - offset,
-      );
-      offset += bytesWritten;
-    }
+  async write(bytes: Uint8Array): Promise<number> {
+    return (await this.#handle.write(bytes, 0, bytes.length)).bytesWritten;
   }
 
   async read(buffer: Uint8Array): Promise<number> {

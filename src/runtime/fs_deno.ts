@@ -22,11 +22,8 @@ class DenoFile implements FilePort {
     return this.#file.unlock();
   }
 
-  async writeAll(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#file.write(bytes.subarray(offset));
-    }
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#file.write(bytes);
   }
 
   async read(buffer: Uint8Array): Promise<number> {
