@@ -112,8 +112,10 @@ const MEANINGS: Readonly<
       "Usually a flaky dependency, a race, or a missing timeout and retry policy. Check the exception types in the traces.",
   },
   branchingEntropy: {
-    warning: "Code paths are hard to predict (branch tags are spread out).",
-    critical: "Code paths are close to random: no branch tag dominates.",
+    warning:
+      "Code paths vary between calls: more than one branch tag is common.",
+    critical:
+      "Code paths are highly unpredictable: calls spread across branch tags.",
     causes:
       "Usually cache hit/miss churn, feature flags or data-dependent paths. Make sure each path is expected and tested.",
   },

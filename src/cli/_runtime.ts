@@ -1,0 +1,98 @@
+/**
+ * The CLI's runtime adapter: arguments, standard streams, whole-file reads
+ * and writes, and exit, on Deno or Bun, chosen once at load.
+ *
+ * @module
+ */
+
+/** What the CLI needs from the process it runs in. */
+export interface CliIo {
+  /** Writes all of `text` to standard output. */
+  stdout(text: string): Promise<void>;
+  /** Writes all of `text` to standard error. */
+  stderr(text: string): Promise<void>;
+  /** Standard input as a byte stream. */
+  stdin(): AsyncIterable<Uint8Array>;
+  /** Reads a whole UTF-8 file; rejects with the runtime's error. */
+  readTextFile(path: string): Promise<string>;
+  /** Writes (creates or replaces) a whole UTF-8 file; rejects with the runtime's error. */
+  writeTextFile(path: string, text: string): Promise<void>;
+}
+
+/** The process of the running runtime: its arguments and how to exit. */
+export interface CliProcess extends CliIo {
+  /** The arguments after the program (and script) name. */
+  readonly args: readonly string[];
+  /** Ends the process with `code`. */
+  exit(code: number): never;
+}
+
+interface BunSink {
+  readonly _brand?: "BunFile";
+}
+
+interface BunGlobal {
+  argv: string[];
+  stdin: { stream(): ReadableStream<Uint8Array> };
+  stdout: BunSink;
+  stderr: BunSink;
+  file(path: string): BunSink & { text(): Promise<string> };
+  write(destination: BunSink | string, data: string): Promise<number>;
+}
+
+interface ProcessGlobal {
+  exit(code: number): never;
+}
+
+const encoder = new TextEncoder();
+
+function denoProcess(): CliProcess {
+  const writeAll = async (
+    stream: { write(bytes: Uint8Array): Promise<number> },
+    text: string,
+  ): Promise<void> => {
+    const bytes = encoder.encode(text);
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await stream.write(bytes.subarray(offset));
+    }
+  };
+  return {
+    args: Deno.args,
+    stdout: (text) => writeAll(Deno.stdout, text),
+    stderr: (text) => writeAll(Deno.stderr, text),
+    stdin: () => Deno.stdin.readable,
+    readTextFile: (path) => Deno.readTextFile(path),
+    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    exit: (code) => Deno.exit(code),
+  };
+}
+
+function bunProcess(bun: BunGlobal): CliProcess {
+  const process = (globalThis as unknown as { process: ProcessGlobal })
+    .process;
+  return {
+    args: bun.argv.slice(2),
+    stdout: async (text) => {
+      await bun.write(bun.stdout, text);
+    },
+    stderr: async (text) => {
+      await bun.write(bun.stderr, text);
+    },
+    stdin: () => bun.stdin.stream(),
+    readTextFile: (path) => bun.file(path).text(),
+    writeTextFile: async (path, text) => {
+      await bun.write(path, text);
+    },
+    exit: (code) => process.exit(code),
+  };
+}
+
+const bun = (globalThis as unknown as { Bun?: BunGlobal }).Bun;
+
+/** The process the CLI runs in, probed once at load; `undefined` outside Deno and Bun. */
+export const cliProcess: CliProcess | undefined = bun !== undefined
+  ? bunProcess(bun)
+  : "Deno" in globalThis
+  ? denoProcess()
+  : undefined;

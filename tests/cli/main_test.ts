@@ -1,0 +1,314 @@
+// Runs the real CLI (src/cli/main.ts) as a subprocess under Deno and under
+// Bun, whichever runtime runs this file, on the fixtures in
+// tests/testdata/report/.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readTraces } from "../../src/collect/read.ts";
+import { computePss, computePssByName } from "../../src/score/pss.ts";
+import type { Trace } from "../../src/trace.ts";
+import { reportToJson } from "../../src/report/json.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ENTRY = join(ROOT, "src/cli/main.ts");
+const DATA = "tests/testdata/report";
+
+const RUNTIMES = {
+  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", ENTRY],
+  bun: [join(ROOT, "node_modules/.bin/bun"), ENTRY],
+} as const;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  runtime: keyof typeof RUNTIMES,
+  args: string[],
+  stdin?: Uint8Array,
+): Promise<Run> {
+  const [command, ...prefix] = RUNTIMES[runtime];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...prefix, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Uint8Array[] = [];
+    const err: Uint8Array[] = [];
+    child.stdout.on("data", (chunk: Uint8Array) => out.push(chunk));
+    child.stderr.on("data", (chunk: Uint8Array) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const text = (chunks: Uint8Array[]): string =>
+        new TextDecoder().decode(Buffer.concat(chunks));
+      resolve({ code, stdout: text(out), stderr: text(err) });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+async function readAll(
+  path: string,
+): Promise<{ traces: Trace[]; skipped: number }> {
+  const reader = readTraces(join(ROOT, path));
+  const traces: Trace[] = [];
+  for await (const trace of reader) traces.push(trace);
+  return { traces, skipped: reader.stats.skipped };
+}
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "pss-cli-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function assertNoStack(text: string): void {
+  assert.doesNotMatch(text, /^\s+at /m, text);
+}
+
+for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
+  describe(`pss CLI on ${runtime}`, () => {
+    test("prints the text report of a steady file and exits 0", async () => {
+      const result = await run(runtime, ["score", `${DATA}/steady.ndjson`]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "");
+      assert.match(result.stdout, /^PSS: 100\/100 \(excellent\)$/m);
+      assert.match(result.stdout, /^ {2}Timing Stability +1\.00 /m);
+      assert.match(result.stdout, /^Traces: 20 scored$/m);
+      assert.match(result.stdout, /Every pillar is healthy\./);
+    });
+
+    test("writes the same JSON as the library, per name, and counts skipped lines", async () => {
+      const result = await run(runtime, [
+        "score",
+        `${DATA}/mixed.ndjson`,
+        "--format",
+        "json",
+        "--by-name",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const { traces, skipped } = await readAll(`${DATA}/mixed.ndjson`);
+      assert.equal(skipped, 2);
+      const report = computePss(traces);
+      const expected = reportToJson(
+        { ...report, skippedCount: report.skippedCount + skipped },
+        { byName: computePssByName(traces) },
+      );
+      assert.deepEqual(JSON.parse(result.stdout), expected);
+      assert.equal(expected.counts.skipped, 2);
+      assert.deepEqual(expected.by_name?.map((r) => r.name), [
+        "db.query",
+        `<script>alert("x")</script>`,
+        "cache.get",
+      ]);
+      assert.match(
+        result.stderr,
+        /^pss: skipped 2 malformed lines in tests\/testdata\/report\/mixed\.ndjson:\n {2}line 6: invalid JSON: .*\n {2}line 18: not a valid pypss trace\n$/,
+      );
+    });
+
+    test("writes an escaped HTML report to --out and nothing to stdout", async () => {
+      await withTempDir(async (dir) => {
+        const out = join(dir, "report.html");
+        const result = await run(runtime, [
+          "score",
+          `${DATA}/mixed.ndjson`,
+          "--by-name",
+          "--format=html",
+          "-o",
+          out,
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout, "");
+        assert.match(
+          result.stderr,
+          /pss: wrote the html report to .*report\.html/,
+        );
+        const html = await readFile(out, "utf8");
+        assert.ok(html.startsWith("<!DOCTYPE html>"));
+        assert.equal(html.includes("<script"), false);
+        assert.ok(
+          html.includes(
+            "<td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td>",
+          ),
+        );
+        assert.ok(
+          html.includes(
+            '<p class="sub">tests/testdata/report/mixed.ndjson</p>',
+          ),
+        );
+      });
+    });
+
+    test("takes the format from the --out extension", async () => {
+      await withTempDir(async (dir) => {
+        const out = join(dir, "report.json");
+        const result = await run(runtime, [
+          "score",
+          `${DATA}/steady.ndjson`,
+          "--out",
+          out,
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        const json = JSON.parse(await readFile(out, "utf8"));
+        assert.equal(json.pss, 100);
+        assert.deepEqual(Object.keys(json.breakdown), [
+          "timing_stability",
+          "memory_stability",
+          "error_volatility",
+          "branching_entropy",
+          "concurrency_chaos",
+        ]);
+      });
+    });
+
+    test("reads standard input for -", async () => {
+      const bytes = await readFile(join(ROOT, DATA, "flaky.ndjson"));
+      const [piped, fromFile] = await Promise.all([
+        run(runtime, ["score", "-"], bytes),
+        run(runtime, ["score", `${DATA}/flaky.ndjson`]),
+      ]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.equal(piped.stdout, fromFile.stdout);
+      assert.match(piped.stdout, /Error Volatility +0\.\d\d .*critical/);
+    });
+
+    test("exits 1 with a one-line message for a missing file", async () => {
+      const result = await run(runtime, ["score", `${DATA}/missing.ndjson`]);
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, "");
+      assert.equal(
+        result.stderr,
+        "pss: cannot read traces from tests/testdata/report/missing.ndjson: no such file\n",
+      );
+    });
+
+    test("exits 1 for a directory given as input", async () => {
+      const result = await run(runtime, ["score", DATA]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /^pss: cannot read traces from .*: is a directory\n$/,
+      );
+    });
+
+    test("exits 2 with the usage line for a usage error", async () => {
+      const cases: [string[], RegExp][] = [
+        [["score"], /missing the input/],
+        [["score", "a", "b"], /expected one input, got 2/],
+        [
+          ["score", "x", "--format", "xml"],
+          /--format must be text, json or html: got xml/,
+        ],
+        [
+          ["score", "x", "--fail-under", "abc"],
+          /--fail-under must be a number from 0 to 100: got abc/,
+        ],
+        [["score", "x", "--verbose"], /unknown option: --verbose/],
+        [["score", "x", "--out"], /option --out needs a value/],
+        [["analyze", "x"], /unknown command: analyze/],
+      ];
+      for (const [args, message] of cases) {
+        const result = await run(runtime, args);
+        assert.equal(result.code, 2, args.join(" "));
+        assert.equal(result.stdout, "");
+        assert.match(result.stderr, message);
+        assert.match(result.stderr, /^Usage: pss score/m);
+        assertNoStack(result.stderr);
+      }
+    });
+
+    test("prints the help on stdout and exits 0", async () => {
+      const result = await run(runtime, ["--help"]);
+      assert.equal(result.code, 0);
+      assert.match(
+        result.stdout,
+        /^Usage: pss score <file\.ndjson\|-> \[options\]/,
+      );
+      assert.match(result.stdout, /--fail-under <N>/);
+    });
+
+    test("exits 3 below --fail-under, still printing the report", async () => {
+      const below = await run(runtime, [
+        "score",
+        `${DATA}/flaky.ndjson`,
+        "--fail-under",
+        "90",
+      ]);
+      assert.equal(below.code, 3);
+      const pss = Number(/^PSS: (\d+)\/100/m.exec(below.stdout)?.[1]);
+      assert.ok(pss < 90, below.stdout);
+      assert.equal(
+        below.stderr,
+        `pss: score ${pss} is below --fail-under 90\n`,
+      );
+      const above = await run(runtime, [
+        "score",
+        `${DATA}/flaky.ndjson`,
+        `--fail-under=${pss}`,
+      ]);
+      assert.equal(above.code, 0, above.stderr);
+    });
+
+    test("scores with the weights of a --config file in pypss's snake_case", async () => {
+      const result = await run(runtime, [
+        "score",
+        `${DATA}/mixed.ndjson`,
+        "--config",
+        `${DATA}/weights.json`,
+        "--format",
+        "json",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const { traces } = await readAll(`${DATA}/mixed.ndjson`);
+      const weights = { wTs: 0.5, wMs: 0.1, wEv: 0.2, wBe: 0.1, wCc: 0.1 };
+      const expected = computePss(traces, weights).pss;
+      assert.notEqual(expected, computePss(traces).pss);
+      assert.equal(JSON.parse(result.stdout).pss, expected);
+    });
+
+    test("exits 1 naming the setting and the file for an invalid --config", async () => {
+      const bad = await run(runtime, [
+        "score",
+        `${DATA}/steady.ndjson`,
+        "-c",
+        `${DATA}/bad_config.json`,
+      ]);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.stdout, "");
+      assert.equal(
+        bad.stderr,
+        "pss: Invalid pss configuration (from tests/testdata/report/bad_config.json) as 'wTs' must be a weight ≥ 0: got -1\n",
+      );
+      const unknown = await run(runtime, [
+        "score",
+        `${DATA}/steady.ndjson`,
+        "--config",
+        `${DATA}/unknown_config.json`,
+      ]);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /'noSuchSetting' is not a known setting/);
+      const missing = await run(runtime, [
+        "score",
+        `${DATA}/steady.ndjson`,
+        "--config",
+        `${DATA}/nope.json`,
+      ]);
+      assert.equal(missing.code, 1);
+      assert.equal(
+        missing.stderr,
+        "pss: cannot read settings from tests/testdata/report/nope.json: no such file\n",
+      );
+    });
+  });
+}
