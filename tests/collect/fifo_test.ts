@@ -1,0 +1,241 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { FileFifoCollector } from "../../src/collect/fifo.ts";
+import { readTraces } from "../../src/collect/read.ts";
+import { PssConfigError } from "../../src/score/config.ts";
+import { traceToJson } from "../../src/trace.ts";
+import {
+  type Runtime,
+  spawnRuntime,
+  startRuntime,
+  tempDir,
+} from "../fixtures/spawn.ts";
+
+function isConfigError(field: string, pattern: RegExp) {
+  return (error: unknown): boolean =>
+    error instanceof PssConfigError && error.field === field &&
+    pattern.test(error.message);
+}
+
+describe("FileFifoCollector", () => {
+  test("writes each trace as one pypss NDJSON line", async () => {
+    const path = `${await tempDir()}/one.ndjson`;
+    const trace = { name: "op", duration: 0.25, branchTag: "hit" };
+    {
+      await using collector = new FileFifoCollector({ path });
+      collector.add(trace);
+    }
+    assert.equal(
+      await readFile(path, "utf8"),
+      JSON.stringify(traceToJson(trace)) + "\n",
+    );
+  });
+
+  test("creates missing directories at construction", async () => {
+    const path = `${await tempDir()}/a/b/c/traces.ndjson`;
+    const collector = new FileFifoCollector({ path });
+    assert.equal((await stat(path)).size, 0);
+    await collector.close();
+  });
+
+  test("throws a PssConfigError at construction for a path under a file", async () => {
+    const file = `${await tempDir()}/file.txt`;
+    await writeFile(file, "x");
+    assert.throws(
+      () => new FileFifoCollector({ path: `${file}/sub.ndjson` }),
+      isConfigError(
+        "path",
+        /FileFifoCollector cannot append to 'path' \(.*\): got ".*file\.txt\/sub\.ndjson"$/,
+      ),
+    );
+  });
+
+  test("throws a PssConfigError at construction for a path in /proc", () => {
+    assert.throws(
+      () => new FileFifoCollector({ path: "/proc/pss-test.ndjson" }),
+      isConfigError("path", /cannot append to 'path'/),
+    );
+  });
+
+  test("throws a PssConfigError at construction for a directory", async () => {
+    const dir = await tempDir();
+    assert.throws(
+      () => new FileFifoCollector({ path: dir }),
+      isConfigError("path", /cannot append to 'path'/),
+    );
+  });
+
+  test("rejects an empty path", () => {
+    assert.throws(
+      () => new FileFifoCollector({ path: "" }),
+      isConfigError("path", /'path' must be a non-empty string or a URL/),
+    );
+  });
+
+  test("close() writes all 50,000 queued traces", async () => {
+    const path = `${await tempDir()}/shutdown.ndjson`;
+    const collector = new FileFifoCollector({
+      path,
+      maxQueueSize: 50_000,
+      batchSize: 500,
+    });
+    for (let seq = 0; seq < 50_000; seq++) {
+      collector.add({ name: "op", duration: 0.001, metadata: { seq } });
+    }
+    await collector.close();
+    const reader = readTraces(path);
+    let expected = 0;
+    for await (const trace of reader) {
+      assert.equal(trace.metadata?.seq, expected++);
+    }
+    assert.equal(expected, 50_000);
+    assert.deepEqual(reader.stats, { read: 50_000, skipped: 0 });
+    assert.equal(collector.stats().sent, 50_000);
+  });
+
+  test("traces() flushes first and reads the file back", async () => {
+    const path = `${await tempDir()}/read.ndjson`;
+    await using collector = new FileFifoCollector({ path });
+    collector.add({ name: "a", duration: 0.1 });
+    collector.add({ name: "b", duration: 0.2 });
+    const traces = await collector.traces();
+    assert.deepEqual(traces.map((t) => t.name), ["a", "b"]);
+  });
+
+  test("traces() skips malformed lines written by others", async () => {
+    const path = `${await tempDir()}/mixed.ndjson`;
+    await writeFile(path, '{"name":"x"}\n{broken\n');
+    await using collector = new FileFifoCollector({ path });
+    collector.add({ name: "y" });
+    const skipped: string[] = [];
+    const reader = readTraces(collector, {
+      onSkip: (position) => skipped.push(position),
+    });
+    await collector.flush();
+    const names = (await Array.fromAsync(reader)).map((t) => t.name);
+    assert.deepEqual(names, ["x", "y"]);
+    assert.deepEqual(skipped, ["line 2"]);
+    assert.deepEqual((await collector.traces()).map((t) => t.name), [
+      "x",
+      "y",
+    ]);
+  });
+
+  test("clear() empties the file, and later traces append from the start", async () => {
+    const path = `${await tempDir()}/clear.ndjson`;
+    await using collector = new FileFifoCollector({ path });
+    collector.add({ name: "old" });
+    await collector.clear();
+    assert.equal((await stat(path)).size, 0);
+    collector.add({ name: "new" });
+    assert.deepEqual((await collector.traces()).map((t) => t.name), ["new"]);
+  });
+
+  test("two collectors of one process share a file without tearing lines", async () => {
+    const path = `${await tempDir()}/shared.ndjson`;
+    const a = new FileFifoCollector({ path, batchSize: 50 });
+    const b = new FileFifoCollector({ path, batchSize: 70 });
+    for (let i = 0; i < 3000; i++) {
+      a.add({ name: "a", metadata: { i } });
+      b.add({ name: "b", metadata: { i } });
+    }
+    await Promise.all([a.close(), b.close()]);
+    const reader = readTraces(path);
+    const counts = { a: 0, b: 0 } as Record<string, number>;
+    for await (const trace of reader) counts[trace.name]++;
+    assert.deepEqual(counts, { a: 3000, b: 3000 });
+    assert.equal(reader.stats.skipped, 0);
+  });
+
+  test("a named pipe receives the lines, read with readTraces", async () => {
+    const path = `${await tempDir()}/pipe`;
+    await new Promise<void>((resolve, reject) => {
+      spawn("mkfifo", [path]).on("error", reject).on(
+        "close",
+        (code) => code === 0 ? resolve() : reject(new Error(`mkfifo ${code}`)),
+      );
+    });
+    const collector = new FileFifoCollector({ path, batchSize: 10 });
+    const reading = Array.fromAsync(readTraces(path));
+    for (let seq = 0; seq < 100; seq++) {
+      collector.add({ name: "piped", metadata: { seq } });
+    }
+    assert.deepEqual(await collector.traces(), []);
+    await collector.close();
+    const traces = await reading;
+    assert.deepEqual(
+      traces.map((t) => t.metadata?.seq),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+  });
+});
+
+describe("FileFifoCollector across processes", () => {
+  for (const holder of ["deno", "bun"] as const) {
+    test(`waits while a ${holder} process holds the file's lock`, async () => {
+      const path = `${await tempDir()}/locked.ndjson`;
+      await using collector = new FileFifoCollector({ path });
+      const running = startRuntime(holder, "lock_holder.ts", [path, "300"]);
+      assert.equal(await running.waitFor("locked"), "locked (flock)");
+      collector.add({ name: "mine" });
+      let flushed = false;
+      const flushing = collector.flush().then(() => (flushed = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(flushed, false, "the write must wait for the lock");
+      await flushing;
+      assert.equal((await running.done).code, 0);
+      assert.deepEqual((await collector.traces()).map((t) => t.name), [
+        "holder",
+        "mine",
+      ]);
+    });
+  }
+
+  test("8 processes (4 Deno, 4 Bun) × 25,000 traces: 200,000 whole lines, none lost", async () => {
+    const path = `${await tempDir()}/contention.ndjson`;
+    const perWriter = 25_000;
+    const runtimes: Runtime[] = [
+      "deno",
+      "bun",
+      "deno",
+      "bun",
+      "deno",
+      "bun",
+      "deno",
+      "bun",
+    ];
+    // Big batches (about 100 KB per write) make torn or interleaved
+    // writes visible if the lock did not hold.
+    const batchSizes = [500, 700, 100, 1000, 300, 500, 1000, 250];
+    const results = await Promise.all(
+      runtimes.map((runtime, id) =>
+        spawnRuntime(runtime, "fifo_writer.ts", [
+          path,
+          String(id),
+          String(perWriter),
+          String(batchSizes[id]),
+        ])
+      ),
+    );
+    for (const [id, result] of results.entries()) {
+      assert.equal(result.code, 0, `writer ${id}: ${result.stderr}`);
+    }
+    const text = await readFile(path, "utf8");
+    assert.ok(text.endsWith("\n"));
+    const lines = text.slice(0, -1).split("\n");
+    assert.equal(lines.length, 8 * perWriter);
+    const seen = runtimes.map(() => new Uint8Array(perWriter));
+    for (const line of lines) {
+      const json = JSON.parse(line); // throws on a torn line
+      const id = Number(String(json.name).slice("writer-".length));
+      const seq = json.metadata.seq as number;
+      assert.equal(seen[id][seq], 0, `duplicate writer ${id} seq ${seq}`);
+      seen[id][seq] = 1;
+    }
+    for (const [id, marks] of seen.entries()) {
+      assert.equal(marks.indexOf(0), -1, `writer ${id} lost traces`);
+    }
+  });
+});
