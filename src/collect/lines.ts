@@ -43,7 +43,7 @@ export interface SplitLinesOptions {
  *
  * @example
  * ```ts
- * import { splitLines } from "@pss/pss";
+ * import { splitLines } from "./lines.ts";
  * const bytes = new TextEncoder().encode("a\r\nb\nc");
  * for await (const line of splitLines(ReadableStream.from([bytes]))) {
  *   console.log(line.number, line.text); // 1 a, 2 b, 3 c

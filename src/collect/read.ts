@@ -291,7 +291,7 @@ export interface ReadNdjsonEntriesOptions {
  *
  * @example
  * ```ts
- * import { readNdjsonEntries } from "@pss/pss";
+ * import { readNdjsonEntries } from "./read.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "{}\n");
  * for await (const entry of readNdjsonEntries(path)) {

@@ -74,7 +74,13 @@ interface BunFfi {
   read: { i32(pointer: number, offset: number): number };
 }
 
-const flock = loadFlock();
+let loaded: Flock | undefined | null = null;
+
+/** `flock` from libc, loaded on first use (so importing this is cheap). */
+function libcFlock(): Flock | undefined {
+  if (loaded === null) loaded = loadFlock();
+  return loaded;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +94,7 @@ class NodeFile implements FilePort {
   }
 
   async lock(exclusive: boolean): Promise<void> {
+    const flock = libcFlock();
     if (flock === undefined) return;
     const operation = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
     let backoffMs = 0;
@@ -105,6 +112,7 @@ class NodeFile implements FilePort {
   }
 
   unlock(): Promise<void> {
+    const flock = libcFlock();
     if (flock !== undefined) {
       const errno = flock.call(this.#handle.fd, LOCK_UN);
       if (errno !== 0) {
@@ -160,7 +168,9 @@ function kindSync(path: string | URL): FileKind | "other" | undefined {
 
 /** The file port implemented with `node:fs` and `bun:ffi`. */
 export const bunFileSystem: FileSystemPort = {
-  locking: flock === undefined ? "none" : "flock",
+  get locking(): "flock" | "none" {
+    return libcFlock() === undefined ? "none" : "flock";
+  },
   kindSync,
   prepareAppendSync(path: string | URL): FileKind {
     const kind = kindSync(path);
