@@ -84,7 +84,7 @@ h2{font-size:17px;margin:28px 0 10px}
 .v-excellent,.v-good,.s-ok{background:var(--ok)}.v-fair,.s-warning{background:var(--warn)}.v-unstable,.s-critical{background:var(--bad)}.v-no-data{background:var(--none)}
 .headline{margin:6px 0 0;color:var(--muted)}
 .counts{color:var(--muted);margin-top:14px}
-.pillar{display:grid;grid-template-columns:170px 48px 1fr 76px;align-items:center;gap:12px;padding:6px 0}
+.pillar{display:grid;grid-template-columns:200px 48px 1fr 76px;align-items:center;gap:12px;padding:6px 0}
 .val{font-variant-numeric:tabular-nums;text-align:right;font-weight:600}
 .track{height:12px;background:var(--track);border-radius:6px;overflow:hidden}
 .fill{height:100%;border-radius:6px}
@@ -240,12 +240,20 @@ function verdictLabel(verdict: Verdict): string {
 }
 
 function countsText(report: PssReport): string {
-  let text = `${report.traceCount} traces scored`;
+  let text = `${report.traceCount} ${
+    plural(report.traceCount, "trace")
+  } scored`;
   if (report.systemTraceCount > 0) {
-    text += `, ${report.systemTraceCount} system traces`;
+    text += `, ${report.systemTraceCount} system ${
+      plural(report.systemTraceCount, "trace")
+    }`;
   }
   if (report.skippedCount > 0) {
     text += `, ${report.skippedCount} skipped as malformed`;
   }
   return text;
+}
+
+function plural(count: number, word: string): string {
+  return count === 1 ? word : `${word}s`;
 }

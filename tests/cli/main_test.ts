@@ -3,7 +3,9 @@
 // tests/testdata/report/.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
+import process from "node:process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -181,6 +183,24 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
       assert.equal(piped.code, 0, piped.stderr);
       assert.equal(piped.stdout, fromFile.stdout);
       assert.match(piped.stdout, /Error Volatility +0\.\d\d .*critical/);
+    });
+
+    test("reports empty input as nothing to score and exits 0", async () => {
+      const result = await run(runtime, ["score", "-"], new Uint8Array());
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "pss: no traces in standard input\n");
+      assert.match(result.stdout, /^PSS: 0\/100 \(no-data\)$/m);
+      assert.match(result.stdout, /No traces to score\./);
+    });
+
+    test("colours the text report only with --color", async () => {
+      const args = ["score", `${DATA}/flaky.ndjson`];
+      const [plain, coloured] = await Promise.all([
+        run(runtime, args),
+        run(runtime, [...args, "--color"]),
+      ]);
+      assert.equal(plain.stdout.includes("\x1b["), false);
+      assert.ok(coloured.stdout.includes("\x1b[31mcritical\x1b[0m"));
     });
 
     test("exits 1 with a one-line message for a missing file", async () => {
