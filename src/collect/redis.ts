@@ -24,8 +24,17 @@ import { PssConfigError } from "../score/config.ts";
 import { unrefTimer } from "../runtime/timer.ts";
 import { BatchCollector } from "./batch.ts";
 import type { BatchCollectorOptions, BatchCollectorStats } from "./batch.ts";
+import type { RawEntry, TraceSource } from "./read.ts";
 
-/** Where a {@linkcode RedisCollector} writes: a list or a stream. */
+/**
+ * Where a {@linkcode RedisCollector} writes: a list or a stream.
+ *
+ * @example
+ * ```ts
+ * import type { RedisMode } from "@pss/pss/redis";
+ * const mode: RedisMode = "stream";
+ * ```
+ */
 export type RedisMode = "list" | "stream";
 
 /**
@@ -35,6 +44,18 @@ export type RedisMode = "list" | "stream";
  * emitter (`on`/`off` for `"error"` and `"ready"`), as node-redis clients
  * are; that part is checked at run time because node-redis's own typings
  * of it do not resolve without `@types/node`.
+ *
+ * @example Share one client between the collector and the application
+ * ```ts
+ * import { createClient } from "redis";
+ * import { RedisCollector } from "@pss/pss/redis";
+ * const client = createClient({ disableOfflineQueue: true });
+ * client.on("error", () => {}); // the collector reports errors too
+ * await client.connect();
+ * const collector = new RedisCollector({ client, key: "myapp:example:client" });
+ * await collector.close(); // leaves the client open
+ * client.destroy();
+ * ```
  */
 export interface RedisClientLike {
   /** Whether the client is open (connected or reconnecting). */
@@ -62,11 +83,38 @@ function isEmitter(value: unknown): value is Emitter {
     typeof (value as Emitter | null)?.off === "function";
 }
 
-/** The default Redis URL. */
+/**
+ * The default Redis URL (IPv4 loopback, so a Redis bound to 127.0.0.1 is
+ * found even where `localhost` resolves to `::1` first).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_URL } from "@pss/pss/redis";
+ * console.log(DEFAULT_REDIS_URL); // redis://127.0.0.1:6379
+ * ```
+ */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
-/** The default key, the one pypss's documentation uses. */
+/**
+ * The default key, the one pypss's documentation uses, so pss and pypss
+ * workers left at their defaults feed the same scorer.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_KEY } from "@pss/pss/redis";
+ * console.log(DEFAULT_REDIS_KEY); // pypss:traces
+ * ```
+ */
 export const DEFAULT_REDIS_KEY = "pypss:traces";
-/** The stream field that holds a trace's JSON in `mode: "stream"`. */
+/**
+ * The stream field that holds a trace's JSON in `mode: "stream"`.
+ *
+ * @example A consumer reading the stream by hand
+ * ```ts
+ * import { REDIS_STREAM_FIELD } from "@pss/pss/redis";
+ * const fields: Record<string, string> = { trace: '{"name":"op"}' };
+ * console.log(JSON.parse(fields[REDIS_STREAM_FIELD]).name); // op
+ * ```
+ */
 export const REDIS_STREAM_FIELD = "trace";
 
 /** Options for {@linkcode RedisCollector}. */
@@ -125,14 +173,6 @@ export interface RedisCollectorStats extends BatchCollectorStats {
   connected: boolean;
 }
 
-/** One stored entry as read from Redis, before parsing. */
-export interface RedisRawEntry {
-  /** The entry's JSON text. */
-  text: string;
-  /** Where it is: `"index 12"` in a list, `"entry 1700000000000-0"` in a stream. */
-  position: string;
-}
-
 const NAME = "RedisCollector";
 const RECONNECT_MAX_MS = 1000;
 const WARN_INTERVAL_MS = 10_000;
@@ -185,6 +225,20 @@ function nextStreamId(id: string): string {
   return seq === 0xffff_ffff_ffff_ffffn
     ? `${BigInt(ms) + 1n}-0`
     : `${ms}-${seq + 1n}`;
+}
+
+/**
+ * Awaits `promise` while a ref'd timer keeps the process alive: the socket of
+ * a client the collector created is unref'd, so an awaited read must not
+ * let the event loop run dry.
+ */
+async function held<T>(promise: Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /**
@@ -253,26 +307,32 @@ function entryText(fields: unknown[]): string {
  * `close()` flushes, then disconnects a client the collector created.
  *
  * @example Ship traces, read them back
- * ```ts ignore
+ * ```ts
  * import { RedisCollector } from "@pss/pss/redis";
  * await using collector = new RedisCollector({
  *   url: "redis://127.0.0.1:6379",
- *   key: "myapp:traces",
+ *   key: "myapp:example:traces",
  * });
  * collector.add({ name: "db.query", duration: 0.012 });
  * await collector.flush();
- * console.log((await collector.traces()).length);
+ * console.log((await collector.traces()).length); // 1
+ * await collector.clear();
  * ```
  *
- * @example A stream, bounded to about a million entries
- * ```ts ignore
+ * @example One scorer reading what every worker wrote to a stream
+ * ```ts
+ * import { readTraces } from "@pss/pss";
  * import { RedisCollector } from "@pss/pss/redis";
- * const collector = new RedisCollector({ mode: "stream", maxLen: 1_000_000 });
- * collector.add({ name: "job", duration: 1.5 });
- * await collector.close();
+ * await using source = new RedisCollector({
+ *   key: "myapp:example:stream",
+ *   mode: "stream",
+ * });
+ * const reader = readTraces(source);
+ * for await (const trace of reader) console.log(trace.name);
+ * console.log(reader.stats); // { read: 0, skipped: 0 }
  * ```
  */
-export class RedisCollector extends BatchCollector {
+export class RedisCollector extends BatchCollector implements TraceSource {
   readonly #client: RedisClientLike & Emitter;
   readonly #ownsClient: boolean;
   readonly #key: string;
@@ -404,6 +464,14 @@ export class RedisCollector extends BatchCollector {
    * reports connection failures that happened while nothing was being sent.
    *
    * @returns A fresh snapshot.
+   *
+   * @example Health check
+   * ```ts
+   * import { RedisCollector } from "@pss/pss/redis";
+   * await using collector = new RedisCollector({ key: "myapp:example:stats" });
+   * const { connected, dropped, lastError } = collector.stats();
+   * console.log(connected, dropped.queueFull + dropped.flushFailed, lastError);
+   * ```
    */
   override stats(): RedisCollectorStats {
     const stats = super.stats();
@@ -523,28 +591,28 @@ export class RedisCollector extends BatchCollector {
    * another type, or Redis is unreachable).
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { RedisCollector } from "@pss/pss/redis";
-   * const collector = new RedisCollector({ key: "myapp:traces" });
+   * const collector = new RedisCollector({ key: "myapp:example:raw" });
    * for await (const { text, position } of collector.readRawEntries()) {
    *   console.log(position, text.length);
    * }
    * await collector.close();
    * ```
    */
-  async *readRawEntries(): AsyncGenerator<RedisRawEntry, void, undefined> {
-    await this.#ready();
+  async *readRawEntries(): AsyncGenerator<RawEntry, void, undefined> {
+    await held(this.#ready());
     const client = this.#client;
     const key = this.#key;
     const page = this.#readPageSize;
     if (this.#mode === "list") {
       for (let start = 0;; start += page) {
-        const reply = await client.sendCommand([
+        const reply = await held(client.sendCommand([
           "LRANGE",
           key,
           String(start),
           String(start + page - 1),
-        ]);
+        ]));
         const items = Array.isArray(reply) ? reply : [];
         for (let i = 0; i < items.length; i++) {
           yield { text: String(items[i]), position: `index ${start + i}` };
@@ -554,14 +622,14 @@ export class RedisCollector extends BatchCollector {
     }
     let start = "-";
     for (;;) {
-      const reply = await client.sendCommand([
+      const reply = await held(client.sendCommand([
         "XRANGE",
         key,
         start,
         "+",
         "COUNT",
         String(page),
-      ]);
+      ]));
       const entries = Array.isArray(reply) ? reply : [];
       let lastId = start;
       for (const entry of entries) {
@@ -580,6 +648,13 @@ export class RedisCollector extends BatchCollector {
    *
    * @returns The traces.
    * @throws {Error} When Redis cannot be read.
+   *
+   * @example
+   * ```ts
+   * import { RedisCollector } from "@pss/pss/redis";
+   * await using collector = new RedisCollector({ key: "myapp:example:read" });
+   * console.log((await collector.traces()).length); // 0
+   * ```
    */
   async traces(): Promise<Trace[]> {
     const out: Trace[] = [];
@@ -600,17 +675,40 @@ export class RedisCollector extends BatchCollector {
    * Flushes what is queued, then deletes the key (every trace under it,
    * whoever wrote it).
    *
+   * @returns Resolves once the key is gone.
    * @throws {Error} When Redis is unreachable.
+   *
+   * @example
+   * ```ts
+   * import { RedisCollector } from "@pss/pss/redis";
+   * await using collector = new RedisCollector({ key: "myapp:example:clear" });
+   * collector.add({ name: "op" });
+   * await collector.clear();
+   * console.log((await collector.traces()).length); // 0
+   * ```
    */
   async clear(): Promise<void> {
     await this.flush();
-    await this.#ready();
-    await this.#client.sendCommand(["DEL", this.#key]);
+    await held(this.#ready());
+    await held(this.#client.sendCommand(["DEL", this.#key]));
   }
 
   /**
    * Flushes what is queued (retrying as configured), then disconnects the
    * client if the collector created it. Idempotent; never rejects.
+   *
+   * @returns Resolves when everything is sent or given up (and counted).
+   *
+   * @example
+   * ```ts
+   * import { RedisCollector } from "@pss/pss/redis";
+   * const collector = new RedisCollector({ key: "myapp:example:close" });
+   * collector.add({ name: "op" });
+   * await collector.clear(); // keep the example's Redis clean
+   * await collector.close();
+   * await collector.close(); // idempotent
+   * console.log(collector.stats().sent); // 1
+   * ```
    */
   override close(): Promise<void> {
     this.#closing ??= this.#close();
