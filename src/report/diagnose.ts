@@ -12,6 +12,7 @@
 import type { PssReport } from "../score/report.ts";
 import { roundPypss } from "../score/round.ts";
 import { type NamedPssReport, type PillarKey, PILLARS } from "../score/pss.ts";
+import { PssConfigError } from "../score/config.ts";
 
 /**
  * The band a score falls in: `"excellent"` (≥ 90), `"good"` (≥ 75),
@@ -190,6 +191,8 @@ export function isEmptyReport(report: PssReport): boolean {
  * @param options Threshold overrides.
  * @returns The diagnosis; `findings` is empty when every pillar is healthy
  * or there was nothing to score.
+ * @throws {PssConfigError} When a threshold override names an unknown
+ * pillar, is not a number from 0 to 1, or has `critical` above `warning`.
  *
  * @example
  * ```ts
@@ -208,6 +211,7 @@ export function diagnoseReport(
   report: PssReport,
   options: DiagnoseOptions = {},
 ): Diagnosis {
+  checkThresholds(options.thresholds);
   const verdict = verdictOf(report);
   const findings: PillarFinding[] = [];
   const notes: string[] = [];
@@ -246,6 +250,8 @@ export function diagnoseReport(
  * @param value Its value in [0, 1].
  * @param options Threshold overrides.
  * @returns `"critical"`, `"warning"`, or `undefined` when healthy.
+ * @throws {PssConfigError} When a threshold override is invalid (see
+ * {@linkcode diagnoseReport}).
  *
  * @example
  * ```ts
@@ -260,12 +266,44 @@ export function pillarSeverity(
   value: number,
   options: DiagnoseOptions = {},
 ): Severity | undefined {
+  checkThresholds(options.thresholds);
   const thresholds = options.thresholds?.[pillar] ??
     DEFAULT_DIAGNOSIS_THRESHOLDS[pillar];
   const rounded = roundPypss(value, 2);
   if (rounded < thresholds.critical) return "critical";
   if (rounded < thresholds.warning) return "warning";
   return undefined;
+}
+
+/** Validates threshold overrides early, so a typo cannot silently disable a warning. */
+function checkThresholds(
+  thresholds: DiagnoseOptions["thresholds"],
+): void {
+  if (thresholds === undefined) return;
+  if (thresholds === null || typeof thresholds !== "object") {
+    throw new PssConfigError(
+      "thresholds",
+      thresholds,
+      "'thresholds' must be an object keyed by pillar",
+    );
+  }
+  for (const [key, value] of Object.entries(thresholds)) {
+    if (value === undefined) continue;
+    const field = `thresholds.${key}`;
+    if (!Object.hasOwn(DEFAULT_DIAGNOSIS_THRESHOLDS, key)) {
+      throw new PssConfigError(field, value, `'${key}' is not a pillar`);
+    }
+    const { warning, critical } = (value ?? {}) as Partial<PillarThresholds>;
+    const unit = (x: unknown): boolean =>
+      typeof x === "number" && x >= 0 && x <= 1;
+    if (!unit(warning) || !unit(critical) || critical! > warning!) {
+      throw new PssConfigError(
+        field,
+        value,
+        `'${field}' must be { warning, critical } with 0 ≤ critical ≤ warning ≤ 1`,
+      );
+    }
+  }
 }
 
 function severityRank(severity: Severity): number {

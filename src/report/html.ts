@@ -110,6 +110,7 @@ footer{margin-top:28px;color:var(--muted);font-size:12px}
  * @param report The report to render.
  * @param options Per-name reports, title, subtitle, thresholds.
  * @returns The HTML document, starting with `<!DOCTYPE html>`.
+ * @throws {PssConfigError} When a threshold override is invalid.
  *
  * @example
  * ```ts

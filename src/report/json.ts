@@ -36,6 +36,7 @@
 
 import type { PssBreakdown, PssReport } from "../score/report.ts";
 import { PILLARS, type PypssReportJson, toPypssJson } from "../score/pss.ts";
+import { PssConfigError } from "../score/config.ts";
 import {
   type DiagnoseOptions,
   diagnoseReport,
@@ -148,6 +149,7 @@ export interface JsonReportOptions extends ReportToJsonOptions {
  * @param report The report.
  * @param options Per-name reports and diagnosis thresholds.
  * @returns A plain object ready for `JSON.stringify`.
+ * @throws {PssConfigError} When a threshold override is invalid.
  *
  * @example
  * ```ts
@@ -199,6 +201,8 @@ export function reportToJson(
  * @param report The report.
  * @param options Per-name reports, thresholds and indentation.
  * @returns The JSON text.
+ * @throws {PssConfigError} When `indent` is not an integer from 0 to 10 or
+ * a threshold override is invalid.
  *
  * @example
  * ```ts
@@ -212,6 +216,13 @@ export function renderReportJson(
   options: JsonReportOptions = {},
 ): string {
   const indent = options.indent ?? 2;
+  if (!Number.isInteger(indent) || indent < 0 || indent > 10) {
+    throw new PssConfigError(
+      "indent",
+      indent,
+      "renderReportJson's 'indent' must be an integer from 0 to 10",
+    );
+  }
   return JSON.stringify(
     reportToJson(report, options),
     null,

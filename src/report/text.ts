@@ -16,6 +16,7 @@ import {
 } from "./diagnose.ts";
 import { PILLARS } from "../score/pss.ts";
 import { roundPypss } from "../score/round.ts";
+import { PssConfigError } from "../score/config.ts";
 
 /** Options of {@linkcode renderReportText}. */
 export interface TextReportOptions {
@@ -84,6 +85,8 @@ const SEVERITY_COLOR: Readonly<Record<Severity, keyof typeof ANSI>> = {
  * @param report The report to render.
  * @param options Per-name reports, colours, title, thresholds.
  * @returns The text, lines separated by `\n`, ending with a newline.
+ * @throws {PssConfigError} When `maxNames` is not an integer ≥ 0 or a
+ * threshold override is invalid.
  *
  * @example
  * ```ts
@@ -99,6 +102,14 @@ export function renderReportText(
   report: PssReport,
   options: TextReportOptions = {},
 ): string {
+  const maxNames = options.maxNames ?? 25;
+  if (!Number.isSafeInteger(maxNames) || maxNames < 0) {
+    throw new PssConfigError(
+      "maxNames",
+      maxNames,
+      "renderReportText's 'maxNames' must be an integer ≥ 0",
+    );
+  }
   const color = options.color ?? false;
   const paint = (code: keyof typeof ANSI, text: string): string =>
     color ? `\x1b[${ANSI[code]}m${text}\x1b[0m` : text;
@@ -146,7 +157,7 @@ export function renderReportText(
   for (const note of diagnosis.notes) lines.push(...wrap(note, "  * ", "    "));
 
   if (options.byName !== undefined) {
-    lines.push("", ...byNameTable(options.byName, options.maxNames ?? 25));
+    lines.push("", ...byNameTable(options.byName, maxNames));
   }
   return lines.join("\n") + "\n";
 }

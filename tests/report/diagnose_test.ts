@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  type DiagnoseOptions,
   diagnoseReport,
   formatPillar,
   pillarSeverity,
@@ -8,6 +9,7 @@ import {
   verdictOf,
 } from "../../src/report/diagnose.ts";
 import { computePssByName } from "../../src/score/pss.ts";
+import { PssConfigError } from "../../src/score/config.ts";
 import { EMPTY, makeReport } from "./_reports.ts";
 
 describe("verdictOf()", () => {
@@ -111,6 +113,41 @@ describe("diagnoseReport()", () => {
       ["timingStability"],
     );
   });
+});
+
+describe("diagnoseReport() threshold checks", () => {
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "an unknown pillar",
+      { timing: { warning: 0.9, critical: 0.5 } },
+      /'timing' is not a pillar: got \{"warning":0\.9,"critical":0\.5\}$/,
+    ],
+    [
+      "critical above warning",
+      { errorVolatility: { warning: 0.5, critical: 0.9 } },
+      /'thresholds\.errorVolatility' must be \{ warning, critical \} with 0 ≤ critical ≤ warning ≤ 1/,
+    ],
+    [
+      "a value that is not a number",
+      { errorVolatility: { warning: "0.9", critical: 0.5 } },
+      /'thresholds\.errorVolatility' must be/,
+    ],
+  ];
+  for (const [what, thresholds, message] of cases) {
+    test(`throws PssConfigError for ${what}`, () => {
+      assert.throws(
+        () =>
+          diagnoseReport(makeReport(90), {
+            thresholds: thresholds as DiagnoseOptions["thresholds"],
+          }),
+        (error: unknown) => {
+          assert.ok(error instanceof PssConfigError);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
 });
 
 describe("rankByName()", () => {

@@ -127,4 +127,15 @@ describe("renderReportJson()", () => {
       text,
     );
   });
+
+  test("throws PssConfigError for an indent outside 0 to 10", () => {
+    assert.throws(
+      () => renderReportJson(makeReport(90), { indent: 11 }),
+      {
+        name: "PssConfigError",
+        message:
+          "Invalid pss configuration as renderReportJson's 'indent' must be an integer from 0 to 10: got 11",
+      },
+    );
+  });
 });

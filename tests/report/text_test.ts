@@ -130,4 +130,15 @@ describe("renderReportText()", () => {
     assert.ok(coloured.includes("\x1b[31munstable\x1b[0m"));
     assert.ok(coloured.includes("\x1b[31mcritical\x1b[0m"));
   });
+
+  test("throws PssConfigError for a negative maxNames", () => {
+    assert.throws(
+      () => renderReportText(makeReport(90), { maxNames: -1 }),
+      {
+        name: "PssConfigError",
+        message:
+          "Invalid pss configuration as renderReportText's 'maxNames' must be an integer ≥ 0: got -1",
+      },
+    );
+  });
 });
