@@ -274,7 +274,9 @@ export abstract class BatchCollector implements Collector {
    * Sends one batch to the destination. Resolve when the destination has
    * accepted it; reject (or throw) when it has not, and the engine retries.
    * Never called concurrently with itself, except after an export timed out
-   * (the timed-out call is abandoned, not awaited).
+   * (the timed-out call is abandoned, not awaited). A retry passes the very
+   * same array again, so a subclass can recognise it (for example to finish
+   * a write that failed part-way).
    *
    * @param batch One to `batchSize` traces, oldest first.
    */

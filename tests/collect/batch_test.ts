@@ -344,5 +344,18 @@ describe("BatchCollector at process exit", () => {
       assert.equal(reader.stats.skipped, 0);
       assert.equal(seen.size, 2500);
     });
+
+    test(`${runtime}: without flushOnExit the unref'd timer lets the script end, losing the partial batch`, async () => {
+      const dir = await tempDir();
+      const path = `${dir}/no-exit.ndjson`;
+      const result = await spawnRuntime(runtime, "exit_writer.ts", [
+        path,
+        "2500",
+        "no-exit-flush",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const traces = await Array.fromAsync(readTraces(path));
+      assert.equal(traces.length, 2000, "the two full batches of 1000");
+    });
   }
 });

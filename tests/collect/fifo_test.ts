@@ -74,6 +74,25 @@ describe("FileFifoCollector", () => {
     );
   });
 
+  test("a full disk (/dev/full) gives batches up, counted, without throwing", async () => {
+    const errors: unknown[] = [];
+    const collector = new FileFifoCollector({
+      path: "/dev/full",
+      batchSize: 10,
+      maxRetries: 1,
+      retryBaseMs: 1,
+      onError: (error) => errors.push(error),
+    });
+    for (let i = 0; i < 25; i++) collector.add({ name: "lost" });
+    await collector.flush();
+    await collector.close();
+    const stats = collector.stats();
+    assert.equal(stats.sent, 0);
+    assert.equal(stats.dropped.flushFailed, 25);
+    assert.match(String(stats.lastError), /No space|ENOSPC/i);
+    assert.equal(errors.length, 3, "one report per batch given up");
+  });
+
   test("close() writes all 50,000 queued traces", async () => {
     const path = `${await tempDir()}/shutdown.ndjson`;
     const collector = new FileFifoCollector({
