@@ -120,6 +120,13 @@ export const REDIS_STREAM_FIELD = "trace";
 /** Options for {@linkcode RedisCollector}. */
 export interface RedisCollectorOptions extends BatchCollectorOptions {
   /**
+   * How many traces one `RPUSH` (or one `XADD` transaction) carries at most.
+   * Larger than the engine's default because each batch costs one round
+   * trip, and one batch is in flight at a time; pypss recommends 500 too.
+   * @default {500}
+   */
+  batchSize?: number;
+  /**
    * Where Redis is: `redis://[[user]:password@]host[:port][/db]`, or
    * `rediss://` for TLS. A URL that does not parse is a configuration error
    * (thrown); a host that does not answer is not (reported, retried).
@@ -291,7 +298,7 @@ function entryText(fields: unknown[]): string {
  * A collector that ships batches of traces to a Redis list (or stream) in
  * pypss's JSON format, so that workers on many hosts feed one scorer.
  *
- * `add` is synchronous and never throws; batches of `batchSize` traces (or
+ * `add` is synchronous and never throws; batches of `batchSize` (500) traces (or
  * whatever is queued every `flushIntervalMs`) go out as one `RPUSH`. The
  * connection is opened at construction without blocking: a refused or lost
  * connection is reported through `onError` and `stats().lastError`, traces
@@ -421,7 +428,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
       configError("client", client, "must be a node-redis v5 client");
     }
 
-    super(options, NAME);
+    super({ ...options, batchSize: options.batchSize ?? 500 }, NAME);
 
     this.#ownsClient = options.client === undefined;
     this.#client = client as RedisClientLike & Emitter;
