@@ -266,9 +266,11 @@ describe("computePss()", () => {
   ];
   for (const [label, config, message] of configErrors) {
     test(`throws PssConfigError for ${label}, before reading traces`, () => {
-      function* untouchable(): Generator<Trace> {
-        throw new Error("traces were read");
-      }
+      const untouchable = (): Iterable<Trace> => ({
+        [Symbol.iterator]() {
+          throw new Error("traces were read");
+        },
+      });
       assert.throws(() => computePss(untouchable(), config), (error) => {
         assert.ok(error instanceof PssConfigError);
         assert.equal(error.message, message);
