@@ -1,9 +1,28 @@
 /**
  * pss: the Program Stability Score for Deno and Bun.
  *
+ * Mark the code you care about, run your workload, and get one 0–100 score
+ * with its five pillars: Timing Stability, Memory Stability, Error
+ * Volatility, Branching Entropy and Concurrency Chaos. The same traces give
+ * the same score as the Python library pypss 1.3.1.
+ *
+ * ```ts
+ * import { computePss, globalCollector, monitorBlock, renderReportText } from "@pss/pss";
+ *
+ * for (let i = 0; i < 100; i++) {
+ *   using _ = monitorBlock("work", { branchTag: i % 10 ? "fast" : "slow" });
+ *   JSON.stringify({ i });
+ * }
+ * console.log(renderReportText(computePss(await globalCollector.traces())));
+ * ```
+ *
+ * Optional parts with dependencies of their own are subpath exports:
+ * `@pss/pss/fifo`, `@pss/pss/redis`, `@pss/pss/cli`.
+ *
  * @module
  */
 
+// The trace model and its pypss wire codec.
 export type { Trace } from "./src/trace.ts";
 export {
   isScorableTrace,
@@ -11,12 +30,66 @@ export {
   traceFromJson,
   traceToJson,
 } from "./src/trace.ts";
+
+// Scoring.
 export {
   DEFAULT_CONFIG,
   PssConfigError,
   resolveConfig,
 } from "./src/score/config.ts";
 export type { PssConfig } from "./src/score/config.ts";
+export type { PssBreakdown, PssReport } from "./src/score/report.ts";
+export {
+  computePss,
+  computePssByName,
+  PILLARS,
+  toPypssJson,
+} from "./src/score/pss.ts";
+export type {
+  NamedPssReport,
+  PillarInfo,
+  PillarKey,
+  PypssReportJson,
+} from "./src/score/pss.ts";
+export { roundHalfEven, roundPypss } from "./src/score/round.ts";
+
+// Instrumentation.
+export { monitorBlock } from "./src/instrument/monitor_block.ts";
+export type {
+  MonitorBlock,
+  MonitorOptions,
+} from "./src/instrument/monitor_block.ts";
+export { monitorAsync } from "./src/instrument/monitor_async.ts";
+export type { AsyncMonitorBlock } from "./src/instrument/monitor_async.ts";
+export { monitorFunction } from "./src/instrument/monitor_function.ts";
+export type { AnyFunction } from "./src/instrument/monitor_function.ts";
+export { monitored } from "./src/instrument/monitored.ts";
+export { withTags } from "./src/instrument/context.ts";
+export type { TraceTags } from "./src/instrument/context.ts";
+export {
+  configureInstrumentation,
+  getInstrumentationSettings,
+  instrumentationStats,
+  resetInstrumentation,
+} from "./src/instrument/settings.ts";
+export type {
+  InstrumentationErrorSource,
+  InstrumentationOptions,
+  InstrumentationSettings,
+  InstrumentationStats,
+} from "./src/instrument/settings.ts";
+export {
+  LOOP_HEALTH_TRACE_NAME,
+  startAsyncMonitoring,
+  stopAsyncMonitoring,
+} from "./src/instrument/loop_monitor.ts";
+export type {
+  AsyncMonitoringOptions,
+  LoopMonitor,
+  LoopMonitorStats,
+} from "./src/instrument/loop_monitor.ts";
+
+// Collectors and reading traces back.
 export type { Collector, TraceObserver } from "./src/collect/collector.ts";
 export {
   getGlobalCollector,
@@ -25,4 +98,42 @@ export {
   setGlobalCollector,
 } from "./src/collect/memory.ts";
 export type { MemoryCollectorOptions } from "./src/collect/memory.ts";
-export type { PssBreakdown, PssReport } from "./src/score/report.ts";
+export { BatchCollector } from "./src/collect/batch.ts";
+export type {
+  BatchCollectorOptions,
+  BatchCollectorStats,
+} from "./src/collect/batch.ts";
+export { readTraces } from "./src/collect/read.ts";
+export type {
+  RawEntry,
+  ReadTracesOptions,
+  ReadTracesStats,
+  TraceInput,
+  TraceReader,
+  TraceSource,
+} from "./src/collect/read.ts";
+
+// Reports.
+export { renderReportText } from "./src/report/text.ts";
+export type { TextReportOptions } from "./src/report/text.ts";
+export { renderReportJson, reportToJson } from "./src/report/json.ts";
+export type {
+  JsonReportOptions,
+  PssReportJson,
+  ReportToJsonOptions,
+} from "./src/report/json.ts";
+export { escapeHtml, renderReportHtml } from "./src/report/html.ts";
+export type { HtmlReportOptions } from "./src/report/html.ts";
+export {
+  DEFAULT_DIAGNOSIS_THRESHOLDS,
+  diagnoseReport,
+} from "./src/report/diagnose.ts";
+export type {
+  DiagnoseOptions,
+  Diagnosis,
+  PillarFinding,
+  PillarThresholds,
+  ReportsByName,
+  Severity,
+  Verdict,
+} from "./src/report/diagnose.ts";

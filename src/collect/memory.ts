@@ -48,7 +48,7 @@ export class MemoryCollector implements Collector {
       throw new PssConfigError(
         "maxTraces",
         capacity,
-        "Cannot create MemoryCollector as 'maxTraces' must be a positive integer",
+        "MemoryCollector's 'maxTraces' must be a positive integer",
       );
     }
     this.#capacity = capacity;
