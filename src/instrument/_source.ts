@@ -6,7 +6,9 @@
  * @module
  */
 
-const OWN_DIR = new URL(".", import.meta.url).href;
+const OWN_DIR_URL = new URL(".", import.meta.url);
+/** This folder as a URL (V8 stacks) and as a path (JavaScriptCore stacks). */
+const OWN_DIRS = [OWN_DIR_URL.href, decodeURIComponent(OWN_DIR_URL.pathname)];
 const LOCATION = /((?:[a-z][a-z0-9+.-]*:\/\/?|\/)[^\s()@]*?):(\d+):\d+\)?\s*$/i;
 
 /** A source location. */
@@ -31,7 +33,7 @@ export function locate(stack: string | undefined): SourceLocation | undefined {
     const match = LOCATION.exec(line);
     if (match === null) continue;
     const filename = match[1];
-    if (filename.startsWith(OWN_DIR)) continue;
+    if (OWN_DIRS.some((dir) => filename.startsWith(dir))) continue;
     return { filename, lineno: Number(match[2]) };
   }
   return undefined;

@@ -63,9 +63,9 @@ export function cachedRssBytes(now: number): number | undefined {
   usedSinceTick = true;
   if (now - readAt > active.memoryMaxAgeMs) {
     read(now);
-    if (timer === undefined || timerPeriodMs !== active.memoryMaxAgeMs / 2) {
-      start();
-    }
+    start();
+  } else if (timer === undefined) {
+    start();
   }
   return cached;
 }

@@ -84,8 +84,13 @@ export function wrapFunction<F extends AnyFunction>(
       return result;
     }
     const name = nameOf(this);
-    return result.then(
-      (value) => {
+    // A native promise is followed directly; any other thenable is adopted
+    // once by a native promise (its `then` may return nothing).
+    const promise = result instanceof Promise
+      ? result
+      : Promise.resolve(result);
+    return promise.then(
+      (value: unknown) => {
         const end = performance.now();
         if (kept(keep, false)) {
           emit(
@@ -140,8 +145,9 @@ export function wrapFunction<F extends AnyFunction>(
  * - A synchronous function stays synchronous: the wrapper returns exactly
  *   what it returns.
  * - When it returns a promise (any thenable), the trace ends when that
- *   settles, with `asyncOp: true`, and the wrapper returns a new promise
- *   that settles with the same value or the same error object.
+ *   settles, with `asyncOp: true`, and the wrapper returns a new native
+ *   promise that settles with the same value or the same error object
+ *   (so an unhandled rejection stays unhandled).
  * - A thrown error or rejection is recorded (`error: true`, its class name
  *   as `exceptionType`, its message) and re-thrown unchanged.
  * - `this` and the arguments are passed through.

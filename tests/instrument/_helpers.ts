@@ -1,0 +1,53 @@
+/** Shared helpers of the instrumentation tests. */
+
+import type { Trace } from "../../src/trace.ts";
+import type { Collector } from "../../src/collect/collector.ts";
+
+/** Spins the CPU for `ms` milliseconds (a lower bound on a block's duration). */
+export function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Spin.
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A collector that keeps every trace in an array. */
+export class ArrayCollector implements Collector {
+  readonly recorded: Trace[] = [];
+  add(trace: Trace): void {
+    this.recorded.push(trace);
+  }
+  traces(): Promise<Trace[]> {
+    return Promise.resolve([...this.recorded]);
+  }
+  clear(): Promise<void> {
+    this.recorded.length = 0;
+    return Promise.resolve();
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** A deterministic uniform generator (mulberry32) for sampling tests. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

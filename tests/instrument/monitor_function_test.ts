@@ -1,0 +1,123 @@
+import { afterEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { monitorFunction } from "../../src/instrument/monitor_function.ts";
+import { resetInstrumentation } from "../../src/instrument/settings.ts";
+import { ArrayCollector, busyWait, sleep } from "./_helpers.ts";
+
+afterEach(() => {
+  resetInstrumentation();
+});
+
+describe("monitorFunction()", () => {
+  test("a synchronous function stays synchronous and returns its value", () => {
+    const collector = new ArrayCollector();
+    const square = monitorFunction("square", { collector })((n: number) => {
+      busyWait(5);
+      return n * n;
+    });
+    const result = square(7);
+    assert.equal(result, 49);
+    assert.equal(collector.recorded.length, 1);
+    const [trace] = collector.recorded;
+    assert.equal(trace.name, "square");
+    assert.ok(trace.duration! >= 0.004);
+    assert.equal(trace.asyncOp, undefined);
+  });
+
+  test("passes this and every argument through", () => {
+    const collector = new ArrayCollector();
+    const counter = {
+      base: 10,
+      add: monitorFunction("add", { collector })(
+        function (this: { base: number }, a: number, b: number, c: number) {
+          return this.base + a + b + c;
+        },
+      ),
+    };
+    assert.equal(counter.add(1, 2, 3), 16);
+  });
+
+  test("keeps the wrapped function's name", () => {
+    function loadUser(): void {}
+    assert.equal(monitorFunction("x")(loadUser).name, "loadUser");
+  });
+
+  test("records a thrown error and re-throws the same object", () => {
+    const collector = new ArrayCollector();
+    class QuotaExceeded extends Error {}
+    const thrown = new QuotaExceeded("over quota");
+    const failing = monitorFunction("charge", {
+      collector,
+      branchTag: "card",
+    })(() => {
+      throw thrown;
+    });
+    let caught: unknown;
+    try {
+      failing();
+    } catch (error) {
+      caught = error;
+    }
+    assert.equal(caught, thrown);
+    const [trace] = collector.recorded;
+    assert.equal(trace.error, true);
+    assert.equal(trace.exceptionType, "QuotaExceeded");
+    assert.equal(trace.exceptionMessage, "over quota");
+    assert.equal(trace.branchTag, "card");
+  });
+
+  test("records a thrown non-error value by its type", () => {
+    const collector = new ArrayCollector();
+    const failing = monitorFunction("legacy", { collector })(() => {
+      throw "plain string";
+    });
+    assert.throws(() => failing(), (e) => e === "plain string");
+    assert.equal(collector.recorded[0].exceptionType, "string");
+    assert.equal(collector.recorded[0].exceptionMessage, "plain string");
+  });
+
+  test("an async function's trace ends when its promise settles", async () => {
+    const collector = new ArrayCollector();
+    const fetchData = monitorFunction("fetch", { collector })(
+      async (ms: number) => {
+        await sleep(ms);
+        return { ok: true };
+      },
+    );
+    const promise = fetchData(12);
+    assert.ok(promise instanceof Promise);
+    assert.equal(collector.recorded.length, 0);
+    assert.deepEqual(await promise, { ok: true });
+    const [trace] = collector.recorded;
+    assert.equal(trace.asyncOp, true);
+    assert.ok(trace.duration! >= 0.011, `duration ${trace.duration}`);
+    assert.equal(trace.waitTime, trace.duration);
+  });
+
+  test("records an async rejection and rejects with the same object", async () => {
+    const collector = new ArrayCollector();
+    const reason = new RangeError("no such page");
+    const fetchPage = monitorFunction("page", { collector })(async () => {
+      await sleep(1);
+      throw reason;
+    });
+    await assert.rejects(fetchPage(), (e) => e === reason);
+    const [trace] = collector.recorded;
+    assert.equal(trace.error, true);
+    assert.equal(trace.exceptionType, "RangeError");
+    assert.equal(trace.exceptionMessage, "no such page");
+    assert.equal(trace.asyncOp, true);
+  });
+
+  test("a non-native thenable is followed until it settles", async () => {
+    const collector = new ArrayCollector();
+    const thenable = {
+      then(resolve: (value: number) => void): void {
+        setTimeout(() => resolve(5), 2);
+      },
+    };
+    const lazy = monitorFunction("lazy", { collector })(() => thenable);
+    assert.equal(await lazy(), 5);
+    assert.equal(collector.recorded[0].asyncOp, true);
+  });
+});
