@@ -28,9 +28,47 @@ export function sum(data: ArrayLike<number>): number {
   return total;
 }
 
+/** Compensated (Neumaier) sum: nearly the exactly rounded sum. */
+function accurateSum(data: ArrayLike<number>): number {
+  let total = 0;
+  let compensation = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    const t = total + x;
+    if (Math.abs(total) >= Math.abs(x)) compensation += (total - t) + x;
+    else compensation += (x - t) + total;
+    total = t;
+  }
+  return total + compensation;
+}
+
 /**
- * Arithmetic mean with compensated (Neumaier) summation, close to Python's
- * exact `statistics.mean`.
+ * Σ(x − m) and Σ(x − m)² in one pass, for the corrected two-pass mean and
+ * variance (Chan, Golub and LeVeque): with m within an ulp or so of the
+ * mean, Σ(x − m) / n is the residual that makes the mean nearly exact, and
+ * Σ(x − m)² − (Σ(x − m))² / n the sum of squares about it. Identical values
+ * then have a mean equal to the value and a spread of 0, as with Python's
+ * exact `statistics` functions.
+ */
+function deviations(data: ArrayLike<number>, m: number): void {
+  let first = 0;
+  let second = 0;
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i] - m;
+    first += d;
+    second += d * d;
+  }
+  DEVIATIONS[0] = first;
+  DEVIATIONS[1] = second;
+}
+
+/** Results of {@linkcode deviations}; a module scratch spares an allocation. */
+const DEVIATIONS = new Float64Array(2);
+
+/**
+ * Arithmetic mean, close to Python's exactly rounded `statistics.mean`: a
+ * compensated sum, then one correction pass (so the mean of identical values
+ * is that value).
  *
  * @param data The values.
  * @returns The mean; NaN when `data` is empty.
@@ -44,24 +82,17 @@ export function sum(data: ArrayLike<number>): number {
 export function mean(data: ArrayLike<number>): number {
   const n = data.length;
   if (n === 0) return NaN;
-  let total = 0;
-  let compensation = 0;
-  for (let i = 0; i < n; i++) {
-    const x = data[i];
-    const t = total + x;
-    if (Math.abs(total) >= Math.abs(x)) compensation += (total - t) + x;
-    else compensation += (x - t) + total;
-    total = t;
-  }
-  return (total + compensation) / n;
+  const rough = accurateSum(data) / n;
+  deviations(data, rough);
+  return rough + DEVIATIONS[0] / n;
 }
 
 /**
- * Sample standard deviation, sqrt(Σ(x − x̄)² / (n − 1)), computed in two
- * passes like Python's `statistics.stdev`.
+ * Sample standard deviation, sqrt(Σ(x − x̄)² / (n − 1)), by the corrected
+ * two-pass algorithm (close to Python's exact `statistics.stdev`; 0 for
+ * identical values).
  *
  * @param data The values.
- * @param xbar Their mean, when already known.
  * @returns The sample standard deviation; NaN when fewer than 2 values.
  *
  * @example
@@ -70,16 +101,18 @@ export function mean(data: ArrayLike<number>): number {
  * console.log(stdev([1, 2, 3, 4])); // 1.2909944487358056
  * ```
  */
-export function stdev(data: ArrayLike<number>, xbar?: number): number {
+export function stdev(data: ArrayLike<number>): number {
   const n = data.length;
   if (n < 2) return NaN;
-  const m = xbar ?? mean(data);
-  let squares = 0;
-  for (let i = 0; i < n; i++) {
-    const d = data[i] - m;
-    squares += d * d;
-  }
-  return Math.sqrt(squares / (n - 1));
+  deviations(data, accurateSum(data) / n);
+  return spread(n);
+}
+
+/** The sample standard deviation from the last {@linkcode deviations}. */
+function spread(n: number): number {
+  const first = DEVIATIONS[0];
+  const squares = DEVIATIONS[1] - (first * first) / n;
+  return squares > 0 ? Math.sqrt(squares / (n - 1)) : 0;
 }
 
 /**
@@ -97,10 +130,13 @@ export function stdev(data: ArrayLike<number>, xbar?: number): number {
  * ```
  */
 export function cv(data: ArrayLike<number>): number {
-  if (data.length < 2) return 0;
-  const m = mean(data);
+  const n = data.length;
+  if (n < 2) return 0;
+  const rough = accurateSum(data) / n;
+  deviations(data, rough);
+  const m = rough + DEVIATIONS[0] / n;
   if (m === 0) return 0;
-  return stdev(data, m) / m;
+  return spread(n) / m;
 }
 
 /**

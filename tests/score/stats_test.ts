@@ -226,13 +226,23 @@ describe("mean(), stdev(), cv(), sum(), max(), decay()", () => {
     assert.ok(Number.isNaN(stdev([1])));
   });
 
-  test("mean is compensated, within an ulp of Python's exact mean", () => {
-    // statistics.mean([0.1, 0.2, 0.3]) is 0.2; the sum is exact-rounded
-    // (0.6), then divided: one ulp below.
-    assert.ok(Math.abs(mean([0.1, 0.2, 0.3]) - 0.2) <= 2.8e-17);
-    assert.equal(sum([0.1, 0.2, 0.3]), 0.6000000000000001); // plain sum
+  test("mean matches Python's exactly rounded mean", () => {
+    // CPython 3.11: statistics.mean gives 0.2 and 0.1; sum()/n does not.
+    assert.equal(mean([0.1, 0.2, 0.3]), 0.2);
+    assert.equal(sum([0.1, 0.2, 0.3]) / 3, 0.20000000000000004);
+    assert.equal(mean([0.1, 0.1, 0.1]), 0.1);
     assert.equal(mean([1e16, 1, -1e16]), 1 / 3); // a plain sum gives 0
     assert.ok(Number.isNaN(mean([])));
+  });
+
+  test("stdev and cv are exactly 0 for identical values", () => {
+    for (const x of [0.1, 0.3, 1e-7, 12345.678, 5e7]) {
+      for (const n of [2, 3, 7, 1000]) {
+        const values = new Float64Array(n).fill(x);
+        assert.equal(stdev(values), 0, `${n} × ${x}`);
+        assert.equal(cv(values), 0, `${n} × ${x}`);
+      }
+    }
   });
 
   test("cv is 0 for fewer than 2 values or a zero mean", () => {

@@ -69,6 +69,22 @@ describe("timingStability()", () => {
     assert.ok(Math.abs(actual - expected) <= 1e-15, `got ${actual}`);
   });
 
+  test("gives Python's exact value for identical durations", () => {
+    // The CV is exactly 0; what remains is the rounding of the quantile
+    // interpolation, which Python shares (CPython 3.11 values).
+    const table: [number, number, number][] = [
+      [0.1, 3, 1],
+      [0.3, 999, 1],
+      [12.5, 10, 1],
+      [0.007, 10, 0.9999999999999998],
+      [1e-9, 3, 0.9999999999999998],
+    ];
+    for (const [x, n, expected] of table) {
+      const actual = timingStability(new Float64Array(n).fill(x));
+      assert.equal(actual, expected, `${n} × ${x}`);
+    }
+  });
+
   test("keeps the durations (as a multiset) while reordering them", () => {
     const durations = Float64Array.from([5, 3, 9, 1, 7, 2]);
     timingStability(durations);
