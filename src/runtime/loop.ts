@@ -3,18 +3,18 @@
  *
  * One source serves every runtime: a timer-drift probe (an unref'd
  * `setInterval` checked against `performance.now()`). The alternatives were
- * measured here (Deno 2.9.6, Bun 1.4.5, a 200 ms busy block inside a 1 s
- * window) and left out:
+ * measured here (Deno 2.9.6, Bun 1.4.5, a 200 ms busy block) and left out:
  *
  * - `monitorEventLoopDelay` from `node:perf_hooks`: Deno's exists but saw
  *   at most 0.007 ms of the 200 ms block, so it cannot be trusted. Bun's saw
- *   it (199 ms) but cost the same CPU as the timer probe (about 4 ms per
- *   second at a 20 ms resolution), and its timer cannot be read between two
- *   of its ticks, so a block that ends just before a sample is missed.
+ *   it (199 ms) but cost as much CPU as the timer probe (3–5 ms per second
+ *   at a 20 ms resolution, both), needs a `node:` module, and cannot be read
+ *   between two of its ticks, so a block that ends just before the last
+ *   sample is lost.
  * - `performance.eventLoopUtilization()`: zeros on both runtimes.
  *
- * The timer probe needs no `node:` module and gives the same meaning of
- * "lag" on every runtime, so scores from Deno and Bun compare.
+ * The timer probe gives the same meaning of "lag" on every runtime, so
+ * scores from Deno and Bun compare.
  *
  * @module
  */
