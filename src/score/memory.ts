@@ -17,7 +17,7 @@ import { decay, max, median, stdev } from "./stats.ts";
  * Returns the value exactly as pypss computes it (tiny samples can give
  * 1.000000002); {@linkcode computePss} clamps its breakdown.
  *
- * @param samples Memory samples in bytes; reordered in place (the median
+ * @param samples Memory samples in bytes; may be reordered in place (the median
  * comes from selection, not sorting).
  * @param config A complete configuration, as from `resolveConfig`.
  * @returns The Memory Stability score.

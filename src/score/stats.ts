@@ -3,8 +3,11 @@
  * `statistics` module: sample standard deviation, median, and the exclusive
  * quantiles of `statistics.quantiles(x, n=100)`.
  *
- * Order statistics come from selection (Floyd–Rivest), not from sorting: the
- * functions that take a `Float64Array` reorder it in place and cost O(n).
+ * Order statistics come from selection, not from sorting, in O(n): large
+ * arrays are read once against a bracket estimated from a sample, otherwise
+ * (or when the bracket misses) Floyd–Rivest selection reorders the
+ * `Float64Array` in place. Either way the values are exactly those a sort
+ * would give.
  *
  * @module
  */
@@ -26,20 +29,6 @@ export function sum(data: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < data.length; i++) total += data[i];
   return total;
-}
-
-/** Compensated (Neumaier) sum: nearly the exactly rounded sum. */
-function accurateSum(data: ArrayLike<number>): number {
-  let total = 0;
-  let compensation = 0;
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i];
-    const t = total + x;
-    if (Math.abs(total) >= Math.abs(x)) compensation += (total - t) + x;
-    else compensation += (x - t) + total;
-    total = t;
-  }
-  return total + compensation;
 }
 
 /**
@@ -66,9 +55,9 @@ function deviations(data: ArrayLike<number>, m: number): void {
 const DEVIATIONS = new Float64Array(2);
 
 /**
- * Arithmetic mean, close to Python's exactly rounded `statistics.mean`: a
- * compensated sum, then one correction pass (so the mean of identical values
- * is that value).
+ * Arithmetic mean, close to Python's exactly rounded `statistics.mean`: the
+ * plain mean, then one correction pass (so the mean of identical values is
+ * that value).
  *
  * @param data The values.
  * @returns The mean; NaN when `data` is empty.
@@ -82,7 +71,7 @@ const DEVIATIONS = new Float64Array(2);
 export function mean(data: ArrayLike<number>): number {
   const n = data.length;
   if (n === 0) return NaN;
-  const rough = accurateSum(data) / n;
+  const rough = sum(data) / n;
   deviations(data, rough);
   return rough + DEVIATIONS[0] / n;
 }
@@ -104,7 +93,7 @@ export function mean(data: ArrayLike<number>): number {
 export function stdev(data: ArrayLike<number>): number {
   const n = data.length;
   if (n < 2) return NaN;
-  deviations(data, accurateSum(data) / n);
+  deviations(data, sum(data) / n);
   return spread(n);
 }
 
@@ -132,7 +121,7 @@ function spread(n: number): number {
 export function cv(data: ArrayLike<number>): number {
   const n = data.length;
   if (n < 2) return 0;
-  const rough = accurateSum(data) / n;
+  const rough = sum(data) / n;
   deviations(data, rough);
   const m = rough + DEVIATIONS[0] / n;
   if (m === 0) return 0;
@@ -212,6 +201,107 @@ function selectRanks(data: Float64Array, ranks: readonly number[]): void {
   }
 }
 
+/** From this many values, order statistics come from a sampled bracket. */
+const BRACKET_MIN = 20_000;
+
+/** How many values the bracket is estimated from. */
+const BRACKET_SAMPLE = 4096;
+
+/** Values read between two checks of the bracket's fill. */
+const BRACKET_BLOCK = 4096;
+
+/**
+ * The values of `ranks` (ascending, 0-based) in the sorted order of `data`.
+ * Large arrays first try {@linkcode bracketSelect} for each cluster of
+ * adjacent ranks, which leaves `data` as it is; otherwise, or when a
+ * bracket misses, Floyd–Rivest selection reorders `data` in place.
+ */
+function orderStatistics(
+  data: Float64Array,
+  ranks: readonly number[],
+): number[] {
+  const values = new Array<number>(ranks.length);
+  if (data.length >= BRACKET_MIN) {
+    let from = 0;
+    while (from < ranks.length) {
+      let to = from;
+      while (to + 1 < ranks.length && ranks[to + 1] - ranks[from] <= 1) to++;
+      if (!bracketSelect(data, ranks, from, to, values)) break;
+      from = to + 1;
+    }
+    if (from === ranks.length) return values;
+  }
+  selectRanks(data, ranks);
+  for (let i = 0; i < ranks.length; i++) values[i] = data[ranks[i]];
+  return values;
+}
+
+/**
+ * Finds ranks[from..to] (at most a couple of values apart) without touching
+ * `data`: estimates from a fixed pseudo-random sample a value interval
+ * [lo, hi] that very likely holds those ranks, counts the values below lo
+ * and copies those inside in one pass, then selects within the copy, a few
+ * percent of the data. Exact whenever it returns true; it returns false
+ * (and the caller selects in place) when the interval missed or held too
+ * many values, as with heavily repeated values.
+ */
+function bracketSelect(
+  data: Float64Array,
+  ranks: readonly number[],
+  from: number,
+  to: number,
+  values: number[],
+): boolean {
+  const n = data.length;
+  const sample = new Float64Array(BRACKET_SAMPLE);
+  let seed = 0x9e3779b9;
+  for (let i = 0; i < BRACKET_SAMPLE; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    sample[i] = data[Math.floor(((seed >>> 0) / 4294967296) * n)];
+  }
+  sample.sort();
+  const low = ranks[from];
+  const high = ranks[to];
+  const q = (low + 0.5) / n;
+  // Four standard deviations of the sample rank, plus slack.
+  const margin = 4 * Math.sqrt(BRACKET_SAMPLE * q * (1 - q)) + 4;
+  const loIndex = Math.floor(q * BRACKET_SAMPLE - margin);
+  const hiIndex = Math.ceil(((high + 0.5) / n) * BRACKET_SAMPLE + margin);
+  const lo = loIndex < 0 ? -Infinity : sample[loIndex];
+  const hi = hiIndex >= BRACKET_SAMPLE ? Infinity : sample[hiIndex];
+  const expected = (Math.min(hiIndex, BRACKET_SAMPLE) - Math.max(loIndex, 0)) /
+    BRACKET_SAMPLE * n;
+  const capacity = Math.ceil(expected * 1.25) + 1024;
+  if (capacity > n / 2) return false;
+
+  // Branch-free: on unordered data, branches on x would be mispredicted
+  // half the time and cost as much as selecting in place. Every value is
+  // written at the bucket's end, which only advances for values inside;
+  // the fill is checked once per block, the block being spare room.
+  const bucket = new Float64Array(capacity + BRACKET_BLOCK);
+  let below = 0;
+  let size = 0;
+  for (let start = 0; start < n; start += BRACKET_BLOCK) {
+    if (size > capacity) return false;
+    const end = Math.min(n, start + BRACKET_BLOCK);
+    for (let i = start; i < end; i++) {
+      const x = data[i];
+      below += +(x < lo);
+      bucket[size] = x;
+      size += +(x >= lo) & +(x <= hi);
+    }
+  }
+  if (size > capacity || low < below || high >= below + size) return false;
+  const inside = bucket.subarray(0, size);
+  const relative: number[] = [];
+  for (let i = from; i <= to; i++) relative.push(ranks[i] - below);
+  selectRanks(inside, relative);
+  for (let i = from; i <= to; i++) values[i] = inside[ranks[i] - below];
+  return true;
+}
+
 /** Rounds of partitioning after which the range is sorted instead. */
 const MAX_ROUNDS = 64;
 
@@ -276,7 +366,7 @@ function swap(data: Float64Array, i: number, j: number): void {
  * Median as Python's `statistics.median`: the middle value for odd n, the
  * mean of the two middle values, `(a + b) / 2`, for even n.
  *
- * @param data The values, reordered in place (selection, no sort).
+ * @param data The values; may be reordered in place (selection, no sort).
  * @returns The median; NaN when empty.
  *
  * @example
@@ -289,12 +379,9 @@ export function median(data: Float64Array): number {
   const n = data.length;
   if (n === 0) return NaN;
   const half = n >>> 1;
-  if (n % 2 === 1) {
-    selectRanks(data, [half]);
-    return data[half];
-  }
-  selectRanks(data, [half - 1, half]);
-  return (data[half - 1] + data[half]) / 2;
+  if (n % 2 === 1) return orderStatistics(data, [half])[0];
+  const [a, b] = orderStatistics(data, [half - 1, half]);
+  return (a + b) / 2;
 }
 
 /**
@@ -308,7 +395,7 @@ export function median(data: Float64Array): number {
  * the clamp, high cut points of small samples lie beyond the maximum:
  * `[1, 3]` has its 95th percentile at 4.7, exactly as Python computes it.
  *
- * @param data At least 2 values, reordered in place.
+ * @param data At least 2 values; may be reordered in place.
  * @param points The cut points wanted, each an integer in [1, parts − 1].
  * @param parts How many equal parts the quantiles divide the data into.
  * @returns One value per entry of `points`, in the same order.
@@ -339,7 +426,6 @@ export function exclusiveQuantiles(
     );
   }
   const m = n + 1;
-  const lows: number[] = [];
   const deltas: number[] = [];
   const ranks: number[] = [];
   for (const i of points) {
@@ -353,15 +439,18 @@ export function exclusiveQuantiles(
     const im = i * m; // exact: both are safe integers
     let j = (im - (im % parts)) / parts;
     j = j < 1 ? 1 : j > n - 1 ? n - 1 : j;
-    lows.push(j);
     deltas.push(im - j * parts);
     ranks.push(j - 1, j);
   }
-  ranks.sort((a, b) => a - b);
-  selectRanks(data, ranks);
-  return lows.map((j, index) => {
-    const d = deltas[index];
-    return (data[j - 1] * (parts - d) + data[j] * d) / parts;
+  const order = ranks.map((_, i) => i).sort((a, b) => ranks[a] - ranks[b]);
+  const sorted = order.map((i) => ranks[i]);
+  const found = orderStatistics(data, sorted);
+  const valueOf: number[] = new Array(ranks.length);
+  order.forEach((i, position) => valueOf[i] = found[position]);
+  return deltas.map((d, index) => {
+    const below = valueOf[2 * index];
+    const above = valueOf[2 * index + 1];
+    return (below * (parts - d) + above * d) / parts;
   });
 }
 

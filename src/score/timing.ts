@@ -15,7 +15,7 @@ import { cv, decay, exclusiveQuantiles } from "./stats.ts";
  * Returns the value exactly as pypss computes it, which float noise may push
  * a hair outside [0, 1]; {@linkcode computePss} clamps its breakdown.
  *
- * @param durations Durations in seconds; reordered in place (the
+ * @param durations Durations in seconds; may be reordered in place (the
  * percentiles come from selection, not sorting).
  * @param config A complete configuration, as from `resolveConfig`.
  * @returns The Timing Stability score.
