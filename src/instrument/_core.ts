@@ -52,7 +52,8 @@ export interface MonitorOptions {
 const KEEP_OK = 1;
 /** Keep the trace when the block fails. */
 const KEEP_ERROR = 2;
-const KEEP_ALL = KEEP_OK | KEEP_ERROR;
+/** Keep the trace whatever happens (internal). */
+export const KEEP_ALL: number = KEEP_OK | KEEP_ERROR;
 
 const TIME_ORIGIN_MS = performance.timeOrigin;
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -133,6 +134,36 @@ function errorMessage(error: unknown): string {
 }
 
 /**
+ * What few blocks need: CPU time, a stack, an error, counted yields. Kept
+ * out of the block so the common block stays small (internal).
+ */
+export interface Extra {
+  /** Process CPU seconds at the start, NaN when not measured. */
+  cpuStart: number;
+  /** The stack at the start when `captureSource` is on. */
+  stack: string | undefined;
+  /** What the block failed with. */
+  error: unknown;
+  /** Yields counted by `wait()`, -1 when none. */
+  yields: number;
+}
+
+/** The extra state of a block starting now, or undefined when it needs none. */
+export function startExtra(
+  options: MonitorOptions | undefined,
+  asyncOp: boolean,
+): Extra | undefined {
+  const cpu = !asyncOp && wantsCpu(options);
+  if (!cpu && !active.captureSource) return undefined;
+  return {
+    cpuStart: cpu ? cpuNow() : NaN,
+    stack: active.captureSource ? captureStack() : undefined,
+    error: undefined,
+    yields: -1,
+  };
+}
+
+/**
  * Builds the trace of a finished block and hands it to its collector.
  * Never throws.
  */
@@ -142,63 +173,90 @@ export function emit(
   branchTag: string | undefined,
   start: number,
   end: number,
-  cpuStart: number,
   asyncOp: boolean,
   failed: boolean,
-  error: unknown,
-  yields: number,
-  stack: string | undefined,
+  extra: Extra | undefined,
 ): void {
   const duration = (end - start) / 1000;
-  const trace: Trace = {
-    name,
-    duration,
-    waitTime: asyncOp ? duration : 0,
-    error: failed,
-    timestamp: (TIME_ORIGIN_MS + end) / 1000,
-  };
+  const memory = active.memory ? cachedRssBytes(end) : undefined;
+  // One literal per shape, so traces are born with their final layout.
+  const trace: Trace = memory !== undefined
+    ? {
+      name,
+      duration,
+      waitTime: asyncOp ? duration : 0,
+      memory,
+      error: failed,
+      timestamp: (TIME_ORIGIN_MS + end) / 1000,
+    }
+    : {
+      name,
+      duration,
+      waitTime: asyncOp ? duration : 0,
+      error: failed,
+      timestamp: (TIME_ORIGIN_MS + end) / 1000,
+    };
   if (branchTag !== undefined) trace.branchTag = branchTag;
   if (options !== undefined && options.module !== undefined) {
     trace.module = options.module;
   }
-  if (active.memory) {
-    const rss = cachedRssBytes(end);
-    if (rss !== undefined) trace.memory = rss;
-  }
   if (asyncOp) {
     trace.asyncOp = true;
     trace.cpuTime = 0;
-    if (yields >= 0) trace.yieldCount = yields;
-  } else if (cpuStart === cpuStart) { // not NaN: measured
-    const cpuEnd = cpuNow();
-    if (cpuEnd === cpuEnd) {
-      const cpuTime = Math.max(0, cpuEnd - cpuStart);
-      trace.cpuTime = cpuTime;
-      trace.waitTime = Math.max(0, duration - cpuTime);
-    }
   }
-  if (failed) {
-    trace.exceptionType = errorType(error);
-    trace.exceptionMessage = errorMessage(error);
-  }
+  if (extra !== undefined) addExtra(trace, asyncOp, failed, extra);
   if (tagsInUse) {
     const tags = currentTags();
     if (tags !== undefined) trace.metadata = tags;
   }
-  if (stack !== undefined) {
-    const location = locate(stack);
-    if (location !== undefined) {
-      trace.filename = location.filename;
-      trace.lineno = location.lineno;
-    }
-  }
-  const collector = options?.collector ?? globalCollector;
+  const collector = options === undefined || options.collector === undefined
+    ? globalCollector
+    : options.collector;
   try {
     collector.add(trace);
   } catch (caught) {
     reportError(caught, "collector");
   }
 }
+
+function addExtra(
+  trace: Trace,
+  asyncOp: boolean,
+  failed: boolean,
+  extra: Extra,
+): void {
+  if (asyncOp) {
+    if (extra.yields >= 0) trace.yieldCount = extra.yields;
+  } else if (extra.cpuStart === extra.cpuStart) { // not NaN: measured
+    const cpuEnd = cpuNow();
+    if (cpuEnd === cpuEnd) {
+      const cpuTime = Math.max(0, cpuEnd - extra.cpuStart);
+      trace.cpuTime = cpuTime;
+      trace.waitTime = Math.max(0, trace.duration! - cpuTime);
+    }
+  }
+  if (failed) {
+    trace.exceptionType = errorType(extra.error);
+    trace.exceptionMessage = errorMessage(extra.error);
+  }
+  if (extra.stack !== undefined) {
+    const location = locate(extra.stack);
+    if (location !== undefined) {
+      trace.filename = location.filename;
+      trace.lineno = location.lineno;
+    }
+  }
+}
+
+/** Extra state for a block that started without any. */
+function newExtra(): Extra {
+  return { cpuStart: NaN, stack: undefined, error: undefined, yields: -1 };
+}
+
+/** Flags of a block, packed in one number. */
+const FAILED = 4;
+const ASYNC = 8;
+const DONE = 16;
 
 /**
  * A running monitor: what {@linkcode monitorBlock} and
@@ -208,15 +266,9 @@ export class Block {
   readonly #name: string;
   readonly #options: MonitorOptions | undefined;
   readonly #start: number;
-  readonly #keep: number;
-  readonly #asyncOp: boolean;
-  readonly #cpuStart: number;
-  readonly #stack: string | undefined;
+  #flags: number;
   #branchTag: string | undefined;
-  #failed = false;
-  #error: unknown = undefined;
-  #yields = -1;
-  #done = false;
+  #extra: Extra | undefined;
 
   constructor(
     name: string,
@@ -226,67 +278,82 @@ export class Block {
   ) {
     this.#name = name;
     this.#options = options;
-    this.#keep = keep;
-    this.#asyncOp = asyncOp;
+    this.#flags = asyncOp ? keep | ASYNC : keep;
     this.#branchTag = options === undefined ? undefined : options.branchTag;
-    this.#stack = active.captureSource ? captureStack() : undefined;
-    this.#cpuStart = !asyncOp && wantsCpu(options) ? cpuNow() : NaN;
+    this.#extra = options === undefined && !active.extra
+      ? undefined
+      : startExtra(options, asyncOp);
     this.#start = performance.now();
   }
 
   /** Sets the branch tag (the last call before the block ends wins). */
   tag(branchTag: string): this {
-    if (!this.#done) this.#branchTag = branchTag;
+    if ((this.#flags & DONE) === 0) this.#branchTag = branchTag;
     return this;
   }
 
   /** Marks the block as failed with `error` (its class and message are recorded). */
   fail(error: unknown): this {
-    if (!this.#done) {
-      this.#failed = true;
-      this.#error = error;
+    if ((this.#flags & DONE) === 0) {
+      this.#flags |= FAILED;
+      (this.#extra ??= newExtra()).error = error;
     }
     return this;
   }
 
   /** Awaits `value`, counting one yield of the block to the event loop. */
   wait<T>(value: T | PromiseLike<T>): Promise<Awaited<T>> {
-    if (!this.#done) this.#yields = this.#yields < 0 ? 1 : this.#yields + 1;
+    if ((this.#flags & DONE) === 0) {
+      const extra = this.#extra ??= newExtra();
+      extra.yields = extra.yields < 0 ? 1 : extra.yields + 1;
+    }
     return Promise.resolve(value) as Promise<Awaited<T>>;
   }
 
   /** Ends the block and records its trace (once). */
   end(): void {
-    const end = performance.now();
-    if (this.#done) return;
-    this.#done = true;
-    if ((this.#keep & (this.#failed ? KEEP_ERROR : KEEP_OK)) === 0) {
-      stats.sampledOut++;
-      return;
-    }
-    emit(
-      this.#name,
-      this.#options,
-      this.#branchTag,
-      this.#start,
-      end,
-      this.#cpuStart,
-      this.#asyncOp,
-      this.#failed,
-      this.#error,
-      this.#yields,
-      this.#stack,
-    );
+    this[Symbol.dispose]();
   }
 
   /** Same as {@linkcode Block.end}: `using` calls it. */
   [Symbol.dispose](): void {
-    this.end();
+    const end = performance.now();
+    const flags = this.#flags;
+    if ((flags & DONE) !== 0) return;
+    this.#flags = flags | DONE;
+    if ((flags & FAILED) === 0) {
+      if ((flags & KEEP_OK) !== 0) {
+        emit(
+          this.#name,
+          this.#options,
+          this.#branchTag,
+          this.#start,
+          end,
+          (flags & ASYNC) !== 0,
+          false,
+          this.#extra,
+        );
+        return;
+      }
+    } else if ((flags & KEEP_ERROR) !== 0) {
+      emit(
+        this.#name,
+        this.#options,
+        this.#branchTag,
+        this.#start,
+        end,
+        (flags & ASYNC) !== 0,
+        true,
+        this.#extra,
+      );
+      return;
+    }
+    stats.sampledOut++;
   }
 
   /** Same as {@linkcode Block.end}: `await using` calls it. */
   [Symbol.asyncDispose](): Promise<void> {
-    this.end();
+    this[Symbol.dispose]();
     return RESOLVED;
   }
 }
@@ -324,6 +391,9 @@ export function startBlock(
   options: MonitorOptions | undefined,
   asyncOp: boolean,
 ): Block | NoopBlock {
+  if (options === undefined && !active.sampling) {
+    return new Block(name, undefined, KEEP_ALL, asyncOp);
+  }
   const keep = draw(options);
   return keep === 0 ? NOOP_BLOCK : new Block(name, options, keep, asyncOp);
 }

@@ -96,7 +96,7 @@ export function stopMemoryRefresher(): void {
  *
  * @example
  * ```ts
- * import { rssReadCount } from "@pss/pss";
+ * import { rssReadCount } from "./memory_cache.ts";
  * console.log(rssReadCount() >= 0); // true
  * ```
  */

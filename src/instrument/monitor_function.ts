@@ -8,6 +8,7 @@ import {
   cpuNow,
   draw,
   emit,
+  KEEP_ALL,
   kept,
   type MonitorOptions,
   wantsCpu,
@@ -38,7 +39,9 @@ export function wrapFunction<F extends AnyFunction>(
   const stack = active.captureSource ? captureStack() : undefined;
   const branchTag = options?.branchTag;
   const wrapped = function (this: unknown, ...args: never[]): unknown {
-    const keep = draw(options);
+    const keep = options === undefined && !active.sampling
+      ? KEEP_ALL
+      : draw(options);
     if (keep === 0) return fn.apply(this, args);
     const cpuStart = wantsCpu(options) ? cpuNow() : NaN;
     const start = performance.now();
@@ -48,19 +51,12 @@ export function wrapFunction<F extends AnyFunction>(
     } catch (error) {
       const end = performance.now();
       if (kept(keep, true)) {
-        emit(
-          nameOf(this),
-          options,
-          branchTag,
-          start,
-          end,
+        emit(nameOf(this), options, branchTag, start, end, false, true, {
           cpuStart,
-          false,
-          true,
-          error,
-          -1,
           stack,
-        );
+          error,
+          yields: -1,
+        });
       }
       throw error;
     }
@@ -73,12 +69,11 @@ export function wrapFunction<F extends AnyFunction>(
           branchTag,
           start,
           end,
-          cpuStart,
           false,
           false,
-          undefined,
-          -1,
-          stack,
+          cpuStart === cpuStart || stack !== undefined
+            ? { cpuStart, stack, error: undefined, yields: -1 }
+            : undefined,
         );
       }
       return result;
@@ -99,32 +94,27 @@ export function wrapFunction<F extends AnyFunction>(
             branchTag,
             start,
             end,
-            NaN,
             true,
             false,
-            undefined,
-            -1,
-            stack,
+            stack === undefined ? undefined : {
+              cpuStart: NaN,
+              stack,
+              error: undefined,
+              yields: -1,
+            },
           );
         }
         return value;
       },
-      (error) => {
+      (error: unknown) => {
         const end = performance.now();
         if (kept(keep, true)) {
-          emit(
-            name,
-            options,
-            branchTag,
-            start,
-            end,
-            NaN,
-            true,
-            true,
-            error,
-            -1,
+          emit(name, options, branchTag, start, end, true, true, {
+            cpuStart: NaN,
             stack,
-          );
+            error,
+            yields: -1,
+          });
         }
         throw error;
       },

@@ -140,6 +140,8 @@ export interface ActiveSettings extends InstrumentationSettings {
   readonly sampling: boolean;
   /** max(sampleRate, errorSampleRate): draws at or above it record nothing. */
   readonly keepBelow: number;
+  /** Whether blocks need extra state by default (`cpu` or `captureSource`). */
+  readonly extra: boolean;
 }
 
 function activate(settings: InstrumentationSettings): ActiveSettings {
@@ -147,6 +149,7 @@ function activate(settings: InstrumentationSettings): ActiveSettings {
     ...settings,
     sampling: settings.sampleRate < 1 || settings.errorSampleRate < 1,
     keepBelow: Math.max(settings.sampleRate, settings.errorSampleRate),
+    extra: settings.cpu || settings.captureSource,
   });
 }
 
