@@ -157,8 +157,10 @@ function isTruthyError(value: unknown): boolean {
       if (value === null) return false;
       if (Array.isArray(value)) return value.length > 0;
       return Object.keys(value).length > 0;
-    default:
+    case "undefined":
       return false;
+    default: // functions and symbols, truthy in Python too
+      return true;
   }
 }
 

@@ -21,7 +21,7 @@
  *
  * @example
  * ```ts
- * import { sum } from "@pss/pss";
+ * import { sum } from "@pss/pss/stats";
  * console.log(sum([0.1, 0.2, 0.3])); // 0.6000000000000001
  * ```
  */
@@ -64,7 +64,7 @@ const DEVIATIONS = new Float64Array(2);
  *
  * @example
  * ```ts
- * import { mean } from "@pss/pss";
+ * import { mean } from "@pss/pss/stats";
  * console.log(mean([0.1, 0.2, 0.3])); // 0.2
  * ```
  */
@@ -86,7 +86,7 @@ export function mean(data: ArrayLike<number>): number {
  *
  * @example
  * ```ts
- * import { stdev } from "@pss/pss";
+ * import { stdev } from "@pss/pss/stats";
  * console.log(stdev([1, 2, 3, 4])); // 1.2909944487358056
  * ```
  */
@@ -113,7 +113,7 @@ function spread(n: number): number {
  *
  * @example
  * ```ts
- * import { cv } from "@pss/pss";
+ * import { cv } from "@pss/pss/stats";
  * console.log(cv([1, 3])); // 0.7071067811865476
  * console.log(cv([0, 0])); // 0
  * ```
@@ -137,7 +137,7 @@ export function cv(data: ArrayLike<number>): number {
  *
  * @example
  * ```ts
- * import { max } from "@pss/pss";
+ * import { max } from "@pss/pss/stats";
  * console.log(max(new Float64Array([3, 9, 1]))); // 9
  * ```
  */
@@ -162,7 +162,7 @@ export function max(data: ArrayLike<number>): number {
  *
  * @example
  * ```ts
- * import { nthElement } from "@pss/pss";
+ * import { nthElement } from "@pss/pss/stats";
  * const data = new Float64Array([5, 1, 4, 2, 3]);
  * console.log(nthElement(data, 1)); // 2
  * ```
@@ -371,7 +371,7 @@ function swap(data: Float64Array, i: number, j: number): void {
  *
  * @example
  * ```ts
- * import { median } from "@pss/pss";
+ * import { median } from "@pss/pss/stats";
  * console.log(median(new Float64Array([4, 1, 3, 2]))); // 2.5
  * ```
  */
@@ -404,7 +404,7 @@ export function median(data: Float64Array): number {
  *
  * @example
  * ```ts
- * import { exclusiveQuantiles } from "@pss/pss";
+ * import { exclusiveQuantiles } from "@pss/pss/stats";
  * const [p50, p95] = exclusiveQuantiles(new Float64Array([1, 3]), [50, 95]);
  * console.log(p50, p95); // 2 4.7
  * ```
@@ -464,7 +464,7 @@ export function exclusiveQuantiles(
  *
  * @example
  * ```ts
- * import { decay } from "@pss/pss";
+ * import { decay } from "@pss/pss/stats";
  * console.log(decay(1, 1)); // 0.36787944117144233
  * ```
  */
