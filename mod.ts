@@ -89,6 +89,14 @@ export type {
   LoopMonitorStats,
 } from "./src/instrument/loop_monitor.ts";
 
+// Configuration from files and the environment.
+export { applyConfig, CONFIG_ENV_VARS, loadConfig } from "./src/config/load.ts";
+export type {
+  LoadConfigOptions,
+  LoadedConfig,
+  SettingName,
+} from "./src/config/load.ts";
+
 // Collectors and reading traces back.
 export type { Collector, TraceObserver } from "./src/collect/collector.ts";
 export {
@@ -118,7 +126,11 @@ export { renderReportText } from "./src/report/text.ts";
 export type { TextReportOptions } from "./src/report/text.ts";
 export { renderReportJson, reportToJson } from "./src/report/json.ts";
 export type {
+  BreakdownJson,
+  CountsJson,
+  FindingJson,
   JsonReportOptions,
+  NamedReportJson,
   PssReportJson,
   ReportToJsonOptions,
 } from "./src/report/json.ts";
@@ -127,6 +139,11 @@ export type { HtmlReportOptions } from "./src/report/html.ts";
 export {
   DEFAULT_DIAGNOSIS_THRESHOLDS,
   diagnoseReport,
+  formatPillar,
+  isEmptyReport,
+  pillarSeverity,
+  rankByName,
+  verdictOf,
 } from "./src/report/diagnose.ts";
 export type {
   DiagnoseOptions,
