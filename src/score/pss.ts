@@ -112,12 +112,37 @@ class Columns {
   lastTag = "";
   lastTagIndex = -1;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, reuse?: ColumnBuffers) {
     const size = Math.max(1, capacity);
-    this.durations = new Float64Array(size);
-    this.memory = new Float64Array(size);
-    this.waits = new Float64Array(size);
+    this.durations = reuse?.durations ?? new Float64Array(size);
+    this.memory = reuse?.memory ?? new Float64Array(size);
+    this.waits = reuse?.waits ?? new Float64Array(size);
   }
+}
+
+/** The three column arrays, kept between calls of `computePss`. */
+interface ColumnBuffers {
+  durations: Float64Array;
+  memory: Float64Array;
+  waits: Float64Array;
+}
+
+/**
+ * The column arrays of the last `computePss`, for the next one to reuse:
+ * scoring a million traces needs 24 MB of columns, and allocating them
+ * anew each time makes the engine collect (and trace every live object)
+ * far more often. Held weakly, so a collection frees them; only
+ * `computePss` takes them, and it takes them out while it runs.
+ */
+let spareBuffers: WeakRef<ColumnBuffers> | undefined;
+
+function takeSpareBuffers(capacity: number): ColumnBuffers | undefined {
+  const spare = spareBuffers?.deref();
+  if (spare === undefined || spare.durations.length < capacity) {
+    return undefined;
+  }
+  spareBuffers = undefined;
+  return spare;
 }
 
 /** The loop-lag samples of system traces, shared by every group. */
@@ -196,8 +221,14 @@ function extract(
   const system: SystemSamples = { lags: [], skipped: 0 };
   const groups = new Map<string, Columns>();
 
+  const capacity = byName
+    ? GROUP_CAPACITY
+    : isArray
+    ? array.length
+    : INITIAL_CAPACITY;
   let group = new Columns(
-    byName ? GROUP_CAPACITY : isArray ? array.length : INITIAL_CAPACITY,
+    capacity,
+    byName ? undefined : takeSpareBuffers(capacity),
   );
   let hasGroup = !byName;
   let groupName = "";
@@ -439,7 +470,11 @@ export function computePss(
 ): PssReport {
   const resolved = resolveConfig(config);
   const { groups, system } = extract(traces, false);
-  return score(groups.get("")!, system, resolved);
+  const columns = groups.get("")!;
+  const report = score(columns, system, resolved);
+  const { durations, memory, waits } = columns;
+  spareBuffers = new WeakRef({ durations, memory, waits });
+  return report;
 }
 
 /**

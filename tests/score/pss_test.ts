@@ -227,6 +227,22 @@ describe("computePss()", () => {
     assert.deepEqual(computePss(stream()), computePss(traces));
   });
 
+  test("gives the same report when called again from inside its input", () => {
+    const mixed = fromWire(fixture.sets.mixed);
+    const other = mixed.map((t) => ({ ...t, duration: 1 }));
+    const expected = computePss(mixed);
+    const expectedOther = computePss(other);
+    let inner: unknown;
+    function* stream(): Generator<Trace> {
+      for (const [i, trace] of mixed.entries()) {
+        if (i === 500) inner = computePss(other);
+        yield trace;
+      }
+    }
+    assert.deepEqual(computePss(stream()), expected);
+    assert.deepEqual(inner, expectedOther);
+  });
+
   test("does not modify the traces it reads", () => {
     const traces = fromWire(fixture.sets.mixed);
     const before = JSON.stringify(traces);
