@@ -239,6 +239,7 @@ describe("computePss()", () => {
         yield trace;
       }
     }
+    computePss([...mixed, ...mixed]); // leaves columns to reuse
     assert.deepEqual(computePss(stream()), expected);
     assert.deepEqual(inner, expectedOther);
   });
