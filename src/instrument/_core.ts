@@ -179,30 +179,38 @@ export function emit(
 ): void {
   const duration = (end - start) / 1000;
   const memory = active.memory ? cachedRssBytes(end) : undefined;
+  const timestamp = (TIME_ORIGIN_MS + end) / 1000;
   // One literal per shape, so traces are born with their final layout.
-  const trace: Trace = memory !== undefined
-    ? {
-      name,
-      duration,
-      waitTime: asyncOp ? duration : 0,
-      memory,
-      error: failed,
-      timestamp: (TIME_ORIGIN_MS + end) / 1000,
-    }
-    : {
-      name,
-      duration,
-      waitTime: asyncOp ? duration : 0,
-      error: failed,
-      timestamp: (TIME_ORIGIN_MS + end) / 1000,
-    };
+  let trace: Trace;
+  if (asyncOp) {
+    trace = memory !== undefined
+      ? {
+        name,
+        duration,
+        cpuTime: 0,
+        waitTime: duration,
+        memory,
+        error: failed,
+        timestamp,
+        asyncOp: true,
+      }
+      : {
+        name,
+        duration,
+        cpuTime: 0,
+        waitTime: duration,
+        error: failed,
+        timestamp,
+        asyncOp: true,
+      };
+  } else {
+    trace = memory !== undefined
+      ? { name, duration, waitTime: 0, memory, error: failed, timestamp }
+      : { name, duration, waitTime: 0, error: failed, timestamp };
+  }
   if (branchTag !== undefined) trace.branchTag = branchTag;
   if (options !== undefined && options.module !== undefined) {
     trace.module = options.module;
-  }
-  if (asyncOp) {
-    trace.asyncOp = true;
-    trace.cpuTime = 0;
   }
   if (extra !== undefined) addExtra(trace, asyncOp, failed, extra);
   if (tagsInUse) {
