@@ -52,6 +52,12 @@ export type {
   PypssReportJson,
 } from "./src/score/pss.ts";
 export { roundHalfEven, roundPypss } from "./src/score/round.ts";
+export { timingStability } from "./src/score/timing.ts";
+export { memoryStability } from "./src/score/memory.ts";
+export { errorVolatility, summarizeErrors } from "./src/score/errors.ts";
+export type { ErrorSummary } from "./src/score/errors.ts";
+export { branchingEntropy } from "./src/score/branching.ts";
+export { concurrencyChaos } from "./src/score/concurrency.ts";
 
 // Instrumentation.
 export { monitorBlock } from "./src/instrument/monitor_block.ts";

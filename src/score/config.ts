@@ -157,7 +157,7 @@ const WEIGHTS = ["wTs", "wMs", "wEv", "wBe", "wCc"] as const;
  * @param source Where the overrides came from, for error messages.
  * @returns A frozen, complete configuration.
  * @throws {PssConfigError} For an unknown key, a weight that is negative or
- * not finite, weights that are all zero, a percentile index outside 1–99, or
+ * not finite, weights that are all zero, a percentile index outside 1–98, or
  * any other parameter that is not a finite number in its range.
  *
  * @example
