@@ -60,7 +60,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * Draws a call: returns which outcomes to keep (0: record nothing).
- * Never throws; a failing `random` keeps the call.
+ * Never throws; a `random` that throws or returns a number outside [0, 1)
+ * keeps the call and is reported to `onError`.
  */
 export function draw(options: MonitorOptions | undefined): number {
   let sampleRate = active.sampleRate;
@@ -79,6 +80,13 @@ export function draw(options: MonitorOptions | undefined): number {
     u = active.random();
   } catch (error) {
     reportError(error, "random");
+    return KEEP_ALL;
+  }
+  if (!(u >= 0 && u < 1)) {
+    reportError(
+      new RangeError(`random() must return a number in [0, 1): got ${u}`),
+      "random",
+    );
     return KEEP_ALL;
   }
   const keep = (u < sampleRate ? KEEP_OK : 0) |
@@ -408,5 +416,7 @@ export function startBlock(
 
 /** Whether the keep mask records a call that ended this way (internal). */
 export function kept(keep: number, failed: boolean): boolean {
-  return (keep & (failed ? KEEP_ERROR : KEEP_OK)) !== 0;
+  if ((keep & (failed ? KEEP_ERROR : KEEP_OK)) !== 0) return true;
+  stats.sampledOut++;
+  return false;
 }

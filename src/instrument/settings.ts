@@ -138,8 +138,6 @@ const DEFAULTS: InstrumentationSettings = Object.freeze({
 export interface ActiveSettings extends InstrumentationSettings {
   /** Whether any draw is needed (some rate below 1). */
   readonly sampling: boolean;
-  /** max(sampleRate, errorSampleRate): draws at or above it record nothing. */
-  readonly keepBelow: number;
   /** Whether blocks need extra state by default (`cpu` or `captureSource`). */
   readonly extra: boolean;
 }
@@ -148,7 +146,6 @@ function activate(settings: InstrumentationSettings): ActiveSettings {
   return Object.freeze({
     ...settings,
     sampling: settings.sampleRate < 1 || settings.errorSampleRate < 1,
-    keepBelow: Math.max(settings.sampleRate, settings.errorSampleRate),
     extra: settings.cpu || settings.captureSource,
   });
 }

@@ -152,3 +152,23 @@ describe("configureInstrumentation()", () => {
     assert.equal(getInstrumentationSettings().errorSampleRate, 1);
   });
 });
+
+describe("sampling with a broken random", () => {
+  afterEach(() => {
+    resetInstrumentation();
+  });
+
+  test("a random outside [0, 1) keeps the call and is reported", () => {
+    const seen: unknown[] = [];
+    configureInstrumentation({
+      sampleRate: 0.5,
+      random: () => Number.NaN,
+      onError: (error) => seen.push(error),
+    });
+    const collector = new ArrayCollector();
+    runBlocks(collector, 2);
+    assert.equal(collector.recorded.length, 2);
+    assert.equal(seen.length, 2);
+    assert.ok(seen[0] instanceof RangeError);
+  });
+});
