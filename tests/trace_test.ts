@@ -1,0 +1,344 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  computePss,
+  isScorableTrace,
+  parseWireNumber,
+  type Trace,
+  traceFromJson,
+  traceToJson,
+} from "../mod.ts";
+
+describe("traceFromJson()", () => {
+  test("reads every pypss wire field into its camelCase field", () => {
+    const trace = traceFromJson({
+      trace_id: "t-1",
+      name: "db.query",
+      filename: "app.py",
+      lineno: 42,
+      module: "app",
+      duration: 0.25,
+      cpu_time: 0.1,
+      wait_time: 0.15,
+      memory: 1024,
+      memory_diff: -16,
+      error: true,
+      exception_type: "ValueError",
+      exception_message: "boom",
+      branch_tag: "cache_miss",
+      timestamp: 1_700_000_000.5,
+      async_op: true,
+      yield_count: 3,
+      system_metric: false,
+      metadata: { region: "eu" },
+    });
+    assert.deepEqual(trace, {
+      traceId: "t-1",
+      name: "db.query",
+      filename: "app.py",
+      lineno: 42,
+      module: "app",
+      duration: 0.25,
+      cpuTime: 0.1,
+      waitTime: 0.15,
+      memory: 1024,
+      memoryDiff: -16,
+      error: true,
+      exceptionType: "ValueError",
+      exceptionMessage: "boom",
+      branchTag: "cache_miss",
+      timestamp: 1_700_000_000.5,
+      asyncOp: true,
+      yieldCount: 3,
+      metadata: { region: "eu" },
+    });
+  });
+
+  test("returns undefined, without throwing, for values that are not records", () => {
+    for (
+      const value of [
+        null,
+        undefined,
+        "garbage",
+        "",
+        42,
+        NaN,
+        Infinity,
+        true,
+        [],
+        [{ name: "a", duration: 1 }],
+        () => {},
+      ]
+    ) {
+      assert.equal(traceFromJson(value), undefined, String(value));
+    }
+  });
+
+  test("accepts numeric strings and booleans in numeric fields, as pypss does", () => {
+    const cases: [unknown, number][] = [
+      ["0.5", 0.5],
+      [" 1e-3 ", 0.001],
+      ["\t2\n", 2],
+      ["1_000", 1000],
+      [".5", 0.5],
+      ["5.", 5],
+      ["+3", 3],
+      [true, 1],
+      [false, 0],
+    ];
+    for (const [raw, expected] of cases) {
+      assert.equal(
+        traceFromJson({ name: "op", duration: raw })?.duration,
+        expected,
+        JSON.stringify(raw),
+      );
+    }
+  });
+
+  test("rejects a record whose scored numeric field is null, not numeric, NaN, infinite or negative", () => {
+    const bad: unknown[] = [
+      null,
+      "abc",
+      "",
+      "1__0",
+      "_1",
+      "0x10",
+      "inf",
+      "nan",
+      "Infinity",
+      NaN,
+      Infinity,
+      -Infinity,
+      -0.5,
+      "-1",
+      [],
+      {},
+    ];
+    for (const field of ["duration", "memory", "wait_time"]) {
+      for (const value of bad) {
+        assert.equal(
+          traceFromJson({ name: "op", [field]: value }),
+          undefined,
+          `${field}: ${String(value)}`,
+        );
+      }
+    }
+  });
+
+  test("treats a missing numeric field as absent (scored as 0)", () => {
+    const trace = traceFromJson({ name: "op" });
+    assert.deepEqual(trace, { name: "op" });
+    assert.equal(computePss([trace!]).traceCount, 1);
+  });
+
+  test("reads error with Python truthiness, except the strings 'false' and '0'", () => {
+    const cases: [unknown, boolean][] = [
+      [true, true],
+      [false, false],
+      [1, true],
+      [0, false],
+      [2.5, true],
+      ["ValueError", true],
+      ["", false],
+      ["false", false],
+      ["0", false],
+      [null, false],
+      [[], false],
+      [{}, false],
+      [[0], true],
+      [{ a: 1 }, true],
+    ];
+    for (const [raw, expected] of cases) {
+      assert.equal(
+        traceFromJson({ name: "op", error: raw })?.error,
+        expected,
+        JSON.stringify(raw),
+      );
+    }
+  });
+
+  test("keeps a branch tag only when it is a non-empty string", () => {
+    assert.equal(
+      traceFromJson({ name: "op", branch_tag: "hit" })?.branchTag,
+      "hit",
+    );
+    for (const tag of ["", 7, null, true, ["a"]]) {
+      const trace = traceFromJson({ name: "op", branch_tag: tag });
+      assert.ok(trace !== undefined);
+      assert.equal(trace.branchTag, undefined, JSON.stringify(tag));
+    }
+  });
+
+  test("reads a system trace's lag and rejects a bad one", () => {
+    const good = traceFromJson({
+      name: "__event_loop_health__",
+      system_metric: true,
+      metadata: { lag: "0.02", active_tasks: 3, churn_rate: 1.5 },
+    });
+    assert.deepEqual(good?.metadata, {
+      lag: 0.02,
+      active_tasks: 3,
+      churn_rate: 1.5,
+    });
+    assert.equal(good?.systemMetric, true);
+    for (const lag of [null, "slow", NaN, -0.1, Infinity]) {
+      assert.equal(
+        traceFromJson({ system_metric: 1, metadata: { lag } }),
+        undefined,
+        String(lag),
+      );
+    }
+    // A system trace without lag is kept (it just contributes nothing).
+    assert.equal(
+      traceFromJson({ system_metric: true, metadata: {} })?.systemMetric,
+      true,
+    );
+  });
+
+  test("ignores scored-field garbage on system traces, which pypss never reads", () => {
+    const trace = traceFromJson({
+      system_metric: true,
+      duration: "abc",
+      metadata: { lag: 0.5 },
+    });
+    assert.equal(trace?.systemMetric, true);
+    assert.equal(trace?.duration, undefined);
+  });
+
+  test("never pollutes prototypes through __proto__ keys", () => {
+    const parsed = JSON.parse(
+      '{"name":"op","duration":1,"__proto__":{"polluted":true},' +
+        '"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}',
+    );
+    const trace = traceFromJson(parsed);
+    assert.ok(trace !== undefined);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.getPrototypeOf(trace), Object.prototype);
+    assert.equal(Object.getPrototypeOf(trace.metadata), Object.prototype);
+    assert.equal(
+      (trace.metadata as Record<string, unknown>).polluted,
+      undefined,
+    );
+    assert.ok(Object.hasOwn(trace.metadata!, "__proto__"));
+    assert.equal(
+      (trace as unknown as Record<string, unknown>).polluted,
+      undefined,
+    );
+  });
+
+  test("ignores inherited properties of the input", () => {
+    const input = Object.create({ duration: -5, name: "inherited" });
+    input.name = "own";
+    assert.deepEqual(traceFromJson(input), { name: "own" });
+  });
+
+  test("does not keep a reference to the input's metadata", () => {
+    const metadata: Record<string, unknown> = { a: 1 };
+    const trace = traceFromJson({ name: "op", metadata });
+    metadata.a = 2;
+    assert.equal(trace?.metadata?.a, 1);
+  });
+
+  test("coerces a numeric name to a string and a missing one to ''", () => {
+    assert.equal(traceFromJson({ name: 12 })?.name, "12");
+    assert.equal(traceFromJson({ duration: 1 })?.name, "");
+  });
+});
+
+describe("traceToJson()", () => {
+  test("writes every pypss key in pypss order, with defaults for absent fields", () => {
+    const json = traceToJson({ name: "op", duration: 0.5 });
+    assert.deepEqual(Object.keys(json), [
+      "trace_id",
+      "name",
+      "filename",
+      "lineno",
+      "module",
+      "duration",
+      "cpu_time",
+      "wait_time",
+      "memory",
+      "memory_diff",
+      "error",
+      "exception_type",
+      "exception_message",
+      "branch_tag",
+      "timestamp",
+      "async_op",
+      "yield_count",
+      "system_metric",
+      "metadata",
+    ]);
+    assert.equal(json.duration, 0.5);
+    assert.equal(json.error, false);
+    assert.equal(json.branch_tag, null);
+    assert.equal(json.memory, 0);
+    assert.deepEqual(json.metadata, {});
+  });
+
+  test("round-trips through JSON text and traceFromJson", () => {
+    const original: Trace = {
+      traceId: "x",
+      name: "op",
+      module: "m",
+      duration: 0.012,
+      cpuTime: 0.01,
+      waitTime: 0.002,
+      memory: 123456,
+      memoryDiff: -8,
+      error: true,
+      exceptionType: "TypeError",
+      exceptionMessage: "bad",
+      branchTag: "b",
+      timestamp: 1_800_000_000.25,
+      asyncOp: true,
+      yieldCount: 2,
+      metadata: { requestId: "r1" },
+    };
+    const back = traceFromJson(
+      JSON.parse(JSON.stringify(traceToJson(original))),
+    );
+    // filename is null on the wire and absent after reading; lineno is 0.
+    assert.deepEqual(back, { ...original, lineno: 0 });
+  });
+});
+
+describe("parseWireNumber()", () => {
+  test("returns undefined for what Python's float() would reject", () => {
+    for (
+      const value of ["", " ", "abc", "1e", "e5", "1.2.3", "--1", null, {}, []]
+    ) {
+      assert.equal(parseWireNumber(value), undefined, JSON.stringify(value));
+    }
+  });
+});
+
+describe("isScorableTrace()", () => {
+  test("accepts missing fields and rejects negative or non-finite scored ones", () => {
+    assert.equal(isScorableTrace({ name: "op" }), true);
+    assert.equal(isScorableTrace({ name: "op", duration: 0 }), true);
+    assert.equal(isScorableTrace({ name: "op", duration: -1 }), false);
+    assert.equal(isScorableTrace({ name: "op", memory: NaN }), false);
+    assert.equal(isScorableTrace({ name: "op", waitTime: Infinity }), false);
+    assert.equal(
+      isScorableTrace({ name: "op", duration: "1" as unknown as number }),
+      false,
+    );
+    assert.equal(
+      isScorableTrace({ name: "s", systemMetric: true, metadata: { lag: -1 } }),
+      false,
+    );
+  });
+
+  test("computePss skips and counts traces that are not scorable", () => {
+    const report = computePss([
+      { name: "op", duration: 0.1 },
+      { name: "op", duration: -1 },
+      { name: "op", duration: NaN },
+      { name: "lag", systemMetric: true, metadata: { lag: "x" } },
+    ]);
+    assert.equal(report.traceCount, 1);
+    assert.equal(report.skippedCount, 3);
+    assert.equal(Number.isNaN(report.pss), false);
+  });
+});
