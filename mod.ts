@@ -70,7 +70,12 @@ export type { AsyncMonitorBlock } from "./src/instrument/monitor_async.ts";
 export { monitorFunction } from "./src/instrument/monitor_function.ts";
 export type { AnyFunction } from "./src/instrument/monitor_function.ts";
 export { monitored } from "./src/instrument/monitored.ts";
-export { withTags } from "./src/instrument/context.ts";
+export {
+  currentTags,
+  tagsFollowAwait,
+  withTags,
+} from "./src/instrument/context.ts";
+export { stopMemoryRefresher } from "./src/instrument/memory_cache.ts";
 export type { TraceTags } from "./src/instrument/context.ts";
 export {
   configureInstrumentation,
