@@ -13,6 +13,7 @@ import { active, checkRate, reportError, stats } from "./settings.ts";
 import { cachedRssBytes } from "./memory_cache.ts";
 import { currentTags, tagsInUse } from "./context.ts";
 import { captureStack, locate } from "./_source.ts";
+import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
 
 /**
  * Options of one monitor ({@linkcode monitorBlock}, {@linkcode monitorAsync},
@@ -299,6 +300,7 @@ export class Block {
     this.#extra = options === undefined && !active.extra
       ? undefined
       : startExtra(options, asyncOp);
+    if (asyncOp) asyncBlockStarted(); // active_tasks of the loop monitor
     this.#start = performance.now();
   }
 
@@ -337,6 +339,7 @@ export class Block {
     const flags = this.#flags;
     if ((flags & DONE) !== 0) return;
     this.#flags = flags | DONE;
+    if ((flags & ASYNC) !== 0) asyncBlockEnded();
     if ((flags & FAILED) === 0) {
       if ((flags & KEEP_OK) !== 0) {
         emit(

@@ -15,6 +15,7 @@ import {
 } from "./_core.ts";
 import { active } from "./settings.ts";
 import { captureStack } from "./_source.ts";
+import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
 
 /** Any function; `never[]` parameters accept every parameter list. */
 // deno-lint-ignore no-explicit-any
@@ -79,6 +80,7 @@ export function wrapFunction<F extends AnyFunction>(
       return result;
     }
     const name = nameOf(this);
+    asyncBlockStarted(); // active_tasks of the loop monitor
     // A native promise is followed directly; any other thenable is adopted
     // once by a native promise (its `then` may return nothing).
     const promise = result instanceof Promise
@@ -87,6 +89,7 @@ export function wrapFunction<F extends AnyFunction>(
     return promise.then(
       (value: unknown) => {
         const end = performance.now();
+        asyncBlockEnded();
         if (kept(keep, false)) {
           emit(
             name,
@@ -108,6 +111,7 @@ export function wrapFunction<F extends AnyFunction>(
       },
       (error: unknown) => {
         const end = performance.now();
+        asyncBlockEnded();
         if (kept(keep, true)) {
           emit(name, options, branchTag, start, end, true, true, {
             cpuStart: NaN,
