@@ -21,11 +21,20 @@ export interface BatchCollectorOptions {
    */
   maxQueueSize?: number;
   /**
-   * How many traces one export carries at most. Reaching it schedules an
-   * export without waiting for the timer.
+   * How many queued traces schedule an export without waiting for the
+   * timer; also how many one export carries, unless `maxExportBatchSize`
+   * allows more.
    * @default {100}
    */
   batchSize?: number;
+  /**
+   * How many traces one export may carry when a backlog has built up (a
+   * burst, a slow destination, `flush()` of a full queue). Larger exports
+   * amortise per-export costs such as a file lock or a round trip; a failed
+   * export is retried and counted whole. At least `batchSize`.
+   * @default {batchSize}
+   */
+  maxExportBatchSize?: number;
   /**
    * How long a partial batch may wait before it is exported, in milliseconds.
    * @default {1000}
@@ -143,6 +152,7 @@ export abstract class BatchCollector implements Collector {
   readonly #name: string;
   readonly #capacity: number;
   readonly #batchSize: number;
+  readonly #maxExport: number;
   readonly #flushIntervalMs: number;
   readonly #maxRetries: number;
   readonly #retryBaseMs: number;
@@ -198,6 +208,18 @@ export abstract class BatchCollector implements Collector {
       "batchSize",
       options.batchSize ?? 100,
     );
+    this.#maxExport = positiveInteger(
+      name,
+      "maxExportBatchSize",
+      options.maxExportBatchSize ?? this.#batchSize,
+    );
+    if (this.#maxExport < this.#batchSize) {
+      throw new PssConfigError(
+        "maxExportBatchSize",
+        this.#maxExport,
+        `${name}'s 'maxExportBatchSize' must be at least 'batchSize' (${this.#batchSize})`,
+      );
+    }
     this.#flushIntervalMs = positiveNumber(
       name,
       "flushIntervalMs",
@@ -419,7 +441,7 @@ export abstract class BatchCollector implements Collector {
   }
 
   #take(): Trace[] {
-    const count = Math.min(this.#size, this.#batchSize);
+    const count = Math.min(this.#size, this.#maxExport);
     const batch = new Array<Trace>(count);
     let index = this.#head;
     for (let i = 0; i < count; i++) {

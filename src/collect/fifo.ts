@@ -33,9 +33,16 @@ export interface FileFifoCollectorOptions extends BatchCollectorOptions {
    * @default {none: required}
    */
   path: string | URL;
+  /**
+   * How many traces one locked write may carry when a backlog has built up.
+   * @default {the larger of `batchSize` and 1000}
+   */
+  maxExportBatchSize?: number;
 }
 
 const encoder = new TextEncoder();
+/** Traces one locked write may carry by default when a backlog has built up. */
+const DEFAULT_MAX_EXPORT = 1000;
 const NEWLINE = Uint8Array.of(10);
 
 /** A batch whose write failed part-way, so its retry can finish it. */
@@ -108,7 +115,13 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
         })`,
       );
     }
-    super(options, "FileFifoCollector");
+    // A backlog is written in larger locked writes: the lock and unlock
+    // cost two round trips to the runtime per export, more than the write.
+    super({
+      ...options,
+      maxExportBatchSize: options.maxExportBatchSize ??
+        Math.max(options.batchSize ?? 100, DEFAULT_MAX_EXPORT),
+    }, "FileFifoCollector");
     this.#path = path;
     this.#kind = kind;
   }

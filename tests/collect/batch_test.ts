@@ -359,3 +359,51 @@ describe("BatchCollector at process exit", () => {
     });
   }
 });
+
+describe("BatchCollector maxExportBatchSize", () => {
+  class Recording extends BatchCollector {
+    sizes: number[] = [];
+    protected override flushBatch(batch: Trace[]): Promise<void> {
+      this.sizes.push(batch.length);
+      return Promise.resolve();
+    }
+    traces(): Promise<Trace[]> {
+      return Promise.resolve([]);
+    }
+    clear(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+
+  test("a backlog goes out in exports of up to maxExportBatchSize", async () => {
+    await using collector = new Recording({
+      batchSize: 10,
+      maxExportBatchSize: 40,
+      flushIntervalMs: 60_000,
+    });
+    for (let i = 0; i < 100; i++) collector.add({ name: "op" });
+    await collector.flush();
+    assert.deepEqual(collector.sizes, [40, 40, 20]);
+    assert.equal(collector.stats().sent, 100);
+  });
+
+  test("without it, exports carry at most batchSize", async () => {
+    await using collector = new Recording({
+      batchSize: 10,
+      flushIntervalMs: 60_000,
+    });
+    for (let i = 0; i < 25; i++) collector.add({ name: "op" });
+    await collector.flush();
+    assert.deepEqual(collector.sizes, [10, 10, 5]);
+  });
+
+  test("a maxExportBatchSize below batchSize is a configuration error", () => {
+    assert.throws(
+      () => new Recording({ batchSize: 10, maxExportBatchSize: 5 }),
+      (error: unknown) =>
+        error instanceof PssConfigError &&
+        error.field === "maxExportBatchSize" &&
+        /must be at least 'batchSize' \(10\): got 5/.test(error.message),
+    );
+  });
+});

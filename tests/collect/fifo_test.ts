@@ -79,6 +79,7 @@ describe("FileFifoCollector", () => {
     const collector = new FileFifoCollector({
       path: "/dev/full",
       batchSize: 10,
+      maxExportBatchSize: 10,
       maxRetries: 1,
       retryBaseMs: 1,
       onError: (error) => errors.push(error),
