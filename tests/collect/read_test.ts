@@ -151,8 +151,12 @@ describe("readTraces()", () => {
     }
     assert.equal(count, 200_000);
     assert.equal(reader.stats.skipped, 0);
+    // Bun collects before each sample (see heapUsed), so its figure is exact
+    // and held traces would show as ~8 MB here; Deno cannot force a
+    // collection, so it needs room for young garbage (held traces: ~45 MB).
+    const bound = "Bun" in globalThis ? size / 20 : size / 4;
     assert.ok(
-      retained - before < size / 4,
+      retained - before < bound,
       `heap grew ${retained - before} bytes for a ${size}-byte file`,
     );
   });
