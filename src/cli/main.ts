@@ -20,11 +20,8 @@ import { type CliIo, cliProcess } from "./_runtime.ts";
 import { readTraces, type TraceSource } from "../collect/read.ts";
 import { splitLines } from "../collect/lines.ts";
 import { computePss, computePssByName } from "../score/pss.ts";
-import {
-  type PssConfig,
-  PssConfigError,
-  resolveConfig,
-} from "../score/config.ts";
+import { type PssConfig, PssConfigError } from "../score/config.ts";
+import { loadConfig } from "../config/load.ts";
 import type { Trace } from "../trace.ts";
 import { renderReportText } from "../report/text.ts";
 import { renderReportJson } from "../report/json.ts";
@@ -118,7 +115,7 @@ export async function runCli(
 async function score(args: ScoreArgs, io: CliIo): Promise<number> {
   const config = args.config === undefined
     ? undefined
-    : await loadConfig(args.config, io);
+    : await readSettings(args.config);
   const format = args.format ?? formatFromPath(args.out) ?? "text";
   const inputName = args.input === "-" ? "standard input" : args.input;
 
@@ -194,48 +191,22 @@ async function score(args: ScoreArgs, io: CliIo): Promise<number> {
 }
 
 /**
- * Reads a JSON settings file: an object of `PssConfig` fields, in camelCase
- * (`wTs`) or pypss's snake_case (`w_ts`).
+ * Reads `--config` with the library's loader (strict JSON, camelCase or
+ * pypss snake_case keys), without the manifests or the environment: the
+ * command scores with exactly the file it was given.
  */
-async function loadConfig(
-  path: string,
-  io: CliIo,
-): Promise<Readonly<PssConfig>> {
-  let text: string;
+async function readSettings(path: string): Promise<Readonly<PssConfig>> {
   try {
-    text = await io.readTextFile(path);
-  } catch (error) {
-    throw new CliFailure(
-      EXIT_CODES.badInput,
-      `cannot read settings from ${path}: ${describeIoError(error)}`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CliFailure(
-      EXIT_CODES.badInput,
-      `cannot read settings from ${path} as it is not valid JSON: ${
-        messageOf(error)
-      }`,
-    );
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new CliFailure(
-      EXIT_CODES.badInput,
-      `cannot read settings from ${path} as it must hold a JSON object: got ${
-        JSON.stringify(json)
-      }`,
-    );
-  }
-  const overrides: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json)) {
-    overrides[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] =
-      value;
-  }
-  try {
-    return resolveConfig(overrides as Partial<PssConfig>, path);
+    const loaded = await loadConfig({
+      path,
+      manifests: false,
+      env: false,
+      onWarning: () => {},
+    });
+    if (loaded.warnings.length > 0) {
+      throw new CliFailure(EXIT_CODES.badInput, loaded.warnings.join("; "));
+    }
+    return loaded.score;
   } catch (error) {
     if (error instanceof PssConfigError) {
       throw new CliFailure(EXIT_CODES.badInput, error.message);
