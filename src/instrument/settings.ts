@@ -140,13 +140,18 @@ export interface ActiveSettings extends InstrumentationSettings {
   readonly sampling: boolean;
   /** Whether blocks need extra state by default (`cpu` or `captureSource`). */
   readonly extra: boolean;
+  /** Neither `sampling` nor `extra`: a block without options is plain. */
+  readonly plain: boolean;
 }
 
 function activate(settings: InstrumentationSettings): ActiveSettings {
+  const sampling = settings.sampleRate < 1 || settings.errorSampleRate < 1;
+  const extra = settings.cpu || settings.captureSource;
   return Object.freeze({
     ...settings,
-    sampling: settings.sampleRate < 1 || settings.errorSampleRate < 1,
-    extra: settings.cpu || settings.captureSource,
+    sampling,
+    extra,
+    plain: !sampling && !extra,
   });
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, test } from "node:test";
+import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorBlock } from "../../src/instrument/monitor_block.ts";
 import {
@@ -12,6 +12,7 @@ import {
   setGlobalCollector,
 } from "../../src/collect/memory.ts";
 import type { Trace } from "../../src/trace.ts";
+import type { Collector } from "../../src/collect/collector.ts";
 import { ArrayCollector, busyWait } from "./_helpers.ts";
 
 afterEach(() => {
@@ -218,5 +219,146 @@ describe("monitorBlock()", () => {
       `filename ${trace.filename}`,
     );
     assert.ok(Number.isInteger(trace.lineno) && trace.lineno! > 0);
+  });
+});
+
+/**
+ * A block without options takes the plain fast path; these check that it
+ * behaves exactly like any other block, also once the JIT has optimized it.
+ */
+describe("monitorBlock() without options", () => {
+  let collector: ArrayCollector;
+  let previous: Collector;
+  beforeEach(() => {
+    collector = new ArrayCollector();
+    previous = setGlobalCollector(collector);
+  });
+  afterEach(() => {
+    setGlobalCollector(previous);
+  });
+
+  test("records name, duration, waitTime, memory, error and timestamp", () => {
+    const before = Date.now() / 1000;
+    {
+      using _ = monitorBlock("plain");
+      busyWait(5);
+    }
+    const after = Date.now() / 1000;
+    assert.equal(collector.recorded.length, 1);
+    const trace = collector.recorded[0];
+    assert.deepEqual(Object.keys(trace), [
+      "name",
+      "duration",
+      "waitTime",
+      "memory",
+      "error",
+      "timestamp",
+    ]);
+    assert.equal(trace.name, "plain");
+    assert.ok(trace.duration! >= 0.004, `duration ${trace.duration}`);
+    assert.equal(trace.waitTime, 0);
+    assert.ok(Number.isInteger(trace.memory) && trace.memory! > 0);
+    assert.equal(trace.error, false);
+    assert.ok(trace.timestamp! >= before - 1 && trace.timestamp! <= after + 1);
+  });
+
+  test("tag() and fail() still reach the trace", () => {
+    {
+      using block = monitorBlock("tagged");
+      block.tag("cache_hit");
+    }
+    {
+      using block = monitorBlock("failed");
+      block.fail(new TypeError("bad"));
+    }
+    const [tagged, failed] = collector.recorded;
+    assert.equal(tagged.branchTag, "cache_hit");
+    assert.equal(tagged.error, false);
+    assert.equal(failed.error, true);
+    assert.equal(failed.exceptionType, "TypeError");
+    assert.equal(failed.exceptionMessage, "bad");
+  });
+
+  test("records once when ended twice, ignoring later tag() and fail()", () => {
+    {
+      using block = monitorBlock("once");
+      block.end();
+      block.tag("late").fail(new Error("late"));
+      block.end();
+    }
+    assert.equal(collector.recorded.length, 1);
+    assert.equal(collector.recorded[0].branchTag, undefined);
+    assert.equal(collector.recorded[0].error, false);
+  });
+
+  test("overlapping blocks ended out of order each record their own trace", () => {
+    const first = monitorBlock("first");
+    busyWait(2);
+    const second = monitorBlock("second");
+    busyWait(2);
+    first.end();
+    busyWait(2);
+    second.end();
+    const [a, b] = collector.recorded;
+    assert.deepEqual([a.name, b.name], ["first", "second"]);
+    assert.ok(a.timestamp! <= b.timestamp!);
+    assert.ok(a.duration! >= 0.0035 && b.duration! >= 0.0035);
+  });
+
+  test("follows settings changed between blocks: sampling, cpu, memory", () => {
+    configureInstrumentation({ sampleRate: 0, errorSampleRate: 0 });
+    {
+      using _ = monitorBlock("drawn_out");
+    }
+    configureInstrumentation({ sampleRate: 1, errorSampleRate: 1, cpu: true });
+    {
+      using _ = monitorBlock("cpu");
+      busyWait(5);
+    }
+    configureInstrumentation({ cpu: false, memory: false });
+    {
+      using _ = monitorBlock("no_memory");
+    }
+    assert.deepEqual(collector.recorded.map((t) => t.name), [
+      "cpu",
+      "no_memory",
+    ]);
+    const [cpu, noMemory] = collector.recorded;
+    assert.ok(cpu.cpuTime! > 0, `cpuTime ${cpu.cpuTime}`);
+    assert.equal("memory" in noMemory, false);
+  });
+
+  test("a global collector whose add throws is counted, never thrown", () => {
+    configureInstrumentation({ onError: () => {} });
+    collector.add = (): void => {
+      throw new Error("collector down");
+    };
+    const result = (() => {
+      using _ = monitorBlock("work");
+      return 42;
+    })();
+    assert.equal(result, 42);
+    assert.equal(instrumentationStats().collectorErrors, 1);
+  });
+
+  test("records every block of a hot loop correctly once optimized", () => {
+    const n = 30_000;
+    for (let i = 0; i < n; i++) {
+      using block = monitorBlock("hot");
+      if (i % 1000 === 999) block.tag("every_1000th");
+      if (i === n - 1) block.fail(new RangeError("last"));
+    }
+    const traces = collector.recorded;
+    assert.equal(traces.length, n);
+    assert.ok(traces.every((t) => t.name === "hot" && t.duration! >= 0));
+    assert.equal(
+      traces.filter((t) => t.branchTag === "every_1000th").length,
+      30,
+    );
+    assert.equal(traces.filter((t) => t.error).length, 1);
+    assert.equal(traces[n - 1].exceptionType, "RangeError");
+    for (let i = 1; i < n; i++) {
+      assert.ok(traces[i].timestamp! >= traces[i - 1].timestamp!);
+    }
   });
 });
