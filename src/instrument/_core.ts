@@ -180,16 +180,20 @@ export function startExtra(
  * Never throws.
  */
 export function emitPlain(name: string, start: number, end: number): void {
-  const duration = (end - start) / 1000;
   const memory = active.memory ? cachedRssBytes(end) : undefined;
-  const timestamp = (TIME_ORIGIN_MS + end) / 1000;
-  const trace: Trace = memory !== undefined
-    ? { name, duration, waitTime: 0, memory, error: false, timestamp }
-    : { name, duration, waitTime: 0, error: false, timestamp };
-  if (tagsInUse) {
-    const tags = currentTags();
-    if (tags !== undefined) trace.metadata = tags;
+  if (memory === undefined || tagsInUse) {
+    // Other trace shapes: the general path.
+    emit(name, undefined, undefined, start, end, false, false, undefined);
+    return;
   }
+  const trace: Trace = {
+    name,
+    duration: (end - start) / 1000,
+    waitTime: 0,
+    memory,
+    error: false,
+    timestamp: (TIME_ORIGIN_MS + end) / 1000,
+  };
   try {
     globalCollector.add(trace);
   } catch (caught) {

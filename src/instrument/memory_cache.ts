@@ -60,13 +60,18 @@ function start(): void {
  * @param now `performance.now()` at the end of the monitored block.
  */
 export function cachedRssBytes(now: number): number | undefined {
-  usedSinceTick = true;
-  if (now - readAt > active.memoryMaxAgeMs) {
-    read(now);
-    start();
-  } else if (timer === undefined) {
-    start();
+  if (now - readAt > active.memoryMaxAgeMs || timer === undefined) {
+    return refresh(now);
   }
+  usedSinceTick = true;
+  return cached;
+}
+
+/** The rare part of {@linkcode cachedRssBytes}, out of line so it inlines. */
+function refresh(now: number): number | undefined {
+  usedSinceTick = true;
+  if (now - readAt > active.memoryMaxAgeMs) read(now);
+  start();
   return cached;
 }
 
