@@ -8,6 +8,7 @@ import {
   cpuNow,
   draw,
   emit,
+  emitPlain,
   KEEP_ALL,
   kept,
   type MonitorOptions,
@@ -63,7 +64,12 @@ export function wrapFunction<F extends AnyFunction>(
     }
     if (!isThenable(result)) {
       const end = performance.now();
-      if (kept(keep, false)) {
+      if (
+        options === undefined && keep === KEEP_ALL &&
+        cpuStart !== cpuStart && stack === undefined // no CPU time, no source
+      ) {
+        emitPlain(nameOf(this), start, end);
+      } else if (kept(keep, false)) {
         emit(
           nameOf(this),
           options,

@@ -13,6 +13,7 @@ import {
 } from "../../src/collect/memory.ts";
 import type { Trace } from "../../src/trace.ts";
 import type { Collector } from "../../src/collect/collector.ts";
+import { withTags } from "../../src/instrument/context.ts";
 import { ArrayCollector, busyWait } from "./_helpers.ts";
 
 afterEach(() => {
@@ -326,6 +327,19 @@ describe("monitorBlock() without options", () => {
     const [cpu, noMemory] = collector.recorded;
     assert.ok(cpu.cpuTime! > 0, `cpuTime ${cpu.cpuTime}`);
     assert.equal("memory" in noMemory, false);
+  });
+
+  test("inside withTags(), carries the tags in metadata", () => {
+    withTags({ requestId: "r-7" }, () => {
+      using _ = monitorBlock("tagged_request");
+    });
+    {
+      using _ = monitorBlock("untagged");
+    }
+    const [inside, outside] = collector.recorded;
+    assert.deepEqual(inside.metadata, { requestId: "r-7" });
+    assert.equal(typeof inside.memory, "number");
+    assert.equal("metadata" in outside, false);
   });
 
   test("a global collector whose add throws is counted, never thrown", () => {

@@ -1,7 +1,12 @@
-import { afterEach, describe, test } from "node:test";
+import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorFunction } from "../../src/instrument/monitor_function.ts";
-import { resetInstrumentation } from "../../src/instrument/settings.ts";
+import {
+  configureInstrumentation,
+  resetInstrumentation,
+} from "../../src/instrument/settings.ts";
+import { setGlobalCollector } from "../../src/collect/memory.ts";
+import type { Collector } from "../../src/collect/collector.ts";
 import { ArrayCollector, busyWait, sleep } from "./_helpers.ts";
 
 afterEach(() => {
@@ -119,5 +124,54 @@ describe("monitorFunction()", () => {
     const lazy = monitorFunction("lazy", { collector })(() => thenable);
     assert.equal(await lazy(), 5);
     assert.equal(collector.recorded[0].asyncOp, true);
+  });
+});
+
+describe("monitorFunction() without options", () => {
+  let collector: ArrayCollector;
+  let previous: Collector;
+  beforeEach(() => {
+    collector = new ArrayCollector();
+    previous = setGlobalCollector(collector);
+  });
+  afterEach(() => {
+    setGlobalCollector(previous);
+  });
+
+  test("records a sync call to the global collector with the full trace", () => {
+    const square = monitorFunction("square")((n: number) => {
+      busyWait(3);
+      return n * n;
+    });
+    assert.equal(square(6), 36);
+    const [trace] = collector.recorded;
+    assert.deepEqual(Object.keys(trace), [
+      "name",
+      "duration",
+      "waitTime",
+      "memory",
+      "error",
+      "timestamp",
+    ]);
+    assert.equal(trace.name, "square");
+    assert.ok(trace.duration! >= 0.0025, `duration ${trace.duration}`);
+    assert.equal(trace.error, false);
+  });
+
+  test("follows the global cpu and sampling settings at each call, captureSource at wrapping", () => {
+    const work = monitorFunction("work")(() => busyWait(3));
+    configureInstrumentation({ cpu: true });
+    work();
+    configureInstrumentation({ cpu: false, captureSource: true });
+    const located = monitorFunction("located")(() => busyWait(1));
+    located();
+    configureInstrumentation({ captureSource: false, sampleRate: 0 });
+    work();
+    assert.equal(collector.recorded.length, 2);
+    const [cpu, source] = collector.recorded;
+    assert.ok(cpu.cpuTime! > 0, `cpuTime ${cpu.cpuTime}`);
+    assert.equal(cpu.filename, undefined);
+    assert.ok(source.filename?.endsWith("monitor_function_test.ts"));
+    assert.equal(source.cpuTime, undefined);
   });
 });
