@@ -27,6 +27,7 @@ export type { Trace } from "./src/trace.ts";
 export {
   isScorableTrace,
   parseWireNumber,
+  stringifyTrace,
   traceFromJson,
   traceToJson,
 } from "./src/trace.ts";

@@ -328,3 +328,46 @@ function defaultWireValue(field: keyof Trace): unknown {
       return null;
   }
 }
+
+/**
+ * Encodes a trace as one line of pypss JSON (no newline). Never throws: when
+ * a field cannot be serialised (a `BigInt` or a cycle in `metadata`, which
+ * often comes from user tags), the metadata is replaced by a note of the
+ * error, and any other unserialisable field is left out, so the rest of the
+ * trace still arrives.
+ *
+ * @param trace The trace to encode.
+ * @returns The JSON text.
+ *
+ * @example
+ * ```ts
+ * import { stringifyTrace } from "@pss/pss";
+ * console.log(stringifyTrace({ name: "op", duration: 0.1, metadata: { id: 1n } }));
+ * // {"trace_id":null,"name":"op",…,"metadata":{"pss_unserializable_metadata":"…"}}
+ * ```
+ */
+export function stringifyTrace(trace: Trace): string {
+  try {
+    return JSON.stringify(traceToJson(trace));
+  } catch (error) {
+    const note = { pss_unserializable_metadata: errorText(error) };
+    const safe: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(traceToJson(trace))) {
+      const type = typeof value;
+      if (
+        value === null || type === "string" || type === "number" ||
+        type === "boolean"
+      ) safe[key] = value;
+    }
+    safe.metadata = note;
+    return JSON.stringify(safe);
+  }
+}
+
+function errorText(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "unserializable";
+  }
+}

@@ -4,6 +4,7 @@ import {
   computePss,
   isScorableTrace,
   parseWireNumber,
+  stringifyTrace,
   type Trace,
   traceFromJson,
   traceToJson,
@@ -340,5 +341,38 @@ describe("isScorableTrace()", () => {
     assert.equal(report.traceCount, 1);
     assert.equal(report.skippedCount, 3);
     assert.equal(Number.isNaN(report.pss), false);
+  });
+});
+
+describe("stringifyTrace()", () => {
+  test("encodes a plain trace exactly as JSON.stringify(traceToJson())", () => {
+    const trace: Trace = { name: "op", duration: 0.5, branchTag: "b" };
+    assert.equal(stringifyTrace(trace), JSON.stringify(traceToJson(trace)));
+  });
+
+  test("replaces metadata it cannot serialise (BigInt, cycles) with a note", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const metadata of [{ id: 1n }, cyclic]) {
+      const back = JSON.parse(
+        stringifyTrace({ name: "op", duration: 0.25, metadata }),
+      );
+      assert.equal(back.name, "op");
+      assert.equal(back.duration, 0.25);
+      assert.equal(typeof back.metadata.pss_unserializable_metadata, "string");
+    }
+  });
+
+  test("leaves out any other field it cannot serialise and keeps the rest", () => {
+    const back = JSON.parse(
+      stringifyTrace({
+        name: "op",
+        duration: 2n as unknown as number,
+        memory: 64,
+      }),
+    );
+    assert.equal(back.duration, undefined);
+    assert.equal(back.memory, 64);
+    assert.equal(traceFromJson(back)?.memory, 64);
   });
 });

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type Trace, traceToJson } from "../trace.ts";
+import { stringifyTrace, type Trace } from "../trace.ts";
 import { BatchCollector, type BatchCollectorOptions } from "./batch.ts";
 import { type RawEntry, readNdjsonEntries, readTraces } from "./read.ts";
 import type { TraceSource } from "./read.ts";
@@ -150,7 +150,7 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
     } else {
       let text = "";
       for (const trace of batch) {
-        text += JSON.stringify(traceToJson(trace)) + "\n";
+        text += stringifyTrace(trace) + "\n";
       }
       bytes = encoder.encode(text);
     }

@@ -94,6 +94,24 @@ describe("FileFifoCollector", () => {
     assert.equal(errors.length, 3, "one report per batch given up");
   });
 
+  test("a trace with unserialisable metadata does not cost its batch", async () => {
+    const path = `${await tempDir()}/bigint.ndjson`;
+    const collector = new FileFifoCollector({ path, batchSize: 100 });
+    for (let seq = 0; seq < 99; seq++) {
+      collector.add({ name: "op", metadata: { seq } });
+    }
+    collector.add({ name: "odd", metadata: { id: 10n } });
+    await collector.close();
+    assert.equal(collector.stats().sent, 100);
+    assert.equal(collector.stats().dropped.flushFailed, 0);
+    const traces = await Array.fromAsync(readTraces(path));
+    assert.equal(traces.length, 100);
+    assert.equal(
+      typeof traces[99].metadata?.pss_unserializable_metadata,
+      "string",
+    );
+  });
+
   test("close() writes all 50,000 queued traces", async () => {
     const path = `${await tempDir()}/shutdown.ndjson`;
     const collector = new FileFifoCollector({
