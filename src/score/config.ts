@@ -210,6 +210,15 @@ export function resolveConfig(
       );
     }
   }
+  const weightSum = WEIGHTS.reduce((sum, key) => sum + config[key], 0);
+  if (!Number.isFinite(weightSum)) {
+    throw new PssConfigError(
+      "wTs",
+      weightSum,
+      "the weights must add up to a finite number",
+      source,
+    );
+  }
   if (WEIGHTS.every((key) => config[key] === 0)) {
     throw new PssConfigError(
       "wTs",

@@ -268,6 +268,11 @@ describe("computePss()", () => {
       "Invalid pss configuration as at least one weight must be > 0: got 0",
     ],
     [
+      "weights whose sum overflows",
+      { wTs: 1e308, wMs: 1e308 },
+      "Invalid pss configuration as the weights must add up to a finite number: got Infinity",
+    ],
+    [
       "tail percentile 0",
       { scoreLatencyTailPercentile: 0 },
       "Invalid pss configuration as 'scoreLatencyTailPercentile' must be an integer from 1 to 98: got 0",
