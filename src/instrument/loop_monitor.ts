@@ -40,10 +40,12 @@ export interface AsyncMonitoringOptions {
    */
   resolutionMs?: number;
   /**
-   * A sample is recorded only when its lag exceeds this many milliseconds
-   * (pypss's threshold, 0.001 s), so a healthy loop adds few traces. `0`
-   * records every sample with any lag.
-   * @default {1}
+   * A sample is recorded only when its lag reaches this many milliseconds.
+   * The default, 0, records every sample, so the mean lag that Concurrency
+   * Chaos uses is the mean over the whole run. A threshold (pypss uses
+   * 1 ms) keeps a healthy loop from adding traces, but then the mean covers
+   * only the slow intervals and overstates the lag.
+   * @default {0}
    */
   thresholdMs?: number;
   /**
@@ -68,7 +70,7 @@ export interface AsyncMonitoringOptions {
 export interface LoopMonitorStats {
   /** Samples taken (one per interval, plus the last one at `stop()`). */
   samples: number;
-  /** Samples recorded as traces (lag above `thresholdMs`). */
+  /** Samples recorded as traces (lag at or above `thresholdMs`). */
   recorded: number;
   /** The largest lag of any sample, in seconds. */
   maxLag: number;
@@ -165,7 +167,7 @@ function checkMs(
  * Every `intervalMs` the monitor takes one sample: its lag is the largest
  * delay, in seconds, with which the event loop ran a probe timer checked
  * every `resolutionMs` during the interval, that is, the longest the loop
- * was unresponsive. A sample whose lag exceeds `thresholdMs` is recorded as
+ * was unresponsive. A sample whose lag reaches `thresholdMs` is recorded as
  * a system trace named `__event_loop_health__` with
  * `metadata: { lag, active_tasks, churn_rate }`; `computePss` penalises
  * Concurrency Chaos when the mean recorded lag exceeds 0.01 s.
@@ -176,11 +178,11 @@ function checkMs(
  * (0 otherwise: JavaScript runtimes do not expose their pending tasks).
  * Neither counts in the score.
  *
- * A monitor records at most one trace per interval (7,200 an hour at the
- * default 500 ms). Samples of an idle loop read about 0.1–1 ms on Bun and
- * 0.5–2 ms on Deno (whose timers fire later), so on Deno most of them pass
- * the 1 ms threshold: raise `thresholdMs` or `intervalMs`, or give the
- * monitor its own collector, to keep them from crowding out other traces.
+ * A monitor records one trace per interval (7,200 an hour at the default
+ * 500 ms). Samples of an idle loop read about 0.1–1 ms on Bun and 0.5–2 ms
+ * on Deno (whose timers fire later). For long runs, raise `intervalMs` or
+ * give the monitor its own collector, so lag samples do not crowd other
+ * traces out of a bounded collector.
  * Unlike pypss, a sample is never recorded for its task counts alone.
  *
  * The timers are unref'd: a running monitor never keeps the process alive.
@@ -219,7 +221,7 @@ export function startAsyncMonitoring(
   );
   const thresholdMs = checkMs(
     "thresholdMs",
-    options.thresholdMs ?? 1,
+    options.thresholdMs ?? 0,
     0,
     "a finite number ≥ 0",
   );
@@ -327,7 +329,7 @@ class LoopMonitorImpl implements LoopMonitor {
       this.#samples++;
       this.#lastLag = lag;
       if (lag > this.#maxLag) this.#maxLag = lag;
-      if (!(lag > this.#thresholdSeconds)) return;
+      if (!(lag >= this.#thresholdSeconds)) return;
       const trace: Trace = {
         traceId: crypto.randomUUID(),
         name: LOOP_HEALTH_TRACE_NAME,

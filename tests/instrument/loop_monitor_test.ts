@@ -119,12 +119,8 @@ describe("startAsyncMonitoring()", () => {
   test("leaves Concurrency Chaos at 1 for an idle event loop", async () => {
     const collector = new MemoryCollector();
     {
-      // Record every sample: the mean then covers the whole idle second.
-      using _monitor = startAsyncMonitoring({
-        intervalMs: 50,
-        thresholdMs: 0,
-        collector,
-      });
+      // The default records every sample: the mean covers the whole second.
+      using _monitor = startAsyncMonitoring({ intervalMs: 50, collector });
       await sleep(1000);
     }
     const traces = collector.snapshot();
@@ -134,6 +130,22 @@ describe("startAsyncMonitoring()", () => {
     assert.ok(mean <= 0.01, `mean lag ${mean} s: ${lags}`);
     const report = computePss(traces);
     assert.equal(report.breakdown.concurrencyChaos, 1);
+  });
+
+  test("by default scores one short block against the whole run, not against the slow samples alone", async () => {
+    const collector = new MemoryCollector();
+    const monitor = startAsyncMonitoring({ intervalMs: 50, collector });
+    await sleep(1000);
+    busy(150);
+    await sleep(1000);
+    monitor.stop();
+    const { samples, recorded } = monitor.stats();
+    assert.equal(recorded, samples, "every sample is recorded");
+    assert.ok(samples >= 20, `only ${samples} samples`);
+    // One 150 ms block in ~2.2 s: a mean lag of about 0.15 / 40 s. Keeping
+    // only the slow samples would make it several times larger.
+    const cc = computePss(collector.snapshot()).breakdown.concurrencyChaos;
+    assert.ok(cc > 0.9, `CC ${cc}`);
   });
 
   test("records pypss-shaped __event_loop_health__ system traces with the lag in seconds", async () => {
@@ -166,7 +178,7 @@ describe("startAsyncMonitoring()", () => {
     assert.equal((wire.metadata as Record<string, unknown>).lag, lag);
   });
 
-  test("does not record samples whose lag is at or below thresholdMs", async () => {
+  test("does not record samples whose lag is below thresholdMs", async () => {
     const collector = new MemoryCollector();
     const monitor = startAsyncMonitoring({
       intervalMs: 20,
