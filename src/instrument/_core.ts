@@ -394,11 +394,11 @@ export class Block {
 
   /** Same as {@linkcode Block.end}: `await using` calls it. */
   [Symbol.asyncDispose](): Promise<void> {
-    this[Symbol.dispose]();
+    this._finish(performance.now());
     return RESOLVED;
   }
 
-  /** @internal Ends any block but a plain one (out of line). */
+  /** @internal Ends any block (out of line: all but the plain ones). */
   _finish(end: number): void {
     const flags = this._flags;
     if ((flags & DONE) !== 0) return;
