@@ -389,12 +389,95 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
   });
 });
 
+describe(
+  "RedisCollector export sizes (a private redis-server, its RPUSH count)",
+  { skip: skipServer },
+  () => {
+    let server: Awaited<ReturnType<typeof startPrivateRedis>>;
+    let raw: Raw;
+    before(async () => {
+      server = await startPrivateRedis();
+      raw = await rawClient(server.url);
+    });
+    after(async () => {
+      raw?.destroy();
+      await server?.kill();
+    });
+
+    /**
+     * Adds `count` traces in one synchronous burst (a backlog), flushes, and
+     * returns how many RPUSH commands the server ran and how many values it
+     * stored.
+     */
+    async function burst(
+      options: RedisCollectorOptions,
+      count: number,
+    ): Promise<{ rpush: number; stored: number }> {
+      const k = uniqueKey("export-size");
+      await raw.sendCommand(["CONFIG", "RESETSTAT"]);
+      await using collector = new RedisCollector({
+        url: server.url,
+        key: k,
+        maxQueueSize: count,
+        flushIntervalMs: 60_000,
+        ...options,
+      });
+      for (let i = 0; i < count; i++) collector.add({ name: `b${i}` });
+      await collector.flush();
+      const info = String(await raw.sendCommand(["INFO", "commandstats"]));
+      const rpush = Number(/cmdstat_rpush:calls=(\d+)/.exec(info)?.[1] ?? 0);
+      return { rpush, stored: await raw.lLen(k) };
+    }
+
+    const cases: [string, RedisCollectorOptions, number, number][] = [
+      [
+        "batchSize 100 (default maxExportBatchSize 1000)",
+        {
+          batchSize: 100,
+        },
+        2500,
+        3,
+      ],
+      ["batchSize 500, its default", {}, 2500, 3],
+      [
+        "batchSize 1500 (maxExportBatchSize follows it)",
+        {
+          batchSize: 1500,
+        },
+        3000,
+        2,
+      ],
+      [
+        "batchSize 100 and maxExportBatchSize 100",
+        {
+          batchSize: 100,
+          maxExportBatchSize: 100,
+        },
+        2500,
+        25,
+      ],
+    ];
+    for (const [label, options, count, expected] of cases) {
+      test(`RedisCollector with ${label} ships a burst of ${count} traces in ${expected} RPUSH commands`, async () => {
+        const { rpush, stored } = await burst(options, count);
+        assert.equal(stored, count);
+        assert.equal(rpush, expected);
+      });
+    }
+  },
+);
+
 interface OutageFigures {
   /** Whether the collector reported losing Redis. */
   outageReported: boolean;
   arrived: number;
   unique: number;
   duplicates: number;
+  /**
+   * List positions of the first and the second copy of each trace stored
+   * twice (none is stored three times: that would fail the test).
+   */
+  repeats: { first: number[]; second: number[] };
   dropped: number;
   queueFull: number;
   flushFailed: number;
@@ -447,14 +530,27 @@ async function outage(
     const raw = await rawClient(server.url);
     const stored = await raw.lRange(key, 0, -1);
     raw.destroy();
-    const seen = new Set<string>();
-    for (const text of stored) seen.add(JSON.parse(text).name);
+    const firstAt = new Map<string, number>();
+    const repeated = new Set<string>();
+    const repeats = { first: [] as number[], second: [] as number[] };
+    stored.forEach((text, position) => {
+      const name = JSON.parse(text).name as string;
+      const first = firstAt.get(name);
+      if (first === undefined) firstAt.set(name, position);
+      else {
+        assert.ok(!repeated.has(name), `${name} stored three times`);
+        repeated.add(name);
+        repeats.first.push(first);
+        repeats.second.push(position);
+      }
+    });
     const { queueFull, flushFailed } = collector.stats().dropped;
     return {
       outageReported: errors.some((e) => e.includes("cannot reach Redis")),
       arrived: stored.length,
-      unique: seen.size,
-      duplicates: stored.length - seen.size,
+      unique: firstAt.size,
+      duplicates: stored.length - firstAt.size,
+      repeats,
       dropped: queueFull + flushFailed,
       queueFull,
       flushFailed,
@@ -466,12 +562,44 @@ async function outage(
   }
 }
 
+/** The figures without the position lists, for messages. */
+function summary(
+  figures: OutageFigures,
+): Omit<OutageFigures, "repeats"> {
+  const { repeats: _, ...rest } = figures;
+  return rest;
+}
+
+/**
+ * Only the export whose reply was lost in the kill may arrive twice: at most
+ * `maxExport` traces, stored by one RPUSH and again by its retry, so each
+ * copy is one unbroken run of the list.
+ */
+function assertOneExportTwice(figures: OutageFigures, maxExport: number): void {
+  const { first, second } = figures.repeats;
+  const message = `${figures.duplicates} duplicates at ${first[0]}…${
+    first.at(-1)
+  } and ${second[0]}…${second.at(-1)}`;
+  assert.ok(figures.duplicates <= maxExport, message);
+  for (const run of [first, second]) {
+    if (run.length === 0) continue;
+    assert.equal(
+      Math.max(...run) - Math.min(...run) + 1,
+      run.length,
+      `not one run: ${message}`,
+    );
+  }
+}
+
 describe(
   "RedisCollector through a Redis outage (SIGKILL, 2 s down, restart)",
   { skip: skipServer },
   () => {
+    // Pinned (it is the default) so the duplicate bound below cannot drift.
+    const maxExport = 1000;
     const retries: RedisCollectorOptions = {
       batchSize: 100,
+      maxExportBatchSize: maxExport,
       flushIntervalMs: 50,
       maxRetries: 1000,
       retryBaseMs: 50,
@@ -481,27 +609,27 @@ describe(
 
     test("RedisCollector delivers every one of 20,000 traces when the queue holds the outage", async () => {
       const figures = await outage({ ...retries, maxQueueSize: 20_000 });
-      console.log("outage, queue 20,000:", figures);
+      console.log("outage, queue 20,000:", summary(figures));
       assert.ok(figures.outageReported);
       assert.equal(figures.dropped, 0);
       assert.equal(figures.unique, 20_000);
-      // Only the batch whose reply was lost in the kill may arrive twice.
-      assert.ok(figures.duplicates <= 100, `${figures.duplicates} duplicates`);
+      assertOneExportTwice(figures, maxExport);
     });
 
     test("RedisCollector counts exactly the traces a small queue drops during an outage", async () => {
       const figures = await outage({ ...retries, maxQueueSize: 3000 });
-      console.log("outage, queue 3,000:", figures);
+      console.log("outage, queue 3,000:", summary(figures));
       assert.ok(figures.outageReported);
       assert.ok(figures.queueFull > 0, "the outage should overflow the queue");
       // The batch whose reply was lost in the kill was stored; it either
       // arrives twice (retried) or is counted as failed although stored
       // (given up for fresher traces once the queue is full): never both.
       const phantom = figures.dropped - (20_000 - figures.unique);
-      assert.ok(phantom >= 0 && phantom <= 100, `phantom ${phantom}`);
+      assert.ok(phantom >= 0, `phantom ${phantom}`);
+      assertOneExportTwice(figures, maxExport);
       assert.ok(
-        figures.duplicates + phantom <= 100,
-        JSON.stringify(figures),
+        figures.duplicates + phantom <= maxExport,
+        JSON.stringify(summary(figures)),
       );
     });
   },
