@@ -4,6 +4,13 @@
  * `RPUSH` loop on one node-redis client (every batch written without waiting
  * for the previous reply)?
  *
+ * Two shapes of load: a burst (10,000 traces added at once, then `flush()`;
+ * the collector is timed until Redis has acknowledged every trace) and a
+ * steady trickle (200 traces per 1 ms timer tick, which bounds both sides,
+ * so that ratio only shows whether the collector keeps up). Before the
+ * benches run, one pass of each checks that both sides store the very same
+ * bytes.
+ *
  * Deno: `npx deno bench -A bench/redis_bench.ts` (Redis at REDIS_URL, else
  * 127.0.0.1:6379). Bun: `npx bun bench/redis_bench.ts` (a small runner that
  * stands in for `Deno.bench`, printing the same ratios).
@@ -18,6 +25,8 @@ import { type Trace, traceToJson } from "../src/trace.ts";
 const URL = (globalThis as { process?: { env: Record<string, string> } })
   .process?.env.REDIS_URL || "redis://127.0.0.1:6379";
 const TRACES = 10_000;
+/** The trickle: this many traces per timer tick. */
+const CHUNK = 200;
 
 const traces: Trace[] = Array.from({ length: TRACES }, (_, i) => ({
   traceId: `bench-${i}`,
@@ -58,6 +67,94 @@ async function handWritten(key: string, batchSize: number): Promise<void> {
   sink += Number(replies[replies.length - 1]);
 }
 
+/** Resolves after one timer tick (at least 1 ms). */
+function tick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/**
+ * The trickle's floor: `CHUNK` traces per tick, each full batch serialised
+ * and pushed at once without waiting for replies; the rest at the end. The
+ * tick's timer starts before the serialising, so the serialising overlaps
+ * the wait (as the collector's, which runs after `add()` returns, does).
+ */
+async function handWrittenTrickle(
+  key: string,
+  batchSize: number,
+): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  let args: string[] = ["RPUSH", key];
+  for (let start = 0; start < TRACES; start += CHUNK) {
+    const ticked = tick();
+    for (let i = start; i < start + CHUNK; i++) {
+      args.push(JSON.stringify(traceToJson(traces[i])));
+      if (args.length - 2 === batchSize) {
+        pending.push(client.sendCommand(args));
+        args = ["RPUSH", key];
+      }
+    }
+    await ticked;
+  }
+  if (args.length > 2) pending.push(client.sendCommand(args));
+  const replies = await Promise.all(pending);
+  sink += Number(replies[replies.length - 1]);
+}
+
+/** Adds every trace to `collector` at the trickle's pace. */
+async function trickle(collector: RedisCollector): Promise<void> {
+  for (let start = 0; start < TRACES; start += CHUNK) {
+    for (let i = start; i < start + CHUNK; i++) collector.add(traces[i]);
+    await tick();
+  }
+}
+
+/**
+ * Awaits `collector.flush()` and checks that it settled every trace as sent
+ * (none dropped), so the timing covers acknowledged traces only.
+ */
+async function flushed(
+  collector: RedisCollector,
+  before: number,
+): Promise<void> {
+  await collector.flush();
+  const { sent } = collector.stats();
+  if (sent - before !== TRACES) {
+    throw new Error(`${collector.key}: ${sent - before} of ${TRACES} sent`);
+  }
+  sink += sent;
+}
+
+/**
+ * Fairness: the collector stores exactly the bytes the floor stores, in the
+ * same order.
+ */
+async function checkSameBytes(): Promise<void> {
+  const floorKey = `${prefix}:check:floor`;
+  const collector = new RedisCollector({
+    client,
+    key: `${prefix}:check:collector`,
+    batchSize: 100,
+    maxQueueSize: TRACES,
+  });
+  await handWritten(floorKey, 100);
+  for (const trace of traces) collector.add(trace);
+  await flushed(collector, 0);
+  const [floor, shipped] = await Promise.all([
+    client.lRange(floorKey, 0, -1),
+    client.lRange(collector.key, 0, -1),
+  ]);
+  await client.del([floorKey, collector.key]);
+  await collector.close();
+  if (
+    floor.length !== TRACES || shipped.length !== TRACES ||
+    floor.some((text, i) => text !== shipped[i])
+  ) {
+    throw new Error("the collector and the floor stored different bytes");
+  }
+}
+
+await checkSameBytes();
+
 interface Bench {
   start(): void;
   end(): void;
@@ -73,39 +170,96 @@ interface BenchDefinition {
 }
 
 const definitions: BenchDefinition[] = [];
-for (const batchSize of [100, 500]) {
-  const group = `ship ${TRACES} traces, batches of ${batchSize}`;
+
+function collectorBench(
+  group: string,
+  name: string,
+  options: { batchSize: number; maxExportBatchSize?: number },
+  load: (collector: RedisCollector) => void | Promise<void>,
+): BenchDefinition {
   const collector = new RedisCollector({
     client,
-    key: `${prefix}:collector:${batchSize}`,
-    batchSize,
+    key: `${prefix}:collector:${definitions.length}`,
     maxQueueSize: TRACES,
     flushIntervalMs: 60_000,
+    ...options,
   });
-  definitions.push({
-    name: `pipelined RPUSH loop (floor), batches of ${batchSize}`,
+  return {
+    name,
+    group,
+    fn: async (b) => {
+      const before = collector.stats().sent;
+      b.start();
+      await load(collector);
+      await flushed(collector, before);
+      b.end();
+      await client.del(collector.key);
+    },
+  };
+}
+
+function floorBench(
+  group: string,
+  name: string,
+  push: (key: string) => Promise<void>,
+): BenchDefinition {
+  const key = `${prefix}:floor:${definitions.length}`;
+  return {
+    name,
     group,
     baseline: true,
     fn: async (b) => {
-      const key = `${prefix}:floor:${batchSize}`;
       b.start();
-      await handWritten(key, batchSize);
+      await push(key);
       b.end();
       await client.del(key);
     },
-  });
-  definitions.push({
-    name: `RedisCollector, batchSize ${batchSize}`,
-    group,
-    fn: async (b) => {
-      b.start();
-      for (let i = 0; i < TRACES; i++) collector.add(traces[i]);
-      await collector.flush();
-      b.end();
-      sink += collector.stats().sent;
-      await client.del(collector.key);
-    },
-  });
+  };
+}
+
+const burst = (collector: RedisCollector): void => {
+  for (let i = 0; i < TRACES; i++) collector.add(traces[i]);
+};
+
+for (const batchSize of [100, 500]) {
+  const group = `ship ${TRACES} traces, batches of ${batchSize}`;
+  definitions.push(
+    floorBench(
+      group,
+      `pipelined RPUSH loop (floor), batches of ${batchSize}`,
+      (key) => handWritten(key, batchSize),
+    ),
+    collectorBench(
+      group,
+      `RedisCollector, batchSize ${batchSize}`,
+      { batchSize },
+      burst,
+    ),
+  );
+}
+definitions.push(
+  collectorBench(
+    `ship ${TRACES} traces, batches of 100`,
+    "RedisCollector, batchSize 100, maxExportBatchSize 100",
+    { batchSize: 100, maxExportBatchSize: 100 },
+    burst,
+  ),
+);
+{
+  const group = `trickle ${TRACES} traces, ${CHUNK} per tick, batches of 100`;
+  definitions.push(
+    floorBench(
+      group,
+      "pipelined RPUSH loop (floor), trickle",
+      (key) => handWrittenTrickle(key, 100),
+    ),
+    collectorBench(
+      group,
+      "RedisCollector, batchSize 100, trickle",
+      { batchSize: 100 },
+      trickle,
+    ),
+  );
 }
 
 const deno = (globalThis as {
