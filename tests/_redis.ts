@@ -222,3 +222,73 @@ export async function startPrivateRedis(
     kill: () => signal("SIGKILL"),
   };
 }
+
+/** A TCP proxy in front of Redis that can lose replies, from {@linkcode startProxy}. */
+export interface RedisProxy {
+  /** `redis://127.0.0.1:<port>` of the proxy. */
+  readonly url: string;
+  /**
+   * From now on, the replies of every open connection are discarded: Redis
+   * still runs the commands, the client never hears back.
+   */
+  loseReplies(): void;
+  /** Breaks every open connection (the client sees it drop and reconnects). */
+  breakConnections(): void;
+  /** Stops listening and breaks every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a TCP proxy on 127.0.0.1 that forwards to the Redis at `target`,
+ * so a test can lose the reply of a command Redis has run: the one fault a
+ * retry cannot tell apart from a command that never arrived.
+ */
+export function startProxy(target: string = redisUrl()): Promise<RedisProxy> {
+  const parsed = new URL(target);
+  const host = parsed.hostname || "127.0.0.1";
+  const port = Number(parsed.port || 6379);
+  const pairs = new Set<{ lose: boolean; destroy(): void }>();
+  const server = createServer((downstream) => {
+    const upstream = createConnection({ host, port });
+    const pair = {
+      lose: false,
+      destroy(): void {
+        downstream.destroy();
+        upstream.destroy();
+        pairs.delete(pair);
+      },
+    };
+    pairs.add(pair);
+    downstream.on("data", (chunk) => upstream.write(chunk));
+    upstream.on("data", (chunk) => {
+      if (!pair.lose) downstream.write(chunk);
+    });
+    for (const socket of [downstream, upstream]) {
+      socket.on("error", () => pair.destroy());
+      socket.on("close", () => pair.destroy());
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const listening = typeof address === "object" && address
+        ? address.port
+        : 0;
+      resolve({
+        url: `redis://127.0.0.1:${listening}`,
+        loseReplies: () => {
+          for (const pair of pairs) pair.lose = true;
+        },
+        breakConnections: () => {
+          for (const pair of [...pairs]) pair.destroy();
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            for (const pair of [...pairs]) pair.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

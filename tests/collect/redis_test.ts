@@ -18,6 +18,7 @@ import {
   requireRedis,
   requireRedisServer,
   startPrivateRedis,
+  startProxy,
   uniqueKey,
 } from "../_redis.ts";
 
@@ -370,6 +371,48 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
     assert.equal(client.isOpen, true);
     assert.deepEqual(await client.lLen(k), 1);
     client.destroy();
+  });
+
+  test("RedisCollector stores the one export whose reply is lost twice, as one run, and nothing else twice", async () => {
+    const k = key("lost-reply");
+    const proxy = await startProxy(redisUrl());
+    const collector = new RedisCollector({
+      url: proxy.url,
+      key: k,
+      batchSize: 100,
+      maxQueueSize: 2500,
+      flushIntervalMs: 60_000,
+      retryBaseMs: 10,
+      maxRetries: 100,
+      onError: () => {},
+    });
+    try {
+      await waitFor(() => collector.stats().connected, "the connection");
+      proxy.loseReplies();
+      // A burst: the backlog goes out as RPUSHes of 1000, 1000 and 500.
+      for (let i = 0; i < 2500; i++) collector.add({ name: `r${i}` });
+      const deadline = Date.now() + 10_000;
+      while (await raw.lLen(k) < 1000) {
+        if (Date.now() > deadline) throw new Error("the RPUSH never ran");
+        await sleep(5);
+      }
+      proxy.breakConnections();
+      await collector.flush();
+      const names = (await raw.lRange(k, 0, -1)).map((t) => JSON.parse(t).name);
+      const run = (from: number, to: number): string[] =>
+        Array.from({ length: to - from }, (_, i) => `r${from + i}`);
+      assert.deepEqual(names, [
+        ...run(0, 1000),
+        ...run(0, 1000),
+        ...run(1000, 2500),
+      ]);
+      const stats = collector.stats();
+      assert.equal(stats.sent, 2500);
+      assert.equal(stats.dropped.flushFailed, 0);
+    } finally {
+      await collector.close();
+      await proxy.close();
+    }
   });
 
   test("RedisCollector.close() ships all 50,000 queued traces", async () => {
