@@ -14,7 +14,8 @@ import {
   type MonitorOptions,
   wantsCpu,
 } from "./_core.ts";
-import { active } from "./settings.ts";
+import { active, checkRate } from "./settings.ts";
+import { PssConfigError } from "../score/config.ts";
 import { captureStack } from "./_source.ts";
 import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
 
@@ -37,6 +38,20 @@ export function wrapFunction<F extends AnyFunction>(
   nameOf: (self: unknown) => string,
   options: MonitorOptions | undefined,
 ): F {
+  if (typeof fn !== "function") {
+    throw new PssConfigError("fn", fn, "monitorFunction wraps a function");
+  }
+  // Checked and copied once, here: a call never throws a configuration
+  // error into the host, even if the caller mutates its options later.
+  if (options !== undefined) {
+    if (options.sampleRate !== undefined) {
+      checkRate("sampleRate", options.sampleRate);
+    }
+    if (options.errorSampleRate !== undefined) {
+      checkRate("errorSampleRate", options.errorSampleRate);
+    }
+    options = Object.freeze({ ...options });
+  }
   // The definition site, captured once: free on the hot path.
   const stack = active.captureSource ? captureStack() : undefined;
   const branchTag = options?.branchTag;
@@ -157,8 +172,9 @@ export function wrapFunction<F extends AnyFunction>(
  * @param name Name of the operation.
  * @param options See {@linkcode MonitorOptions}.
  * @returns A function that wraps `fn`.
- * @throws {PssConfigError} From the wrapper, when `options.sampleRate` or
- * `options.errorSampleRate` is not a number from 0 to 1.
+ * @throws {PssConfigError} When wrapping (never from a call), when
+ * `options.sampleRate` or `options.errorSampleRate` is not a number from 0
+ * to 1, or `fn` is not a function.
  *
  * @example
  * ```ts

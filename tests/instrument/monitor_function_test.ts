@@ -7,6 +7,7 @@ import {
 } from "../../src/instrument/settings.ts";
 import { setGlobalCollector } from "../../src/collect/memory.ts";
 import type { Collector } from "../../src/collect/collector.ts";
+import { PssConfigError } from "../../src/score/config.ts";
 import { ArrayCollector, busyWait, sleep } from "./_helpers.ts";
 
 afterEach(() => {
@@ -124,6 +125,32 @@ describe("monitorFunction()", () => {
     const lazy = monitorFunction("lazy", { collector })(() => thenable);
     assert.equal(await lazy(), 5);
     assert.equal(collector.recorded[0].asyncOp, true);
+  });
+
+  test("rejects a bad rate when wrapping, so no call ever throws it", () => {
+    for (const options of [{ sampleRate: 2 }, { errorSampleRate: -0.5 }]) {
+      assert.throws(
+        () => monitorFunction("f", options)(() => 1),
+        (error: unknown) =>
+          error instanceof PssConfigError &&
+          /must be a number from 0 to 1: got (2|-0\.5)$/.test(error.message),
+      );
+    }
+    const options: { sampleRate: number; collector: ArrayCollector } = {
+      sampleRate: 1,
+      collector: new ArrayCollector(),
+    };
+    const f = monitorFunction("f", options)((n: number) => n * 2);
+    options.sampleRate = 7; // mutated after wrapping: the wrapper kept a copy
+    assert.equal(f(2), 4);
+    assert.equal(options.collector.recorded.length, 1);
+  });
+
+  test("rejects something that is not a function when wrapping", () => {
+    assert.throws(
+      () => monitorFunction("f")(42 as unknown as () => void),
+      PssConfigError,
+    );
   });
 });
 
