@@ -12,6 +12,9 @@ import type { Collector } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 
+/** Retries of an export that a `flush()` or `close()` is waiting for. */
+const WAITED_RETRIES = 3;
+
 /** Options for {@linkcode BatchCollector}. */
 export interface BatchCollectorOptions {
   /**
@@ -42,8 +45,13 @@ export interface BatchCollectorOptions {
   flushIntervalMs?: number;
   /**
    * How many times a failed export is retried before its traces are given up
-   * (and counted in `stats().dropped.flushFailed`).
-   * @default {3}
+   * (and counted in `stats().dropped.flushFailed`). Whatever this says, a
+   * failing export is given up as soon as the queue is full (fresher traces
+   * win), and while a `flush()` or `close()` waits it is retried at most 3
+   * times, so neither hangs while the destination is down. The default
+   * keeps retrying in the background, so an outage loses nothing the queue
+   * can hold.
+   * @default {Infinity}
    */
   maxRetries?: number;
   /**
@@ -225,12 +233,15 @@ export abstract class BatchCollector implements Collector {
       "flushIntervalMs",
       options.flushIntervalMs ?? 1000,
     );
-    const maxRetries = options.maxRetries ?? 3;
-    if (!Number.isSafeInteger(maxRetries) || maxRetries < 0) {
+    const maxRetries = options.maxRetries ?? Infinity;
+    if (
+      maxRetries !== Infinity &&
+      (!Number.isSafeInteger(maxRetries) || maxRetries < 0)
+    ) {
       throw new PssConfigError(
         "maxRetries",
         maxRetries,
-        `${name}'s 'maxRetries' must be an integer ≥ 0`,
+        `${name}'s 'maxRetries' must be an integer ≥ 0 or Infinity`,
       );
     }
     this.#maxRetries = maxRetries;
@@ -470,8 +481,13 @@ export abstract class BatchCollector implements Collector {
 
   async #exportWithRetries(batch: Trace[]): Promise<boolean> {
     let lastError: unknown;
-    for (let attempt = 0; attempt <= this.#maxRetries; attempt++) {
+    for (let attempt = 0;; attempt++) {
       if (attempt > 0) {
+        // Someone waits for this export: keep flush() and close() bounded.
+        const cap = this.#shuttingDown || this.#waiters.length > 0
+          ? Math.min(this.#maxRetries, WAITED_RETRIES)
+          : this.#maxRetries;
+        if (attempt > cap) break;
         // Keep a failing batch only while new traces still have room:
         // once the queue is full, fresher traces win.
         if (this.#size >= this.#capacity) break;

@@ -160,20 +160,52 @@ describe("BatchCollector", () => {
   });
 
   test("waits with capped exponential backoff between retries", async () => {
+    let gaveUp!: () => void;
+    const givenUp = new Promise<void>((resolve) => gaveUp = resolve);
     await using collector = new ArrayCollector({
       batchSize: 1,
       maxRetries: 4,
       retryBaseMs: 20,
       retryMaxMs: 40,
-      onError: () => {},
+      onError: () => gaveUp(),
     });
     collector.always = "fail";
     const started = performance.now();
-    collector.add(trace(0));
-    await collector.flush();
+    collector.add(trace(0)); // a full batch: exported without a flush()
+    // Background retries run on unref'd timers; keep the loop alive here.
+    const alive = setInterval(() => {}, 1000);
+    await givenUp;
+    clearInterval(alive);
     // Backoffs 20 + 40 + 40 + 40 (capped): at least 140 ms in total.
     assert.ok(performance.now() - started >= 135);
     assert.equal(collector.calls, 5);
+  });
+
+  test("by default keeps retrying in the background until the destination recovers", async () => {
+    await using collector = new ArrayCollector({
+      batchSize: 1,
+      retryBaseMs: 1,
+      retryMaxMs: 2,
+      onError: () => {},
+    });
+    collector.script = Array.from({ length: 12 }, () => "fail" as const);
+    collector.add(trace(0));
+    await until(() => collector.stats().sent === 1);
+    assert.equal(collector.calls, 13);
+    assert.equal(collector.stats().dropped.flushFailed, 0);
+  });
+
+  test("a flush() stops retrying after 3 retries, so it cannot hang on a dead destination", async () => {
+    await using collector = new ArrayCollector({
+      retryBaseMs: 1,
+      retryMaxMs: 2,
+      onError: () => {},
+    });
+    collector.always = "fail";
+    collector.add(trace(0));
+    await collector.flush();
+    assert.equal(collector.calls, 4);
+    assert.equal(collector.stats().dropped.flushFailed, 1);
   });
 
   test("keeps added == sent + dropped + queued + in flight under random failures", async () => {
