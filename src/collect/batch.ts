@@ -8,7 +8,7 @@
  */
 
 import type { Trace } from "../trace.ts";
-import type { Collector } from "./collector.ts";
+import type { Collector, TraceObserver } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 
@@ -187,6 +187,7 @@ export abstract class BatchCollector implements Collector {
   /** Export partial batches until this many traces have been dequeued. */
   #drainUntil = 0;
   #waiters: FlushWaiter[] = [];
+  #observers: TraceObserver[] = [];
   #pumping = false;
   #kickScheduled = false;
   #timer: TimerHandle | undefined;
@@ -301,6 +302,32 @@ export abstract class BatchCollector implements Collector {
     this.#enqueued++;
     if (this.#size >= this.#batchSize) this.#kick();
     else if (this.#timer === undefined) this.#armTimer();
+    if (this.#observers.length > 0) this.#notify(trace);
+  }
+
+  /**
+   * Calls `observer` with every trace queued from now on (not with traces
+   * dropped because the queue was full or the collector closed). An
+   * observer that throws is reported to `onError`, never to `add`'s caller.
+   *
+   * @param observer Called synchronously inside `add`.
+   * @returns A function that removes the observer.
+   */
+  observe(observer: TraceObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
+  #notify(trace: Trace): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(trace);
+      } catch (error) {
+        this.#report(error);
+      }
+    }
   }
 
   /**

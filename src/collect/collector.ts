@@ -39,6 +39,12 @@ export interface Collector extends AsyncDisposable {
   flush(): Promise<void>;
   /** Flushes, then releases timers and connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Calls `observer` with every trace the collector accepts from now on, and
+   * returns a function that removes it. Optional: the built-in collectors
+   * have it.
+   */
+  observe?(observer: TraceObserver): () => void;
 }
 
 /**

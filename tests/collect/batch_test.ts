@@ -439,3 +439,29 @@ describe("BatchCollector maxExportBatchSize", () => {
     );
   });
 });
+
+describe("BatchCollector observers", () => {
+  test("see every queued trace, not dropped ones; a throwing observer goes to onError", async () => {
+    const errors: unknown[] = [];
+    await using collector = new ArrayCollector({
+      maxQueueSize: 2,
+      batchSize: 10,
+      flushIntervalMs: 60_000,
+      onError: (error) => errors.push(error),
+    });
+    const seen: unknown[] = [];
+    const stop = collector.observe((t) => seen.push(t.metadata?.i));
+    collector.observe(() => {
+      throw new Error("observer bug");
+    });
+    collector.add(trace(1));
+    collector.add(trace(2));
+    collector.add(trace(3)); // the queue is full: dropped, not observed
+    stop();
+    await collector.flush();
+    collector.add(trace(4));
+    assert.deepEqual(seen, [1, 2]);
+    assert.ok(errors.some((e) => String(e).includes("observer bug")));
+    assert.equal(collector.stats().dropped.queueFull, 1);
+  });
+});
