@@ -19,6 +19,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileFifoCollector } from "../src/collect/fifo.ts";
+import { type BenchDefinition, runBenches } from "./_runner.ts";
 import { type Trace, traceToJson } from "../src/trace.ts";
 
 const TRACES = 10_000;
@@ -42,20 +43,6 @@ const traces: Trace[] = Array.from({ length: TRACES }, (_, i) => ({
 }));
 const encoder = new TextEncoder();
 let sink = 0;
-
-interface Bench {
-  start(): void;
-  end(): void;
-}
-
-type BenchFn = (b: Bench) => Promise<void> | void;
-
-interface BenchDefinition {
-  name: string;
-  group: string;
-  baseline?: boolean;
-  fn: BenchFn;
-}
 
 const definitions: BenchDefinition[] = [];
 
@@ -170,67 +157,9 @@ function defineAddBenches(): void {
 await defineWriteBenches();
 defineAddBenches();
 
-const deno = (globalThis as {
-  Deno?: {
-    bench?(
-      options: {
-        name: string;
-        group: string;
-        baseline?: boolean;
-        n?: number;
-        warmup?: number;
-        fn: BenchFn;
-      },
-    ): void;
-  };
-}).Deno;
-
-if (deno?.bench !== undefined) {
-  for (const definition of definitions) {
-    deno.bench({ ...definition, n: 40, warmup: 5 });
-  }
-  globalThis.addEventListener("unload", () => {
+await runBenches(definitions, {
+  done: async () => {
     if (sink < 0) console.log(sink);
-    void rm(dir, { recursive: true });
-  });
-} else {
-  await runWithoutDeno(definitions);
-  await rm(dir, { recursive: true });
-}
-
-/**
- * A stand-in for `Deno.bench` (Bun): runs the benches of a group in turn
- * (so noise hits them alike), then prints each median and its ratio to the
- * group's baseline.
- */
-async function runWithoutDeno(list: BenchDefinition[]): Promise<void> {
-  const runs = 40;
-  const warmup = 5;
-  const times = new Map<BenchDefinition, number[]>(list.map((d) => [d, []]));
-  for (let run = 0; run < warmup + runs; run++) {
-    for (const definition of list) {
-      let started = 0;
-      let elapsed = 0;
-      await definition.fn({
-        start: () => started = performance.now(),
-        end: () => elapsed = performance.now() - started,
-      });
-      if (run >= warmup) times.get(definition)!.push(elapsed);
-    }
-  }
-  const median = (values: number[]): number =>
-    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  for (const definition of list) {
-    const ms = median(times.get(definition)!);
-    const baseline = list.find((d) =>
-      d.group === definition.group && d.baseline
-    )!;
-    const floor = median(times.get(baseline)!);
-    console.log(
-      `${definition.group} | ${definition.name}: median ${
-        ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`
-      }${definition.baseline ? "" : `, ${(floor / ms).toFixed(2)}x floor`}`,
-    );
-  }
-  if (sink < 0) console.log(sink);
-}
+    await rm(dir, { recursive: true, force: true });
+  },
+});

@@ -20,6 +20,7 @@
 
 import { createClient } from "redis";
 import { RedisCollector } from "../src/collect/redis.ts";
+import { type BenchDefinition, runBenches } from "./_runner.ts";
 import { type Trace, traceToJson } from "../src/trace.ts";
 
 const URL = (globalThis as { process?: { env: Record<string, string> } })
@@ -155,20 +156,6 @@ async function checkSameBytes(): Promise<void> {
 
 await checkSameBytes();
 
-interface Bench {
-  start(): void;
-  end(): void;
-}
-
-type BenchFn = (b: Bench) => Promise<void>;
-
-interface BenchDefinition {
-  name: string;
-  group: string;
-  baseline?: boolean;
-  fn: BenchFn;
-}
-
 const definitions: BenchDefinition[] = [];
 
 function collectorBench(
@@ -262,69 +249,10 @@ definitions.push(
   );
 }
 
-const deno = (globalThis as {
-  Deno?: {
-    bench?(
-      options: {
-        name: string;
-        group: string;
-        baseline?: boolean;
-        n?: number;
-        warmup?: number;
-        fn: BenchFn;
-      },
-    ): void;
-  };
-}).Deno;
-
-if (deno?.bench !== undefined) {
-  for (const definition of definitions) {
-    deno.bench({ ...definition, n: 40, warmup: 5 });
-  }
-  // Deno.bench runs after this module is evaluated; once every bench is
-  // done, the process is about to exit and the client can go.
-  globalThis.addEventListener("beforeunload", () => {
+await runBenches(definitions, {
+  describe: (_definition, ms) => `, ${Math.round(TRACES / ms * 1000)} traces/s`,
+  done: () => {
     if (sink < 0) console.log(sink);
     if (client.isOpen) client.destroy();
-  });
-} else {
-  await runWithoutDeno(definitions);
-  client.destroy();
-}
-
-/**
- * A stand-in for `Deno.bench` (Bun): runs the benches of a group in turn
- * (so noise hits them alike), then prints each median and its ratio to the
- * group's baseline.
- */
-async function runWithoutDeno(list: BenchDefinition[]): Promise<void> {
-  const runs = 40;
-  const warmup = 5;
-  const times = new Map<BenchDefinition, number[]>(list.map((d) => [d, []]));
-  for (let run = 0; run < warmup + runs; run++) {
-    for (const definition of list) {
-      let started = 0;
-      let elapsed = 0;
-      await definition.fn({
-        start: () => started = performance.now(),
-        end: () => elapsed = performance.now() - started,
-      });
-      if (run >= warmup) times.get(definition)!.push(elapsed);
-    }
-  }
-  const median = (values: number[]): number =>
-    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  for (const definition of list) {
-    const ms = median(times.get(definition)!);
-    const baseline = list.find((d) =>
-      d.group === definition.group && d.baseline
-    )!;
-    const ratio = median(times.get(baseline)!) / ms;
-    console.log(
-      `${definition.group} | ${definition.name}: median ${ms.toFixed(2)} ms, ${
-        Math.round(TRACES / ms * 1000)
-      } traces/s${definition.baseline ? "" : `, ${ratio.toFixed(2)}x floor`}`,
-    );
-  }
-  if (sink < 0) console.log(sink);
-}
+  },
+});

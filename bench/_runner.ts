@@ -1,0 +1,110 @@
+/**
+ * Runs a list of benchmarks under `Deno.bench` (Deno) or, where that does
+ * not exist (Bun), with a small round-robin runner that runs every bench of
+ * the list in turn (so noise hits them alike) and prints each median with
+ * its ratio to its group's baseline. Shared by the collector benchmarks.
+ *
+ * @module
+ */
+
+/** The timing handle a bench function receives (a subset of `Deno.BenchContext`). */
+export interface Bench {
+  /** Starts the measured section. */
+  start(): void;
+  /** Ends the measured section. */
+  end(): void;
+}
+
+/** A bench body. */
+export type BenchFn = (b: Bench) => Promise<void> | void;
+
+/** One benchmark, in the shape of `Deno.bench`'s options. */
+export interface BenchDefinition {
+  /** Shown in the report. */
+  name: string;
+  /** Benches compared with each other. */
+  group: string;
+  /** The floor of its group: every ratio is to it. */
+  baseline?: boolean;
+  /** The measured work. */
+  fn: BenchFn;
+}
+
+/** Options of {@linkcode runBenches}. */
+export interface RunBenchesOptions {
+  /** Measured runs per bench. @default {40} */
+  runs?: number;
+  /** Unmeasured runs first. @default {5} */
+  warmup?: number;
+  /** Extra text after a median, such as a throughput. @default {none} */
+  describe?: (definition: BenchDefinition, medianMs: number) => string;
+  /** Called once every bench has run (Deno: when the process unloads). */
+  done?: () => void | Promise<void>;
+}
+
+const deno = (globalThis as {
+  Deno?: {
+    bench?(options: BenchDefinition & { n?: number; warmup?: number }): void;
+  };
+}).Deno;
+
+/**
+ * Registers `list` with `Deno.bench`, or runs it with the round-robin
+ * runner where `Deno.bench` does not exist.
+ *
+ * @param list The benches, floors marked `baseline`.
+ * @param options See {@linkcode RunBenchesOptions}.
+ */
+export async function runBenches(
+  list: BenchDefinition[],
+  options: RunBenchesOptions = {},
+): Promise<void> {
+  const runs = options.runs ?? 40;
+  const warmup = options.warmup ?? 5;
+  if (deno?.bench !== undefined) {
+    for (const definition of list) {
+      deno.bench({ ...definition, n: runs, warmup });
+    }
+    // Deno.bench runs after the module is evaluated; clean up at the end.
+    if (options.done !== undefined) {
+      const done = options.done;
+      let called = false;
+      globalThis.addEventListener("beforeunload", () => {
+        if (called) return;
+        called = true;
+        void done();
+      });
+    }
+    return;
+  }
+  const times = new Map<BenchDefinition, number[]>(list.map((d) => [d, []]));
+  for (let run = 0; run < warmup + runs; run++) {
+    for (const definition of list) {
+      let started = 0;
+      let elapsed = 0;
+      await definition.fn({
+        start: () => started = performance.now(),
+        end: () => elapsed = performance.now() - started,
+      });
+      if (run >= warmup) times.get(definition)!.push(elapsed);
+    }
+  }
+  const median = (values: number[]): number =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  for (const definition of list) {
+    const ms = median(times.get(definition)!);
+    const baseline = list.find((d) =>
+      d.group === definition.group && d.baseline
+    )!;
+    const floor = median(times.get(baseline)!);
+    const extra = options.describe?.(definition, ms) ?? "";
+    console.log(
+      `${definition.group} | ${definition.name}: median ${
+        ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`
+      }${extra}${
+        definition.baseline ? "" : `, ${(floor / ms).toFixed(2)}x floor`
+      }`,
+    );
+  }
+  await options.done?.();
+}
