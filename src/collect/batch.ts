@@ -273,7 +273,14 @@ export abstract class BatchCollector implements Collector {
     this.#onError = options.onError ?? ((error) => this.#warn(error));
     this.#ring = new Array(this.#capacity);
     if (options.flushOnExit ?? true) {
-      this.#removeExitHook = onProcessIdle(() => this.#onIdle());
+      // The hook holds the collector weakly, and goes when it is collected:
+      // collectors that are dropped without close() do not pile up. (One
+      // with queued traces is held by its timer until they are flushed.)
+      const remove = onProcessIdle(BatchCollector.#idleHook(new WeakRef(this)));
+      if (remove !== undefined) {
+        this.#removeExitHook = remove;
+        exitHooks.register(this, remove, this);
+      }
     }
   }
 
@@ -392,6 +399,7 @@ export abstract class BatchCollector implements Collector {
     this.#clearTimer();
     this.#removeExitHook?.();
     this.#removeExitHook = undefined;
+    exitHooks.unregister(this);
     this.#closing = this.flush();
     return this.#closing;
   }
@@ -603,6 +611,17 @@ export abstract class BatchCollector implements Collector {
    *
    * @returns Whether a flush was started (and keeps the process alive).
    */
+  /**
+   * The exit hook, made outside the constructor: a closure made there would
+   * share the constructor's context, which holds `this` strongly.
+   */
+  static #idleHook(ref: WeakRef<BatchCollector>): () => boolean {
+    return () => {
+      const collector = ref.deref();
+      return collector === undefined ? false : collector.#onIdle();
+    };
+  }
+
   #onIdle(): boolean {
     if (this.#closed || this.#settled() >= this.#enqueued) return false;
     this.#shuttingDown = true;
@@ -682,6 +701,9 @@ interface ProcessEvents {
 }
 
 const IS_DENO = "Deno" in globalThis;
+
+/** Detaches the exit hook of a collector that was collected without close(). */
+const exitHooks = new FinalizationRegistry<() => void>((remove) => remove());
 const BUN_PROCESS = !IS_DENO && "Bun" in globalThis
   ? (globalThis as { process?: ProcessEvents }).process
   : undefined;

@@ -465,3 +465,38 @@ describe("BatchCollector observers", () => {
     assert.equal(collector.stats().dropped.queueFull, 1);
   });
 });
+
+describe("BatchCollector lifetime", () => {
+  const collect = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun
+    ? () =>
+      (globalThis as unknown as { Bun: { gc(force: boolean): void } }).Bun.gc(
+        true,
+      )
+    : (globalThis as { gc?: () => void }).gc;
+
+  test(
+    "a collector dropped without close() is garbage-collected, exit hook and all",
+    { skip: collect === undefined ? "needs --expose-gc on Deno" : false },
+    async () => {
+      const heap = (): number => {
+        collect!();
+        return process.memoryUsage().heapUsed;
+      };
+      const make = (): void => {
+        // Each holds a 400 KB queue; 200 of them held would be 80 MB.
+        for (let i = 0; i < 200; i++) {
+          new ArrayCollector({ maxQueueSize: 50_000, flushOnExit: true });
+        }
+      };
+      make();
+      await sleep(20);
+      const before = heap();
+      make();
+      await sleep(20);
+      heap();
+      await sleep(20);
+      const grown = heap() - before;
+      assert.ok(grown < 20_000_000, `heap grew ${grown} bytes`);
+    },
+  );
+});
