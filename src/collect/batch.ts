@@ -350,6 +350,16 @@ export abstract class BatchCollector implements Collector {
   protected abstract flushBatch(batch: Trace[]): Promise<void>;
 
   /**
+   * Reports a problem of the subclass's own to `onError` (by default a
+   * rate-limited `console.warn`), never to the host.
+   *
+   * @param error What went wrong.
+   */
+  protected reportError(error: unknown): void {
+    this.#report(error);
+  }
+
+  /**
    * Everything the destination holds, oldest first.
    *
    * @returns The traces read back.

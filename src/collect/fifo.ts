@@ -126,6 +126,8 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
     this.#kind = kind;
   }
 
+  #lockChecked = false;
+
   /** The file or pipe this collector appends to. */
   get path(): string | URL {
     return this.#path;
@@ -140,6 +142,16 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
    * @param batch The traces to append, oldest first.
    */
   protected override async flushBatch(batch: Trace[]): Promise<void> {
+    if (!this.#lockChecked) {
+      this.#lockChecked = true;
+      if (fileSystem.locking === "none") {
+        this.reportError(
+          new Error(
+            "FileFifoCollector cannot lock files on this runtime (libc flock is unavailable): lines from concurrent writers may interleave",
+          ),
+        );
+      }
+    }
     let bytes: Uint8Array;
     const partial = this.#partial;
     this.#partial = undefined;
