@@ -21,7 +21,7 @@ import { createClient } from "redis";
 import { traceFromJson, traceToJson } from "../trace.ts";
 import type { Trace } from "../trace.ts";
 import { PssConfigError } from "../score/config.ts";
-import { unrefTimer } from "../runtime/timer.ts";
+import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 import { BatchCollector } from "./batch.ts";
 import type { BatchCollectorOptions, BatchCollectorStats } from "./batch.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
@@ -148,7 +148,9 @@ export interface RedisCollectorOptions extends BatchCollectorOptions {
    * An existing node-redis v5 client to use instead of creating one. The
    * collector opens it if it is not open, but never closes it: its owner
    * does. Create it with `disableOfflineQueue: true`, or batches sent during
-   * an outage wait in the client's queue until `exportTimeoutMs`.
+   * an outage wait in the client's queue until `exportTimeoutMs`. It
+   * reconnects by its own `reconnectStrategy`, whose waits (node-redis's
+   * default included) keep the process alive during an outage.
    * @default {undefined}
    */
   client?: RedisClientLike;
@@ -192,6 +194,8 @@ export interface RedisCollectorStats extends BatchCollectorStats {
 
 const NAME = "RedisCollector";
 const RECONNECT_MAX_MS = 1000;
+/** How long `close()` waits for a connection attempt it interrupts. */
+const CLOSE_CONNECT_GRACE_MS = 1000;
 /**
  * Traces per export when a backlog has built up, unless `batchSize` is
  * larger: ten round trips for 10,000 queued traces (as fast as pipelining
@@ -249,6 +253,16 @@ function nextStreamId(id: string): string {
   return seq === 0xffff_ffff_ffff_ffffn
     ? `${BigInt(ms) + 1n}-0`
     : `${ms}-${seq + 1n}`;
+}
+
+/**
+ * The wait before reconnection attempt `attempt` (0 for the first after a
+ * failure): capped exponential backoff plus jitter, so workers that lost the
+ * same Redis do not all come back in the same millisecond.
+ */
+function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS) +
+    Math.floor(Math.random() * 100);
 }
 
 /**
@@ -321,9 +335,13 @@ function entryText(fields: unknown[]): string {
  * connection is opened at construction without blocking: a refused or lost
  * connection is reported through `onError` and `stats().lastError`, traces
  * keep queuing (up to `maxQueueSize`, beyond which they are dropped and
- * counted), the client reconnects with backoff (up to 1 s between
- * attempts) and failed batches are retried, then dropped and counted in
- * `stats().dropped.flushFailed`. One export is in flight at a time, so
+ * counted), the collector reconnects with backoff (up to 1 s between
+ * attempts, also after a connection that was up drops) and failed batches
+ * are retried, then dropped and counted in `stats().dropped.flushFailed`.
+ * Neither the connection nor the reconnection timers keep the process
+ * alive: a script that ends exits, after one last flush attempt, even when
+ * Redis is down; only an awaited `flush()`, `close()` or read holds it
+ * while it waits. One export is in flight at a time, so
  * batches are stored in order; an export whose reply is lost when the
  * connection breaks is sent again, so such a break can store that one export
  * (at most `maxExportBatchSize` traces) twice.
@@ -372,9 +390,27 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   #down = false;
   #lastWarnAt = -Infinity;
   #closing: Promise<void> | undefined;
-  readonly #listener = (error: unknown): void => this.#onConnectionError(error);
+  /** Set once `close()` has flushed: no more reconnection, no more reports. */
+  #stopped = false;
+  /** The connection attempt in progress (a client the collector created). */
+  #connecting: Promise<void> | undefined;
+  #reconnectTimer: TimerHandle | undefined;
+  #reconnectAttempts = 0;
+  readonly #listener = (error: unknown): void => {
+    if (this.#stopped) return;
+    this.#onConnectionError(error);
+    // A connection that was up has dropped (node-redis, told not to
+    // reconnect, has closed the client): try again at once, as node-redis
+    // would, then back off. A failed attempt schedules its own retry.
+    if (
+      this.#ownsClient && !this.#client.isOpen && this.#connecting === undefined
+    ) {
+      this.#scheduleReconnect(0);
+    }
+  };
   readonly #readyListener = (): void => {
     this.#down = false;
+    this.#reconnectAttempts = 0;
   };
 
   /**
@@ -428,9 +464,11 @@ export class RedisCollector extends BatchCollector implements TraceSource {
           disableOfflineQueue: true,
           socket: {
             connectTimeout: connectTimeoutMs,
-            reconnectStrategy: (retries: number): number =>
-              Math.min(50 * 2 ** Math.min(retries, 10), RECONNECT_MAX_MS) +
-              Math.floor(Math.random() * 100),
+            // node-redis sleeps between its own attempts on a ref'd timer,
+            // which keeps Bun alive for as long as Redis is down: each
+            // connect() makes one attempt and the collector schedules the
+            // next on an unref'd timer (#scheduleReconnect).
+            reconnectStrategy: false,
           },
         });
       } catch (error) {
@@ -473,11 +511,59 @@ export class RedisCollector extends BatchCollector implements TraceSource {
     if (this.#ownsClient) {
       // The socket must not keep the host alive; close() flushes what is left.
       connection.unref();
-    }
-    if (!connection.isOpen) {
+      this.#connect();
+    } else if (!connection.isOpen) {
+      // A given client reconnects by its own strategy: its owner's choice.
       connection.connect().catch((error: unknown) =>
         this.#onConnectionError(error)
       );
+    }
+  }
+
+  /** One connection attempt of a client the collector created. */
+  #connect(): void {
+    const client = this.#client;
+    if (this.#stopped || this.#connecting !== undefined || client.isOpen) {
+      return;
+    }
+    let attempt: Promise<unknown>;
+    try {
+      attempt = client.connect();
+    } catch (error) {
+      attempt = Promise.reject(error);
+    }
+    this.#connecting = attempt.then(
+      () => {
+        this.#connecting = undefined;
+        // Connected while close() was giving up on the attempt.
+        if (this.#stopped) this.#destroyClient();
+      },
+      (error: unknown) => {
+        this.#connecting = undefined;
+        if (this.#stopped) return;
+        this.#onConnectionError(error);
+        this.#scheduleReconnect(reconnectDelayMs(this.#reconnectAttempts++));
+      },
+    );
+  }
+
+  /**
+   * The next connection attempt, on an unref'd timer: an outage never keeps
+   * the host alive (an awaited `flush()` or `close()` does, while it waits).
+   */
+  #scheduleReconnect(delayMs: number): void {
+    if (this.#stopped || this.#reconnectTimer !== undefined) return;
+    this.#reconnectTimer = unrefTimer(setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#connect();
+    }, delayMs));
+  }
+
+  #destroyClient(): void {
+    try {
+      if (this.#client.isOpen) this.#client.destroy();
+    } catch {
+      // Already closed.
     }
   }
 
@@ -551,7 +637,9 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   #ready(): Promise<void> {
     const client = this.#client;
     if (client.isReady) return Promise.resolve();
-    if (!client.isOpen) {
+    // A client the collector created is closed between attempts during an
+    // outage (#down); only close() ends it for good.
+    if (this.#stopped || (!this.#ownsClient && !client.isOpen)) {
       return Promise.reject(new Error(`${NAME} is closed`));
     }
     if (this.#down) return Promise.reject(this.#unreachable());
@@ -753,19 +841,37 @@ export class RedisCollector extends BatchCollector implements TraceSource {
     } catch {
       // The base never rejects; this only guards the disconnect below.
     }
+    this.#stopped = true;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
     const client = this.#client;
     client.off("ready", this.#readyListener);
     if (!this.#ownsClient) {
       client.off("error", this.#listener);
       return;
     }
+    // node-redis cannot destroy a socket that is still connecting (it would
+    // connect afterwards, closed to node-redis but open to Redis): let an
+    // attempt in progress finish, for a bounded time.
+    const connecting = this.#connecting;
+    if (connecting !== undefined) {
+      let timer: TimerHandle | undefined;
+      await Promise.race([
+        connecting,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(
+            resolve,
+            this.#connectTimeoutMs + CLOSE_CONNECT_GRACE_MS,
+          );
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     // Every batch is acknowledged or dropped by now, so nothing of ours is
     // pending: destroy() closes at once, even during an outage (close()
-    // would wait for a connection that may never come back).
-    try {
-      if (client.isOpen) client.destroy();
-    } catch {
-      // Already closed.
-    }
+    // would wait for a connection that may never come back). The error
+    // listener stays: node-redis may still report on a socket it is closing,
+    // and an EventEmitter without one would throw that into the host.
+    this.#destroyClient();
   }
 }
