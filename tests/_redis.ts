@@ -292,3 +292,59 @@ export function startProxy(target: string = redisUrl()): Promise<RedisProxy> {
     });
   });
 }
+
+/** The runtimes a fixture can run in, from {@linkcode runFixture}. */
+export type FixtureRuntime = "deno" | "bun";
+
+/** How a fixture run by {@linkcode runFixture} ended. */
+export interface FixtureRun {
+  /** Its exit code (`null` when a signal ended it). */
+  code: number | null;
+  /** Whether it was still running at the deadline and was killed. */
+  hung: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `tests/fixtures/<script>` in a real `runtime` subprocess with `args`
+ * and waits for it to exit on its own. One that is still running after
+ * `deadlineMs` is killed (SIGKILL, by its pid) and reported as `hung`.
+ */
+export function runFixture(
+  runtime: FixtureRuntime,
+  script: string,
+  args: string[],
+  deadlineMs = 20_000,
+): Promise<FixtureRun> {
+  const root = new URL("../", import.meta.url);
+  const file = new URL(`fixtures/${script}`, import.meta.url).pathname;
+  const command = new URL(`node_modules/.bin/${runtime}`, root).pathname;
+  const argv = runtime === "deno"
+    ? ["run", "-A", "--no-check", file, ...args]
+    : [file, ...args];
+  const child = spawn(command, argv, {
+    cwd: root.pathname,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+    }, deadlineMs);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, hung, stdout, stderr });
+    });
+  });
+}

@@ -17,6 +17,7 @@ import {
   redisUrl,
   requireRedis,
   requireRedisServer,
+  runFixture,
   startPrivateRedis,
   startProxy,
   uniqueKey,
@@ -195,6 +196,59 @@ describe("RedisCollector against an unreachable Redis", () => {
   });
 });
 
+describe("RedisCollector in a script that ends without close()", () => {
+  for (const runtime of ["deno", "bun"] as const) {
+    test(
+      `on ${runtime}, a script whose Redis refuses connections exits on its own after one last flush attempt`,
+      { timeout: 60_000 },
+      async () => {
+        const url = `redis://127.0.0.1:${await freePort()}`;
+        const run = await runFixture(runtime, "redis_exit_script.ts", [
+          url,
+          uniqueKey("exit-refused"),
+          "5",
+        ]);
+        const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+        assert.equal(run.hung, false, `still running, killed:\n${output}`);
+        assert.equal(run.code, 0, output);
+        assert.match(run.stdout, /script ends/);
+        assert.match(run.stdout, /onError: .*cannot reach Redis at/);
+        // The exit flush ran, and gave up rather than holding the process.
+        assert.match(run.stdout, /onError: .*gave up a batch of 5 traces/);
+      },
+    );
+
+    test(
+      `on ${runtime}, a script with Redis up exits on its own and its traces arrive`,
+      { skip: skipRedis, timeout: 60_000 },
+      async () => {
+        const key = uniqueKey("exit-up");
+        const raw = await rawClient(redisUrl());
+        try {
+          const run = await runFixture(runtime, "redis_exit_script.ts", [
+            redisUrl(),
+            key,
+            "25",
+          ]);
+          const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+          assert.equal(run.hung, false, `still running, killed:\n${output}`);
+          assert.equal(run.code, 0, output);
+          assert.doesNotMatch(run.stdout, /onError/);
+          const names = (await raw.lRange(key, 0, -1))
+            .map((text) => JSON.parse(text).name);
+          assert.deepEqual(
+            names,
+            Array.from({ length: 25 }, (_, i) => `exit.${i}`),
+          );
+        } finally {
+          await raw.del(key);
+          raw.destroy();
+        }
+      },
+    );
+  }
+});
+
 describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
   let raw: Raw;
   const keys: string[] = [];
@@ -371,6 +425,36 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
     assert.equal(client.isOpen, true);
     assert.deepEqual(await client.lLen(k), 1);
     client.destroy();
+  });
+
+  test("RedisCollector reconnects after an established connection drops and reports that outage once", async () => {
+    const k = key("dropped");
+    const proxy = await startProxy(redisUrl());
+    const errors: unknown[] = [];
+    const collector = new RedisCollector({
+      url: proxy.url,
+      key: k,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await waitFor(() => collector.stats().connected, "the connection");
+      proxy.breakConnections();
+      await waitFor(() => errors.length > 0, "the outage report");
+      await waitFor(() => collector.stats().connected, "the reconnection");
+      collector.add({ name: "after.drop" });
+      await collector.flush();
+      assert.deepEqual(
+        await raw.lRange(k, 0, -1).then((all) =>
+          all.map((text) => JSON.parse(text).name)
+        ),
+        ["after.drop"],
+      );
+      assert.equal(errors.length, 1, errors.join("; "));
+      assert.match(String(errors[0]), /cannot reach Redis at/);
+    } finally {
+      await collector.close();
+      await proxy.close();
+    }
   });
 
   test("RedisCollector stores the one export whose reply is lost twice, as one run, and nothing else twice", async () => {
@@ -638,6 +722,32 @@ describe(
   "RedisCollector through a Redis outage (SIGKILL, 2 s down, restart)",
   { skip: skipServer },
   () => {
+    test("RedisCollector stops reconnecting once close() has resolved", async () => {
+      let server = await startPrivateRedis();
+      const collector = new RedisCollector({
+        url: server.url,
+        onError: () => {},
+      });
+      try {
+        await waitFor(() => collector.stats().connected, "the connection");
+        await server.kill();
+        await waitFor(() => !collector.stats().connected, "the outage");
+        await collector.close();
+        server = await startPrivateRedis({ port: server.port });
+        // Longer than the longest wait between two attempts (1 s + jitter).
+        await sleep(1500);
+        const raw = await rawClient(server.url);
+        const clients = String(await raw.sendCommand(["CLIENT", "LIST"]))
+          .trim().split("\n");
+        raw.destroy();
+        assert.equal(clients.length, 1, clients.join("\n"));
+        assert.equal(collector.stats().connected, false);
+      } finally {
+        await collector.close();
+        await server.kill();
+      }
+    });
+
     // Pinned (it is the default) so the duplicate bound below cannot drift.
     const maxExport = 1000;
     const retries: RedisCollectorOptions = {
