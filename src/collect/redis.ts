@@ -18,7 +18,7 @@
  */
 
 import { createClient } from "redis";
-import { traceFromJson, traceToJson } from "../trace.ts";
+import { stringifyTrace, traceFromJson } from "../trace.ts";
 import type { Trace } from "../trace.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
@@ -229,20 +229,6 @@ function messageOf(error: unknown): string {
       (typeof code === "string" ? code : error.name);
   }
   return String(error);
-}
-
-/** Serialises a trace; a trace JSON cannot encode is kept, minus its metadata. */
-function encode(trace: Trace): string {
-  try {
-    return JSON.stringify(traceToJson(trace));
-  } catch (error) {
-    return JSON.stringify(
-      traceToJson({
-        ...trace,
-        metadata: { pss_unserializable_metadata: messageOf(error) },
-      }),
-    );
-  }
 }
 
 /** The smallest stream id greater than `id` (`XRANGE` with `(` needs Redis 6.2). */
@@ -681,7 +667,9 @@ export class RedisCollector extends BatchCollector implements TraceSource {
       const push = new Array<string>(batch.length + 2);
       push[0] = "RPUSH";
       push[1] = key;
-      for (let i = 0; i < batch.length; i++) push[i + 2] = encode(batch[i]);
+      for (let i = 0; i < batch.length; i++) {
+        push[i + 2] = stringifyTrace(batch[i]);
+      }
       if (maxLen === undefined) {
         await client.sendCommand(push);
         return;
@@ -695,7 +683,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
     const commands = batch.map((trace) => [
       ...head,
       REDIS_STREAM_FIELD,
-      encode(trace),
+      stringifyTrace(trace),
     ]);
     await transaction(client, commands);
   }
