@@ -277,6 +277,21 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
     assert.equal(collector.stats().sent, 250);
   });
 
+  test("RedisCollector keeps a batch whose trace has metadata JSON cannot encode", async () => {
+    await using collector = new RedisCollector({
+      url: redisUrl(),
+      key: key("bigint"),
+    });
+    collector.add({ name: "plain", duration: 0.1 });
+    collector.add({ name: "odd", duration: 0.2, metadata: { id: 7n } });
+    await collector.flush();
+    assert.equal(collector.stats().sent, 2);
+    const [plain, odd] = await collector.traces();
+    assert.equal(plain.name, "plain");
+    assert.equal(odd.duration, 0.2);
+    assert.equal(typeof odd.metadata?.pss_unserializable_metadata, "string");
+  });
+
   test("RedisCollector stores each trace as pypss JSON (snake_case) with RPUSH", async () => {
     const k = key("wire");
     const trace = sampleTraces(2)[1];
