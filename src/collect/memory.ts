@@ -72,13 +72,14 @@ export class MemoryCollector implements Collector {
 
   /** Records a trace, evicting the oldest when full. Never throws. */
   add(trace: Trace): void {
-    if (this.#size < this.#capacity) {
-      this.#ring[(this.#start + this.#size) % this.#capacity] = trace;
-      this.#size++;
-    } else {
-      this.#ring[this.#start] = trace;
-      this.#start = (this.#start + 1) % this.#capacity;
+    // Kept small (no modulo, few field reads): it runs inside every monitor.
+    let next = this.#start + this.#size;
+    if (next >= this.#capacity) next -= this.#capacity;
+    this.#ring[next] = trace;
+    if (this.#size < this.#capacity) this.#size++;
+    else {
       this.#evicted++;
+      if (++this.#start === this.#capacity) this.#start = 0;
     }
     if (this.#observers.length > 0) this.#notify(trace);
   }
