@@ -100,6 +100,7 @@ export type {
   LoopMonitor,
   LoopMonitorStats,
 } from "./src/instrument/loop_monitor.ts";
+export type { LagSource } from "./src/runtime/loop.ts";
 
 // Configuration from files and the environment.
 export { applyConfig, CONFIG_ENV_VARS, loadConfig } from "./src/config/load.ts";

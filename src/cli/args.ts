@@ -55,6 +55,8 @@ export type CliArgs = ScoreArgs | HelpArgs;
  */
 export class UsageError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What is wrong with the command line.
    */
   constructor(message: string) {

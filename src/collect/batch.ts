@@ -201,6 +201,8 @@ export abstract class BatchCollector implements Collector {
   #removeExitHook: (() => void) | undefined;
 
   /**
+   * Sets up the queue; exports start when traces arrive.
+   *
    * @param options See {@linkcode BatchCollectorOptions}.
    * @param name Names the collector in error messages.
    * @throws {PssConfigError} When an option is out of range.

@@ -88,6 +88,9 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
   #closing: Promise<void> | undefined;
 
   /**
+   * Checks that `path` can be appended to (creating its directories), then
+   * starts an empty queue.
+   *
    * @param options See {@linkcode FileFifoCollectorOptions}.
    * @throws {PssConfigError} When an option is invalid, or when `path`
    * cannot be created or written (checked synchronously, here).

@@ -39,6 +39,8 @@ export class MemoryCollector implements Collector {
   #observers: TraceObserver[] = [];
 
   /**
+   * Creates an empty collector.
+   *
    * @param options See {@linkcode MemoryCollectorOptions}.
    * @throws {PssConfigError} When `maxTraces` is not a positive integer.
    */

@@ -21,7 +21,17 @@
 
 import { unrefTimer } from "./timer.ts";
 
-/** Which mechanism a {@linkcode LagProbe} measures lag with. */
+/**
+ * Which mechanism measures event-loop lag: on Deno and Bun alike, the drift
+ * of a probe timer.
+ *
+ * @example
+ * ```ts
+ * import { type LagSource, startAsyncMonitoring } from "@pss/pss";
+ * using monitor = startAsyncMonitoring();
+ * const source: LagSource = monitor.source; // "timer-drift"
+ * ```
+ */
 export type LagSource = "timer-drift";
 
 /**

@@ -119,6 +119,9 @@ export class PssConfigError extends Error {
   readonly source: string | undefined;
 
   /**
+   * Creates the error; the message reads "Invalid pss configuration (from
+   * source) as reason: got value".
+   *
    * @param field The offending field.
    * @param value The value given.
    * @param reason Why it is invalid, phrased after "as" (for example "'wTs' must be a finite number ≥ 0").
