@@ -102,6 +102,13 @@ const PY_FLOAT =
  *
  * @param value A JSON value from the wire.
  * @returns The number, or `undefined` when the value is not numeric.
+ *
+ * @example
+ * ```ts
+ * import { parseWireNumber } from "@pss/pss";
+ * console.log(parseWireNumber(0.25), parseWireNumber(" 1_000 "), parseWireNumber(true)); // 0.25 1000 1
+ * console.log(parseWireNumber("inf"), parseWireNumber(null)); // undefined undefined
+ * ```
  */
 export function parseWireNumber(value: unknown): number | undefined {
   if (typeof value === "number") return value;

@@ -5,7 +5,23 @@
  * @module
  */
 
-/** What the CLI needs from the process it runs in. */
+/**
+ * What the CLI needs from the process it runs in.
+ *
+ * @example Run the CLI in memory
+ * ```ts
+ * import { type CliIo, runCli } from "@pss/pss/cli";
+ * let out = "";
+ * const io: CliIo = {
+ *   stdout: (text) => Promise.resolve(void (out += text)),
+ *   stderr: () => Promise.resolve(),
+ *   stdin: async function* () { yield new TextEncoder().encode('{"name":"op","duration":0.1}\n'); },
+ *   readTextFile: () => Promise.reject(new Error("no files here")),
+ *   writeTextFile: () => Promise.reject(new Error("no files here")),
+ * };
+ * console.log(await runCli(["score", "-", "--format", "json"], io), JSON.parse(out).pss); // 0 100
+ * ```
+ */
 export interface CliIo {
   /** Writes all of `text` to standard output. */
   stdout(text: string): Promise<void>;

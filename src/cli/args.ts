@@ -5,10 +5,32 @@
  * @module
  */
 
-/** The output formats of `pss score`. */
+/**
+ * The output formats of `pss score`.
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs, type ReportFormat } from "@pss/pss/cli";
+ * const args = parseCliArgs(["score", "traces.ndjson", "-f", "html"]);
+ * const format: ReportFormat = args.command === "score" ? args.format ?? "text" : "text";
+ * console.log(format); // html
+ * ```
+ */
 export type ReportFormat = "text" | "json" | "html";
 
-/** What `pss score` was asked to do. */
+/**
+ * What `pss score` was asked to do.
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs, type ScoreArgs } from "@pss/pss/cli";
+ * const args = parseCliArgs(["score", "-", "--fail-under", "80", "--color"]);
+ * if (args.command === "score") {
+ *   const score: ScoreArgs = args;
+ *   console.log(score.input, score.failUnder, score.color, score.format); // - 80 true undefined
+ * }
+ * ```
+ */
 export interface ScoreArgs {
   /** The command. */
   command: "score";
@@ -28,7 +50,19 @@ export interface ScoreArgs {
   color: boolean;
 }
 
-/** A request for help, for `pss help`, `pss --help` and `pss score --help`. */
+/**
+ * A request for help, for `pss help`, `pss --help` and `pss score --help`.
+ *
+ * @example
+ * ```ts
+ * import { type HelpArgs, parseCliArgs } from "@pss/pss/cli";
+ * const args = parseCliArgs(["score", "--help"]);
+ * if (args.command === "help") {
+ *   const help: HelpArgs = args;
+ *   console.log(help.topic); // score
+ * }
+ * ```
+ */
 export interface HelpArgs {
   /** The command. */
   command: "help";
@@ -36,7 +70,17 @@ export interface HelpArgs {
   topic: "score" | undefined;
 }
 
-/** The parsed command line. */
+/**
+ * The parsed command line.
+ *
+ * @example
+ * ```ts
+ * import { type CliArgs, parseCliArgs } from "@pss/pss/cli";
+ * const args: CliArgs = parseCliArgs(["score", "traces.ndjson", "--by-name"]);
+ * if (args.command === "score") console.log(args.input, args.byName); // traces.ndjson true
+ * else console.log("help about", args.topic ?? "everything");
+ * ```
+ */
 export type CliArgs = ScoreArgs | HelpArgs;
 
 /**

@@ -15,7 +15,25 @@ import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 /** Retries of an export that a `flush()` or `close()` is waiting for. */
 const WAITED_RETRIES = 3;
 
-/** Options for {@linkcode BatchCollector}. */
+/**
+ * Options for {@linkcode BatchCollector}.
+ *
+ * @example
+ * ```ts
+ * import { BatchCollector, type BatchCollectorOptions, type Trace } from "@pss/pss";
+ * class Shipper extends BatchCollector {
+ *   protected override flushBatch(batch: Trace[]): Promise<void> {
+ *     console.log(`shipping ${batch.length}`);
+ *     return Promise.resolve();
+ *   }
+ *   override traces(): Promise<Trace[]> { return Promise.resolve([]); }
+ *   override clear(): Promise<void> { return Promise.resolve(); }
+ * }
+ * const options: BatchCollectorOptions = { batchSize: 50, flushIntervalMs: 200, maxRetries: 5, onError: (error) => console.error("shipping failed:", error) };
+ * await using shipper = new Shipper(options);
+ * shipper.add({ name: "op", duration: 0.01 });
+ * ```
+ */
 export interface BatchCollectorOptions {
   /**
    * How many traces may wait for export. When the queue is full, `add()`
@@ -92,6 +110,21 @@ export interface BatchCollectorOptions {
  * Counters of a {@linkcode BatchCollector}. At any moment
  * `added === sent + dropped.queueFull + dropped.flushFailed + dropped.closed
  * + queued + inFlight`: no trace is lost without being counted.
+ *
+ * @example
+ * ```ts
+ * import { BatchCollector, type BatchCollectorStats, type Trace } from "@pss/pss";
+ * class DownCollector extends BatchCollector {
+ *   protected override flushBatch(): Promise<void> { return Promise.reject(new Error("down")); }
+ *   override traces(): Promise<Trace[]> { return Promise.resolve([]); }
+ *   override clear(): Promise<void> { return Promise.resolve(); }
+ * }
+ * const collector = new DownCollector({ maxRetries: 0, onError: () => {} });
+ * collector.add({ name: "op" });
+ * await collector.close();
+ * const stats: BatchCollectorStats = collector.stats();
+ * console.log(stats.added, stats.sent, stats.dropped.flushFailed, stats.lastError); // 1 0 1 down
+ * ```
  */
 export interface BatchCollectorStats {
   /** Traces given to `add()` since construction. */

@@ -25,7 +25,21 @@ import type { TraceSource } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type FileKind, type FilePort, fileSystem } from "../runtime/fs.ts";
 
-/** Options for {@linkcode FileFifoCollector}. */
+/**
+ * Options for {@linkcode FileFifoCollector}.
+ *
+ * @example
+ * ```ts
+ * import { FileFifoCollector, type FileFifoCollectorOptions } from "@pss/pss/fifo";
+ * const dir = await Deno.makeTempDir();
+ * const options: FileFifoCollectorOptions = { path: `${dir}/traces.ndjson`, batchSize: 200, flushIntervalMs: 500 };
+ * const collector = new FileFifoCollector(options);
+ * collector.add({ name: "job", duration: 0.2 });
+ * await collector.close();
+ * console.log((await collector.traces()).length); // 1
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FileFifoCollectorOptions extends BatchCollectorOptions {
   /**
    * The NDJSON file (created with its directories when missing) or named

@@ -8,7 +8,18 @@ import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
 
-/** Options for {@linkcode MemoryCollector}. */
+/**
+ * Options for {@linkcode MemoryCollector}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCollector, type MemoryCollectorOptions } from "@pss/pss";
+ * const options: MemoryCollectorOptions = { maxTraces: 2 };
+ * const collector = new MemoryCollector(options);
+ * for (const name of ["a", "b", "c"]) collector.add({ name });
+ * console.log(collector.size, collector.evicted); // 2 1
+ * ```
+ */
 export interface MemoryCollectorOptions {
   /**
    * How many traces to keep; when full, the oldest trace is evicted (and

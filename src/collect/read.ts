@@ -11,7 +11,20 @@ import { splitLines } from "./lines.ts";
 import { PssConfigError } from "../score/config.ts";
 import { fileSystem } from "../runtime/fs.ts";
 
-/** One stored trace, not yet parsed: its pypss JSON text and where it was. */
+/**
+ * One stored trace, not yet parsed: its pypss JSON text and where it was.
+ *
+ * @example
+ * ```ts
+ * import { type RawEntry, readTraces } from "@pss/pss";
+ * const entries: RawEntry[] = [
+ *   { text: '{"name":"a","duration":0.1}', position: "row 1" },
+ *   { text: '{"name":"b"', position: "row 2", skipReason: "cut at 11 characters" },
+ * ];
+ * const reader = readTraces({ readRawEntries: async function* () { yield* entries; } });
+ * console.log((await Array.fromAsync(reader)).length, reader.stats); // 1 { read: 1, skipped: 1 }
+ * ```
+ */
 export interface RawEntry {
   /** The entry's JSON text (one NDJSON line, one Redis entry). */
   text: string;
@@ -48,7 +61,21 @@ export interface TraceSource {
   readRawEntries(): AsyncIterable<RawEntry>;
 }
 
-/** Options for {@linkcode readTraces}. */
+/**
+ * Options for {@linkcode readTraces}.
+ *
+ * @example
+ * ```ts
+ * import { readTraces, type ReadTracesOptions } from "@pss/pss";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/t.ndjson`, `{"name":"a"}\n{"name":"${"x".repeat(100)}"}\n`);
+ * const skipped: string[] = [];
+ * const options: ReadTracesOptions = { maxLineLength: 50, onSkip: (position) => skipped.push(position) };
+ * const traces = await Array.fromAsync(readTraces(`${dir}/t.ndjson`, options));
+ * console.log(traces.length, skipped); // 1 ["line 2"]
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ReadTracesOptions {
   /**
    * Called for every entry skipped as malformed, with its position
@@ -69,7 +96,20 @@ export interface ReadTracesOptions {
   chunkBytes?: number;
 }
 
-/** Counts of a {@linkcode TraceReader}, updated as it goes. */
+/**
+ * Counts of a {@linkcode TraceReader}, updated as it goes.
+ *
+ * @example
+ * ```ts
+ * import { readTraces, type ReadTracesStats } from "@pss/pss";
+ * const reader = readTraces({
+ *   async *readRawEntries() { yield { text: '{"name":"a"}', position: "1" }; yield { text: "oops", position: "2" }; },
+ * });
+ * await Array.fromAsync(reader);
+ * const stats: ReadTracesStats = reader.stats;
+ * console.log(stats); // { read: 1, skipped: 1 }
+ * ```
+ */
 export interface ReadTracesStats {
   /** Traces yielded so far. */
   read: number;
@@ -80,13 +120,36 @@ export interface ReadTracesStats {
 /**
  * The async iterator {@linkcode readTraces} returns: iterate it once with
  * `for await`, then (or meanwhile) look at its `stats`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCollector, readTraces, type TraceReader } from "@pss/pss";
+ * const collector = new MemoryCollector();
+ * collector.add({ name: "a", duration: 0.1 });
+ * collector.add({ name: "b", duration: 0.2 });
+ * const reader: TraceReader = readTraces(collector);
+ * for await (const trace of reader) console.log(trace.name, reader.stats.read); // a 1, then b 2
+ * ```
  */
 export interface TraceReader extends AsyncIterableIterator<Trace> {
   /** What was read and skipped so far. */
   readonly stats: ReadTracesStats;
 }
 
-/** Where {@linkcode readTraces} can read from. */
+/**
+ * Where {@linkcode readTraces} can read from.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCollector, readTraces, type TraceInput } from "@pss/pss";
+ * async function count(input: TraceInput): Promise<number> {
+ *   return (await Array.fromAsync(readTraces(input))).length;
+ * }
+ * const collector = new MemoryCollector();
+ * collector.add({ name: "op" });
+ * console.log(await count(collector)); // 1
+ * ```
+ */
 export type TraceInput = string | URL | TraceSource | Collector;
 
 /**

@@ -117,7 +117,20 @@ export const DEFAULT_REDIS_KEY = "pypss:traces";
  */
 export const REDIS_STREAM_FIELD = "trace";
 
-/** Options for {@linkcode RedisCollector}. */
+/**
+ * Options for {@linkcode RedisCollector}.
+ *
+ * @example
+ * ```ts
+ * import { RedisCollector, type RedisCollectorOptions } from "@pss/pss/redis";
+ * const options: RedisCollectorOptions = { url: "redis://127.0.0.1:6379", key: "myapp:example:options", mode: "stream", maxLen: 100_000, batchSize: 200 };
+ * await using collector = new RedisCollector(options);
+ * collector.add({ name: "job", duration: 0.05 });
+ * await collector.flush();
+ * console.log((await collector.traces()).length); // 1
+ * await collector.clear();
+ * ```
+ */
 export interface RedisCollectorOptions extends BatchCollectorOptions {
   /**
    * How many queued traces send an `RPUSH` (or an `XADD` transaction)
@@ -186,7 +199,18 @@ export interface RedisCollectorOptions extends BatchCollectorOptions {
   readPageSize?: number;
 }
 
-/** {@linkcode BatchCollectorStats} plus the connection state. */
+/**
+ * {@linkcode BatchCollectorStats} plus the connection state.
+ *
+ * @example
+ * ```ts
+ * import { RedisCollector, type RedisCollectorStats } from "@pss/pss/redis";
+ * await using collector = new RedisCollector({ key: "myapp:example:stats" });
+ * const stats: RedisCollectorStats = collector.stats();
+ * if (!stats.connected) console.warn(`Redis is not ready yet: ${stats.lastError ?? "connecting"}`);
+ * console.log(stats.added, stats.queued); // 0 0
+ * ```
+ */
 export interface RedisCollectorStats extends BatchCollectorStats {
   /** Whether the connection to Redis is up and ready for commands now. */
   connected: boolean;

@@ -25,6 +25,13 @@ import { type ConfigHost, configHost } from "./host.ts";
  * The name of every setting a file or the environment can set: the
  * {@linkcode PssConfig} fields plus `sampleRate`, `errorSampleRate` and
  * `maxTraces`.
+ *
+ * @example
+ * ```ts
+ * import { CONFIG_ENV_VARS, type SettingName } from "@pss/pss";
+ * const setting: SettingName = "sampleRate";
+ * console.log(CONFIG_ENV_VARS[setting]); // PSS_SAMPLE_RATE
+ * ```
  */
 export type SettingName =
   | keyof PssConfig
@@ -69,7 +76,20 @@ export const CONFIG_ENV_VARS: Readonly<Record<SettingName, string>> = Object
     ) as Record<SettingName, string>,
   );
 
-/** Options for {@linkcode loadConfig}. */
+/**
+ * Options for {@linkcode loadConfig}.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, type LoadConfigOptions } from "@pss/pss";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pss.json`, '{ "w_ts": 0.4, "sampleRate": 0.5 }');
+ * const options: LoadConfigOptions = { cwd: dir, manifests: false, env: { PSS_MAX_TRACES: "5000" } };
+ * const config = await loadConfig(options);
+ * console.log(config.score.wTs, config.sampleRate, config.maxTraces); // 0.4 0.5 5000
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface LoadConfigOptions {
   /**
    * The directory holding `pss.json`, `package.json` and `deno.json`.

@@ -8,7 +8,20 @@
 import { runtime } from "../runtime/adapter.ts";
 import type { ContextStorage } from "../runtime/types.ts";
 
-/** Tags attached to traces: plain JSON-able values. */
+/**
+ * Tags attached to traces: plain JSON-able values.
+ *
+ * @example
+ * ```ts
+ * import { currentTags, type TraceTags, withTags } from "@pss/pss";
+ * withTags({ tenant: "acme" }, () => {
+ *   withTags({ requestId: "r-42" }, () => {
+ *     const tags: TraceTags | undefined = currentTags();
+ *     console.log(tags); // { tenant: "acme", requestId: "r-42" }
+ *   });
+ * });
+ * ```
+ */
 export type TraceTags = Readonly<Record<string, unknown>>;
 
 /**

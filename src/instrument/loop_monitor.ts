@@ -17,10 +17,38 @@ import {
 import { unrefTimer } from "../runtime/timer.ts";
 import { reportError } from "./settings.ts";
 
-/** The name of the system traces the loop monitor records (as in pypss). */
+/**
+ * The name of the system traces the loop monitor records (as in pypss).
+ *
+ * @example
+ * ```ts
+ * import { LOOP_HEALTH_TRACE_NAME, MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * const collector = new MemoryCollector();
+ * {
+ *   using _monitor = startAsyncMonitoring({ intervalMs: 20, collector });
+ *   await new Promise((resolve) => setTimeout(resolve, 50));
+ * }
+ * const samples = collector.snapshot().filter((t) => t.name === LOOP_HEALTH_TRACE_NAME);
+ * console.log(samples.length > 0, samples.every((t) => t.systemMetric)); // true true
+ * ```
+ */
 export const LOOP_HEALTH_TRACE_NAME = "__event_loop_health__";
 
-/** Options for {@linkcode startAsyncMonitoring}. */
+/**
+ * Options for {@linkcode startAsyncMonitoring}.
+ *
+ * @example One sample a second, only lags of 1 ms or more, in their own collector
+ * ```ts
+ * import { type AsyncMonitoringOptions, MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * const options: AsyncMonitoringOptions = {
+ *   intervalMs: 1000,
+ *   thresholdMs: 1,
+ *   collector: new MemoryCollector({ maxTraces: 3600 }),
+ * };
+ * using monitor = startAsyncMonitoring(options);
+ * console.log(monitor.stats().samples); // 0
+ * ```
+ */
 export interface AsyncMonitoringOptions {
   /**
    * How often a sample is taken, in milliseconds (pypss: 0.5 s). Each sample

@@ -12,6 +12,18 @@ import { type MonitorOptions, startBlock } from "./_core.ts";
  *
  * As with {@linkcode MonitorBlock}, the disposer cannot see an exception:
  * mark failures with `fail(error)` or use {@linkcode monitorFunction}.
+ *
+ * @example
+ * ```ts
+ * import { type AsyncMonitorBlock, monitorAsync } from "@pss/pss";
+ * async function lookup(id: string): Promise<string | undefined> {
+ *   await using block: AsyncMonitorBlock = monitorAsync("cache.lookup");
+ *   const hit = await block.wait(Promise.resolve(id === "a" ? "value" : undefined));
+ *   block.tag(hit === undefined ? "miss" : "hit");
+ *   return hit;
+ * }
+ * console.log(await lookup("a")); // value
+ * ```
  */
 export interface AsyncMonitorBlock extends AsyncDisposable {
   /**

@@ -17,6 +17,17 @@ export type { MonitorOptions } from "./_core.ts";
  * `DisposableStack` passes it; `SuppressedError` only appears when the
  * disposer itself throws), so mark failures with `fail(error)` or use
  * {@linkcode monitorFunction}, which records them by itself.
+ *
+ * @example
+ * ```ts
+ * import { type MonitorBlock, monitorBlock } from "@pss/pss";
+ * function route(path: string): string {
+ *   using block: MonitorBlock = monitorBlock("route");
+ *   block.tag(path.startsWith("/api/") ? "api" : "static");
+ *   return path.startsWith("/api/") ? "json" : "file";
+ * }
+ * console.log(route("/api/users")); // json
+ * ```
  */
 export interface MonitorBlock extends Disposable {
   /**

@@ -19,7 +19,19 @@ import { PssConfigError } from "../score/config.ts";
 import { captureStack } from "./_source.ts";
 import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
 
-/** Any function; `never[]` parameters accept every parameter list. */
+/**
+ * Any function; `never[]` parameters accept every parameter list.
+ *
+ * @example
+ * ```ts
+ * import { type AnyFunction, monitorFunction } from "@pss/pss";
+ * function billing<F extends AnyFunction>(name: string, fn: F): F {
+ *   return monitorFunction(name, { module: "billing" })(fn);
+ * }
+ * const total = billing("billing.total", (a: number, b: number) => a + b);
+ * console.log(total(2, 3)); // 5
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type AnyFunction = (this: any, ...args: never[]) => unknown;
 

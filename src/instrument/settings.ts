@@ -8,7 +8,22 @@
 
 import { PssConfigError } from "../score/config.ts";
 
-/** Where an instrumentation failure happened; see {@linkcode InstrumentationSettings.onError}. */
+/**
+ * Where an instrumentation failure happened; see {@linkcode InstrumentationSettings.onError}.
+ *
+ * @example
+ * ```ts
+ * import { configureInstrumentation, type InstrumentationErrorSource, MemoryCollector, monitorBlock, resetInstrumentation } from "@pss/pss";
+ * class FullCollector extends MemoryCollector {
+ *   override add(): void { throw new Error("disk full"); }
+ * }
+ * const sources: InstrumentationErrorSource[] = [];
+ * configureInstrumentation({ onError: (_error, source) => sources.push(source) });
+ * monitorBlock("save", { collector: new FullCollector() }).end();
+ * console.log(sources); // ["collector"]
+ * resetInstrumentation();
+ * ```
+ */
 export type InstrumentationErrorSource = "collector" | "random" | "probe";
 
 /**
@@ -75,7 +90,18 @@ export interface InstrumentationSettings {
   readonly captureSource: boolean;
 }
 
-/** Options for {@linkcode configureInstrumentation}: any subset of the settings. */
+/**
+ * Options for {@linkcode configureInstrumentation}: any subset of the settings.
+ *
+ * @example
+ * ```ts
+ * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions, resetInstrumentation } from "@pss/pss";
+ * const production: InstrumentationOptions = { sampleRate: 0.1, errorSampleRate: 1, cpu: true };
+ * configureInstrumentation(production);
+ * console.log(getInstrumentationSettings().sampleRate); // 0.1
+ * resetInstrumentation();
+ * ```
+ */
 export type InstrumentationOptions = Partial<InstrumentationSettings>;
 
 /**

@@ -18,13 +18,40 @@ import { PssConfigError } from "../score/config.ts";
  * The band a score falls in: `"excellent"` (≥ 90), `"good"` (≥ 75),
  * `"fair"` (≥ 50), `"unstable"` (below 50), or `"no-data"` when there was
  * nothing to score (no regular trace and no loop lag).
+ *
+ * @example
+ * ```ts
+ * import { computePss, type Verdict, verdictOf } from "@pss/pss";
+ * const none: Verdict = verdictOf(computePss([]));
+ * const one: Verdict = verdictOf(computePss([{ name: "op", duration: 0.1 }]));
+ * console.log(none, one); // no-data excellent
+ * ```
  */
 export type Verdict = "excellent" | "good" | "fair" | "unstable" | "no-data";
 
-/** How weak a flagged pillar is. */
+/**
+ * How weak a flagged pillar is.
+ *
+ * @example
+ * ```ts
+ * import { pillarSeverity, type Severity } from "@pss/pss";
+ * const severity: Severity | undefined = pillarSeverity("memoryStability", 0.5);
+ * console.log(severity); // critical
+ * ```
+ */
 export type Severity = "warning" | "critical";
 
-/** The bounds below which a pillar is flagged; compared with the value rounded to two decimals. */
+/**
+ * The bounds below which a pillar is flagged; compared with the value rounded to two decimals.
+ *
+ * @example
+ * ```ts
+ * import { type PillarThresholds, pillarSeverity } from "@pss/pss";
+ * const lenient: PillarThresholds = { warning: 0.7, critical: 0.4 };
+ * console.log(pillarSeverity("timingStability", 0.8)); // warning
+ * console.log(pillarSeverity("timingStability", 0.8, { thresholds: { timingStability: lenient } })); // undefined
+ * ```
+ */
 export interface PillarThresholds {
   /** Below this the pillar is a warning. */
   readonly warning: number;
@@ -53,7 +80,17 @@ export const DEFAULT_DIAGNOSIS_THRESHOLDS: Readonly<
   concurrencyChaos: Object.freeze({ warning: 0.85, critical: 0.6 }),
 });
 
-/** One weak pillar and what it usually means. */
+/**
+ * One weak pillar and what it usually means.
+ *
+ * @example
+ * ```ts
+ * import { diagnoseReport, type PillarFinding } from "@pss/pss";
+ * const findings: PillarFinding[] = diagnoseReport({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).findings;
+ * console.log(findings[0].label, findings[0].value, findings[0].severity); // Error Volatility 0.18 critical
+ * console.log(findings[0].causes);
+ * ```
+ */
 export interface PillarFinding {
   /** Which pillar. */
   pillar: PillarKey;
@@ -69,7 +106,17 @@ export interface PillarFinding {
   causes: string;
 }
 
-/** The diagnosis of a report. */
+/**
+ * The diagnosis of a report.
+ *
+ * @example
+ * ```ts
+ * import { computePss, type Diagnosis, diagnoseReport } from "@pss/pss";
+ * const diagnosis: Diagnosis = diagnoseReport(computePss([{ name: "op", duration: 0.1 }]));
+ * console.log(diagnosis.verdict, diagnosis.findings.length); // excellent 0
+ * console.log(diagnosis.headline); // Excellent: the program is stable under this workload.
+ * ```
+ */
 export interface Diagnosis {
   /** The score's band. */
   verdict: Verdict;
@@ -81,7 +128,18 @@ export interface Diagnosis {
   notes: string[];
 }
 
-/** Options of {@linkcode diagnoseReport}. */
+/**
+ * Options of {@linkcode diagnoseReport}.
+ *
+ * @example
+ * ```ts
+ * import { diagnoseReport, type DiagnoseOptions, type PssReport } from "@pss/pss";
+ * const report: PssReport = { pss: 99, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.95, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 };
+ * const strict: DiagnoseOptions = { thresholds: { errorVolatility: { warning: 0.99, critical: 0.9 } } };
+ * console.log(diagnoseReport(report).findings.length); // 0
+ * console.log(diagnoseReport(report, strict).findings[0].severity); // warning
+ * ```
+ */
 export interface DiagnoseOptions {
   /**
    * Per-pillar thresholds replacing the defaults for the pillars given.
@@ -314,6 +372,16 @@ function severityRank(severity: Severity): number {
  * Per-name reports: what `computePssByName` returns (an array of
  * `{ name, report }`), a `Map` from name to report, or a plain object keyed
  * by name.
+ *
+ * @example
+ * ```ts
+ * import { computePss, rankByName, type ReportsByName } from "@pss/pss";
+ * const cache = computePss([{ name: "cache", duration: 0.001 }]);
+ * const db = computePss([{ name: "db", duration: 0.1 }, { name: "db", duration: 0.1, error: true }]);
+ * const asMap: ReportsByName = new Map([["cache", cache], ["db", db]]);
+ * const asObject: ReportsByName = { cache, db };
+ * console.log(rankByName(asMap)[0].name, rankByName(asObject)[0].name); // db db
+ * ```
  */
 export type ReportsByName =
   | Iterable<NamedPssReport>

@@ -19,7 +19,18 @@ import {
 } from "./diagnose.ts";
 import { PILLARS } from "../score/pss.ts";
 
-/** Options of {@linkcode renderReportHtml}. */
+/**
+ * Options of {@linkcode renderReportHtml}.
+ *
+ * @example
+ * ```ts
+ * import { computePss, computePssByName, type HtmlReportOptions, renderReportHtml } from "@pss/pss";
+ * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.3 }];
+ * const options: HtmlReportOptions = { title: "Nightly load test", subtitle: "traces.ndjson", byName: computePssByName(traces) };
+ * const html = renderReportHtml(computePss(traces), options);
+ * console.log(html.includes("<title>Nightly load test</title>")); // true
+ * ```
+ */
 export interface HtmlReportOptions {
   /**
    * Per-name reports (what `computePssByName` returns) to list in a table,

@@ -47,10 +47,28 @@ import {
   verdictOf,
 } from "./diagnose.ts";
 
-/** The five pillars under pypss's snake_case keys, in pypss's order. */
+/**
+ * The five pillars under pypss's snake_case keys, in pypss's order.
+ *
+ * @example
+ * ```ts
+ * import { type BreakdownJson, computePss, reportToJson } from "@pss/pss";
+ * const breakdown: BreakdownJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).breakdown;
+ * for (const [pillar, value] of Object.entries(breakdown)) console.log(pillar, value); // timing_stability 1, memory_stability 1, …
+ * ```
+ */
 export type BreakdownJson = PypssReportJson["breakdown"];
 
-/** How many traces a report saw. */
+/**
+ * How many traces a report saw.
+ *
+ * @example
+ * ```ts
+ * import { computePss, type CountsJson, reportToJson } from "@pss/pss";
+ * const counts: CountsJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).counts;
+ * console.log(counts); // { traces: 1, system_traces: 0, skipped: 0 }
+ * ```
+ */
 export interface CountsJson {
   /** Regular traces scored. */
   traces: number;
@@ -60,7 +78,16 @@ export interface CountsJson {
   skipped: number;
 }
 
-/** One weak pillar in the JSON report. */
+/**
+ * One weak pillar in the JSON report.
+ *
+ * @example
+ * ```ts
+ * import { type FindingJson, reportToJson } from "@pss/pss";
+ * const findings: FindingJson[] = reportToJson({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).diagnosis.findings;
+ * for (const f of findings) console.log(f.pillar, f.value, f.severity); // error_volatility 0.18 critical
+ * ```
+ */
 export interface FindingJson {
   /** The pillar's snake_case key, as in `breakdown`. */
   pillar: string;
@@ -76,7 +103,18 @@ export interface FindingJson {
   causes: string;
 }
 
-/** The report of one operation name in the JSON report. */
+/**
+ * The report of one operation name in the JSON report.
+ *
+ * @example
+ * ```ts
+ * import { computePss, computePssByName, type NamedReportJson, reportToJson } from "@pss/pss";
+ * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1, error: true }];
+ * const json = reportToJson(computePss(traces), { byName: computePssByName(traces) });
+ * const rows: NamedReportJson[] = json.by_name ?? [];
+ * for (const row of rows) console.log(row.name, row.pss, row.verdict); // b 84 good, then a 100 excellent
+ * ```
+ */
 export interface NamedReportJson {
   /** The operation name. */
   name: string;
@@ -92,7 +130,17 @@ export interface NamedReportJson {
   counts: CountsJson;
 }
 
-/** The JSON report; see the module documentation for an example. */
+/**
+ * The JSON report; see the module documentation for an example.
+ *
+ * @example Read back a JSON report
+ * ```ts
+ * import { computePss, type PssReportJson, renderReportJson } from "@pss/pss";
+ * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]));
+ * const json: PssReportJson = JSON.parse(text);
+ * console.log(json.pss, json.verdict, json.counts.traces); // 100 excellent 1
+ * ```
+ */
 export interface PssReportJson {
   /** The score, 0 to 100 (pypss's `pss`). */
   pss: number;
@@ -117,7 +165,20 @@ export interface PssReportJson {
   by_name?: NamedReportJson[];
 }
 
-/** Options of {@linkcode reportToJson}. */
+/**
+ * Options of {@linkcode reportToJson}.
+ *
+ * @example
+ * ```ts
+ * import { computePss, computePssByName, reportToJson, type ReportToJsonOptions } from "@pss/pss";
+ * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1 }];
+ * const options: ReportToJsonOptions = {
+ *   byName: computePssByName(traces),
+ *   thresholds: { timingStability: { warning: 0.95, critical: 0.8 } },
+ * };
+ * console.log(reportToJson(computePss(traces), options).by_name?.length); // 2
+ * ```
+ */
 export interface ReportToJsonOptions {
   /**
    * Per-name reports (what `computePssByName` returns) to include as
@@ -132,7 +193,17 @@ export interface ReportToJsonOptions {
   thresholds?: DiagnoseOptions["thresholds"];
 }
 
-/** Options of {@linkcode renderReportJson}. */
+/**
+ * Options of {@linkcode renderReportJson}.
+ *
+ * @example One line per report, for NDJSON logs
+ * ```ts
+ * import { computePss, type JsonReportOptions, renderReportJson } from "@pss/pss";
+ * const options: JsonReportOptions = { indent: 0 };
+ * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]), options);
+ * console.log(text.includes("\n")); // false
+ * ```
+ */
 export interface JsonReportOptions extends ReportToJsonOptions {
   /**
    * Indentation passed to `JSON.stringify`; 0 writes one line.

@@ -18,7 +18,18 @@ import { PILLARS } from "../score/pss.ts";
 import { roundPypss } from "../score/round.ts";
 import { PssConfigError } from "../score/config.ts";
 
-/** Options of {@linkcode renderReportText}. */
+/**
+ * Options of {@linkcode renderReportText}.
+ *
+ * @example
+ * ```ts
+ * import { computePss, computePssByName, renderReportText, type TextReportOptions } from "@pss/pss";
+ * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.3 }];
+ * const options: TextReportOptions = { title: "Nightly load test", byName: computePssByName(traces), maxNames: 10 };
+ * const text = renderReportText(computePss(traces), options);
+ * console.log(text.split("\n")[0]); // Nightly load test
+ * ```
+ */
 export interface TextReportOptions {
   /**
    * Per-name reports (what `computePssByName` returns) to list in a table,

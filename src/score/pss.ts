@@ -15,7 +15,18 @@ import { memoryStability } from "./memory.ts";
 import { timingStability } from "./timing.ts";
 import { roundHalfEven, roundPypss } from "./round.ts";
 
-/** The key of a pillar in {@linkcode PssBreakdown}. */
+/**
+ * The key of a pillar in {@linkcode PssBreakdown}.
+ *
+ * @example
+ * ```ts
+ * import { computePss, type PillarKey, PILLARS } from "@pss/pss";
+ * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
+ * const keys: PillarKey[] = PILLARS.map((pillar) => pillar.key);
+ * const weakest = keys.reduce((a, b) => (report.breakdown[b] < report.breakdown[a] ? b : a));
+ * console.log(weakest); // errorVolatility
+ * ```
+ */
 export type PillarKey = keyof PssBreakdown;
 
 /**
