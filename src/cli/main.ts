@@ -77,6 +77,7 @@ class CliFailure extends Error {
  * await Deno.writeTextFile(path, '{"name":"op","duration":0.1}\n');
  * const code = await runCli(["score", path, "--format", "json"]);
  * console.log(code); // 0
+ * await Deno.remove(path);
  * ```
  */
 export async function runCli(

@@ -6,13 +6,15 @@
  * ```ts
  * import { FileFifoCollector } from "@pss/pss/fifo";
  * import { computePss, readTraces } from "@pss/pss";
- * const path = (await Deno.makeTempDir()) + "/traces.ndjson";
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/traces.ndjson`;
  * {
  *   await using collector = new FileFifoCollector({ path });
  *   collector.add({ name: "op", duration: 0.01 });
  * }
  * const traces = await Array.fromAsync(readTraces(path));
  * console.log(traces.length, computePss(traces).pss);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
@@ -87,11 +89,13 @@ interface PartialWrite {
  * @example Several processes, one file
  * ```ts
  * import { FileFifoCollector } from "@pss/pss/fifo";
- * const path = (await Deno.makeTempDir()) + "/shared.ndjson";
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/shared.ndjson`;
  * const collector = new FileFifoCollector({ path, batchSize: 500 });
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
  * console.log((await collector.traces()).length); // 1
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class FileFifoCollector extends BatchCollector implements TraceSource {
