@@ -187,8 +187,7 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
       }
       bytes = encoder.encode(text);
     }
-    const file = await this.#open();
-    await file.lock(true);
+    const file = await this.#lockCurrent();
     let written = 0;
     try {
       while (written < bytes.length) {
@@ -263,6 +262,35 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
       if (file !== undefined) (await file.catch(() => undefined))?.close();
     });
     return this.#closing;
+  }
+
+  /**
+   * The open file, exclusively locked, once `path` is known to still name
+   * it: a file renamed or deleted under the collector (log rotation) is let
+   * go and `path` opened anew, so writes follow the path as pypss's
+   * open-per-batch does. Costs a `stat` and an `fstat` per export.
+   */
+  async #lockCurrent(): Promise<FilePort> {
+    let file = await this.#open();
+    await file.lock(true);
+    if (this.#kind !== "file") return file;
+    let current: boolean;
+    try {
+      const [mine, named] = await Promise.all([
+        file.identity(),
+        fileSystem.identity(this.#path),
+      ]);
+      current = mine === named;
+    } catch {
+      current = true; // Cannot tell: keep writing where we are.
+    }
+    if (current) return file;
+    await file.unlock().catch(() => {});
+    this.#file = undefined;
+    file.close();
+    file = await this.#open();
+    await file.lock(true);
+    return file;
   }
 
   /** Opens the file once; a failed open is retried by the next export. */

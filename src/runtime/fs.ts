@@ -34,6 +34,8 @@ export interface FilePort {
   size(): Promise<number>;
   /** Cuts the file to zero bytes. */
   truncate(): Promise<void>;
+  /** Which file this is (device and inode), to tell whether a path still names it. */
+  identity(): Promise<string>;
   /** Closes the file; never throws. */
   close(): void;
 }
@@ -55,6 +57,8 @@ export interface FileSystemPort {
   prepareAppendSync(path: string | URL): FileKind;
   /** What kind of file `path` names, or `undefined` when it does not exist. */
   kindSync(path: string | URL): FileKind | "other" | undefined;
+  /** Which file `path` names now (device and inode), or `undefined` when none. */
+  identity(path: string | URL): Promise<string | undefined>;
   /** Opens `path`; `"append"` creates it when missing. */
   open(path: string | URL, mode: OpenMode): Promise<FilePort>;
 }

@@ -148,6 +148,11 @@ class NodeFile implements FilePort {
     return this.#handle.truncate(0);
   }
 
+  async identity(): Promise<string> {
+    const info = await this.#handle.stat();
+    return `${info.dev}:${info.ino}`;
+  }
+
   close(): void {
     this.#handle.close().catch(() => {});
   }
@@ -181,6 +186,15 @@ export const bunFileSystem: FileSystemPort = {
     }
     fs.closeSync(fs.openSync(path, "a"));
     return "file";
+  },
+  async identity(path: string | URL): Promise<string | undefined> {
+    try {
+      const info = await fs.promises.stat(path);
+      return `${info.dev}:${info.ino}`;
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") return undefined;
+      throw error;
+    }
   },
   async open(path: string | URL, mode: OpenMode): Promise<FilePort> {
     const flags = mode === "append" ? "a" : mode === "read" ? "r" : "r+";

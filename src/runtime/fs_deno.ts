@@ -38,6 +38,11 @@ class DenoFile implements FilePort {
     return this.#file.truncate(0);
   }
 
+  async identity(): Promise<string> {
+    const info = await this.#file.stat();
+    return `${info.dev}:${info.ino}`;
+  }
+
   close(): void {
     try {
       this.#file.close();
@@ -77,6 +82,15 @@ export const denoFileSystem: FileSystemPort = {
     if (kind === undefined) Deno.mkdirSync(parentOf(path), { recursive: true });
     Deno.openSync(path, { append: true, create: true }).close();
     return "file";
+  },
+  async identity(path: string | URL): Promise<string | undefined> {
+    try {
+      const info = await Deno.stat(path);
+      return `${info.dev}:${info.ino}`;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
   },
   async open(path: string | URL, mode: OpenMode): Promise<FilePort> {
     const options: Deno.OpenOptions = mode === "append"

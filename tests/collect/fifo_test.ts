@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { FileFifoCollector } from "../../src/collect/fifo.ts";
 import { readTraces } from "../../src/collect/read.ts";
 import { PssConfigError } from "../../src/score/config.ts";
@@ -92,6 +92,34 @@ describe("FileFifoCollector", () => {
     assert.equal(stats.dropped.flushFailed, 25);
     assert.match(String(stats.lastError), /No space|ENOSPC/i);
     assert.equal(errors.length, 3, "one report per batch given up");
+  });
+
+  test("follows the path when the file is rotated (renamed) under it", async () => {
+    const dir = await tempDir();
+    const path = `${dir}/rotated.ndjson`;
+    await using collector = new FileFifoCollector({ path, batchSize: 10 });
+    for (let seq = 0; seq < 10; seq++) collector.add({ name: "before" });
+    await collector.flush();
+    await rename(path, `${dir}/rotated.ndjson.1`);
+    for (let seq = 0; seq < 10; seq++) collector.add({ name: "after" });
+    await collector.flush();
+    const old = await Array.fromAsync(readTraces(`${dir}/rotated.ndjson.1`));
+    const current = await Array.fromAsync(readTraces(path));
+    assert.deepEqual(old.map((t) => t.name), Array(10).fill("before"));
+    assert.deepEqual(current.map((t) => t.name), Array(10).fill("after"));
+  });
+
+  test("recreates the file when it is deleted under it", async () => {
+    const path = `${await tempDir()}/deleted.ndjson`;
+    await using collector = new FileFifoCollector({ path, batchSize: 5 });
+    for (let seq = 0; seq < 5; seq++) collector.add({ name: "lost-with-file" });
+    await collector.flush();
+    await unlink(path);
+    for (let seq = 0; seq < 5; seq++) collector.add({ name: "kept" });
+    await collector.flush();
+    const traces = await Array.fromAsync(readTraces(path));
+    assert.deepEqual(traces.map((t) => t.name), Array(5).fill("kept"));
+    assert.equal(collector.stats().dropped.flushFailed, 0);
   });
 
   test("a trace with unserialisable metadata does not cost its batch", async () => {
