@@ -6,6 +6,7 @@ import {
   type BatchCollectorStats,
 } from "../../src/collect/batch.ts";
 import { MemoryCollector } from "../../src/collect/memory.ts";
+import { runtime } from "../../src/runtime/adapter.ts";
 import { PssConfigError } from "../../src/score/config.ts";
 import type { Trace } from "../../src/trace.ts";
 import { readTraces } from "../../src/collect/read.ts";
@@ -467,19 +468,14 @@ describe("BatchCollector observers", () => {
 });
 
 describe("BatchCollector lifetime", () => {
-  const collect = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun
-    ? () =>
-      (globalThis as unknown as { Bun: { gc(force: boolean): void } }).Bun.gc(
-        true,
-      )
-    : (globalThis as { gc?: () => void }).gc;
+  const canCollect = runtime.collectGarbage();
 
   test(
     "a collector dropped without close() is garbage-collected, exit hook and all",
-    { skip: collect === undefined ? "needs --expose-gc on Deno" : false },
+    { skip: canCollect ? false : "needs --expose-gc on Deno" },
     async () => {
       const heap = (): number => {
-        collect!();
+        runtime.collectGarbage();
         return process.memoryUsage().heapUsed;
       };
       const make = (): void => {
