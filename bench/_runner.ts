@@ -2,10 +2,38 @@
  * Runs a list of benchmarks under `Deno.bench` (Deno) or, where that does
  * not exist (Bun), with a small round-robin runner that runs every bench of
  * the list in turn (so noise hits them alike) and prints each median with
- * its ratio to its group's baseline. Shared by the collector benchmarks.
+ * its ratio to its group's baseline; and the traces they ship. Shared by the
+ * collector benchmarks.
  *
  * @module
  */
+
+import type { Trace } from "../src/trace.ts";
+
+/**
+ * `count` realistic traces, every field set, as the collector benchmarks
+ * ship them (the same payloads for a collector and for its floor).
+ *
+ * @param count How many.
+ * @returns The traces.
+ */
+export function benchTraces(count: number): Trace[] {
+  return Array.from({ length: count }, (_, i) => ({
+    traceId: `bench-${i}`,
+    name: `op.${i % 20}`,
+    module: "bench",
+    duration: 0.001 + (i % 100) * 1e-5,
+    cpuTime: 0.0008,
+    waitTime: 0.0002,
+    memory: 50_000_000 + i,
+    memoryDiff: i % 7,
+    error: i % 50 === 0,
+    branchTag: i % 2 === 0 ? "hit" : "miss",
+    timestamp: 1_700_000_000 + i / 1000,
+    asyncOp: true,
+    metadata: { route: "/api/items", attempt: 1 },
+  }));
+}
 
 /** The timing handle a bench function receives (a subset of `Deno.BenchContext`). */
 export interface Bench {

@@ -19,28 +19,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileFifoCollector } from "../src/collect/fifo.ts";
-import { type BenchDefinition, runBenches } from "./_runner.ts";
+import { type BenchDefinition, benchTraces, runBenches } from "./_runner.ts";
 import { type Trace, traceToJson } from "../src/trace.ts";
 
 const TRACES = 10_000;
 const ADDS = 1_000;
 const dir = mkdtempSync(join(tmpdir(), "pss-fifo-bench-"));
 
-const traces: Trace[] = Array.from({ length: TRACES }, (_, i) => ({
-  traceId: `bench-${i}`,
-  name: `op.${i % 20}`,
-  module: "bench",
-  duration: 0.001 + (i % 100) * 1e-5,
-  cpuTime: 0.0008,
-  waitTime: 0.0002,
-  memory: 50_000_000 + i,
-  memoryDiff: i % 7,
-  error: i % 50 === 0,
-  branchTag: i % 2 === 0 ? "hit" : "miss",
-  timestamp: 1_700_000_000 + i / 1000,
-  asyncOp: true,
-  metadata: { route: "/api/items", attempt: 1 },
-}));
+const traces: Trace[] = benchTraces(TRACES);
 const encoder = new TextEncoder();
 let sink = 0;
 

@@ -20,7 +20,7 @@
 
 import { createClient } from "redis";
 import { RedisCollector } from "../src/collect/redis.ts";
-import { type BenchDefinition, runBenches } from "./_runner.ts";
+import { type BenchDefinition, benchTraces, runBenches } from "./_runner.ts";
 import { type Trace, traceToJson } from "../src/trace.ts";
 
 const URL = (globalThis as { process?: { env: Record<string, string> } })
@@ -29,21 +29,7 @@ const TRACES = 10_000;
 /** The trickle: this many traces per timer tick. */
 const CHUNK = 200;
 
-const traces: Trace[] = Array.from({ length: TRACES }, (_, i) => ({
-  traceId: `bench-${i}`,
-  name: `op.${i % 20}`,
-  module: "bench",
-  duration: 0.001 + (i % 100) * 1e-5,
-  cpuTime: 0.0008,
-  waitTime: 0.0002,
-  memory: 50_000_000 + i,
-  memoryDiff: i % 7,
-  error: i % 50 === 0,
-  branchTag: i % 2 === 0 ? "hit" : "miss",
-  timestamp: 1_700_000_000 + i / 1000,
-  asyncOp: true,
-  metadata: { route: "/api/items", attempt: 1 },
-}));
+const traces: Trace[] = benchTraces(TRACES);
 
 const client = createClient({ url: URL, disableOfflineQueue: true });
 client.on("error", () => {});
