@@ -12,12 +12,12 @@ import {
 import { readTraces } from "../../src/collect/read.ts";
 import { PssConfigError } from "../../src/score/config.ts";
 import { type Trace, traceFromJson, traceToJson } from "../../src/trace.ts";
+import { spawnRuntime } from "../fixtures/spawn.ts";
 import {
   freePort,
   redisUrl,
   requireRedis,
   requireRedisServer,
-  runFixture,
   startPrivateRedis,
   startProxy,
   uniqueKey,
@@ -203,11 +203,11 @@ describe("RedisCollector in a script that ends without close()", () => {
       { timeout: 60_000 },
       async () => {
         const url = `redis://127.0.0.1:${await freePort()}`;
-        const run = await runFixture(runtime, "redis_exit_script.ts", [
+        const run = await spawnRuntime(runtime, "redis_exit_script.ts", [
           url,
           uniqueKey("exit-refused"),
           "5",
-        ]);
+        ], { deadlineMs: 20_000 });
         const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
         assert.equal(run.hung, false, `still running, killed:\n${output}`);
         assert.equal(run.code, 0, output);
@@ -225,11 +225,11 @@ describe("RedisCollector in a script that ends without close()", () => {
         const key = uniqueKey("exit-up");
         const raw = await rawClient(redisUrl());
         try {
-          const run = await runFixture(runtime, "redis_exit_script.ts", [
+          const run = await spawnRuntime(runtime, "redis_exit_script.ts", [
             redisUrl(),
             key,
             "25",
-          ]);
+          ], { deadlineMs: 20_000 });
           const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
           assert.equal(run.hung, false, `still running, killed:\n${output}`);
           assert.equal(run.code, 0, output);
