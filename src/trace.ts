@@ -9,6 +9,8 @@
  * @module
  */
 
+import { messageOf } from "./_message.ts";
+
 /**
  * One observation of a monitored operation (or, with `systemMetric`, of the
  * runtime itself, such as an event-loop lag sample).
@@ -357,7 +359,7 @@ export function stringifyTrace(trace: Trace): string {
   try {
     return JSON.stringify(traceToJson(trace));
   } catch (error) {
-    const note = { pss_unserializable_metadata: errorText(error) };
+    const note = { pss_unserializable_metadata: messageOf(error) };
     const safe: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(traceToJson(trace))) {
       const type = typeof value;
@@ -368,13 +370,5 @@ export function stringifyTrace(trace: Trace): string {
     }
     safe.metadata = note;
     return JSON.stringify(safe);
-  }
-}
-
-function errorText(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return "unserializable";
   }
 }

@@ -26,6 +26,7 @@ import type { Trace } from "../trace.ts";
 import { renderReportText } from "../report/text.ts";
 import { renderReportJson } from "../report/json.ts";
 import { renderReportHtml } from "../report/html.ts";
+import { messageOf } from "../_message.ts";
 
 export { parseCliArgs, usage, UsageError } from "./args.ts";
 export type { CliArgs, HelpArgs, ReportFormat, ScoreArgs } from "./args.ts";
@@ -270,10 +271,6 @@ function describeIoError(error: unknown): string {
   ) return "permission denied";
   if (name === "IsADirectory" || code === "EISDIR") return "is a directory";
   return messageOf(error);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function requireProcess(): NonNullable<typeof cliProcess> {

@@ -11,6 +11,7 @@ import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
+import { messageOf } from "../_message.ts";
 
 /** Retries of an export that a `flush()` or `close()` is waiting for. */
 const WAITED_RETRIES = 3;
@@ -729,11 +730,6 @@ function positiveNumber(name: string, field: string, value: number): number {
     );
   }
   return value;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }
 
 function sleepUnref(ms: number): Promise<void> {

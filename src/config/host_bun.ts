@@ -6,6 +6,7 @@
  */
 
 import type { ConfigHost, EnvRead, FileRead } from "./host.ts";
+import { messageOf } from "../_message.ts";
 
 /** The part of Bun's API this host uses. */
 interface BunFiles {
@@ -16,10 +17,6 @@ interface BunFiles {
 interface BunProcess {
   cwd(): string;
   env: Record<string, string | undefined>;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -6,10 +6,7 @@
  */
 
 import type { ConfigHost, EnvRead, FileRead } from "./host.ts";
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { messageOf } from "../_message.ts";
 
 /**
  * Creates the Deno host: `Deno.readTextFile` and `Deno.env.get`, each only
