@@ -6,6 +6,7 @@
  * @module
  */
 
+import { camelCase, didYouMean } from "../_options.ts";
 import {
   DEFAULT_CONFIG,
   type PssConfig,
@@ -149,39 +150,8 @@ export interface LoadedConfig {
 
 type Layer = Partial<Record<SettingName, number>>;
 
-/** camelCase from pypss's snake_case (`w_ts` → `wTs`); camelCase stays. */
-function camelCase(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
 function suggestion(key: string): string {
-  const wanted = camelCase(key).toLowerCase();
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const name of SETTING_NAMES) {
-    const d = distance(wanted, name.toLowerCase());
-    if (d < bestDistance) {
-      best = name;
-      bestDistance = d;
-    }
-  }
-  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+  return didYouMean(key, SETTING_NAMES);
 }
 
 function checkSetting(

@@ -1,0 +1,196 @@
+/**
+ * One set of option checks for the whole library: every constructor,
+ * `configure*` call and wrapper checks its options through these, so a bad
+ * value reads the same everywhere and an unknown key names the closest known
+ * one.
+ *
+ * They throw `PssConfigError`; they are meant for the places where a program
+ * configures things (constructors, configuration calls, wrap time), never for
+ * a hot path, where a bad option must be reported, not thrown.
+ *
+ * @module
+ */
+
+import { PssConfigError } from "./score/config.ts";
+
+/** camelCase from pypss's snake_case (`w_ts` → `wTs`); camelCase stays. */
+export function camelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Levenshtein distance between two strings. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The known name closest to `key` (ignoring case and snake_case), when it is
+ * within two edits; `undefined` when none is that close.
+ */
+export function closestName(
+  key: string,
+  known: Iterable<string>,
+): string | undefined {
+  const wanted = camelCase(key).toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of known) {
+    const d = distance(wanted, name.toLowerCase());
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** `" (did you mean 'x'?)"` for the closest known name, or `""`. */
+export function didYouMean(key: string, known: Iterable<string>): string {
+  const best = closestName(key, known);
+  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+}
+
+/**
+ * Throws for the first own key of `options` that is not in `known`, naming
+ * the closest known key.
+ *
+ * @param owner Who takes the options, for the message ("RedisCollector").
+ * @param options The options object as given (`undefined` is fine).
+ * @param known Every key `owner` accepts.
+ * @throws {PssConfigError} For an options value that is not an object, or an
+ * unknown key.
+ */
+export function checkKnownKeys(
+  owner: string,
+  options: unknown,
+  known: Iterable<string>,
+): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object") {
+    throw new PssConfigError(
+      "options",
+      options,
+      `${owner}'s options must be an object`,
+    );
+  }
+  const knownSet = known instanceof Set ? known : new Set(known);
+  for (const key of Object.keys(options)) {
+    if (!knownSet.has(key)) {
+      throw new PssConfigError(
+        key,
+        (options as Record<string, unknown>)[key],
+        `'${key}' is not a known option of ${owner}${
+          didYouMean(key, knownSet)
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks a positive safe integer.
+ *
+ * @throws {PssConfigError} `"X's 'field' must be a positive integer"`.
+ */
+export function positiveInteger(
+  owner: string,
+  field: string,
+  value: unknown,
+): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new PssConfigError(
+      field,
+      value,
+      `${owner}'s '${field}' must be a positive integer`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a finite number greater than 0.
+ *
+ * @throws {PssConfigError} `"X's 'field' must be a finite number > 0"`.
+ */
+export function positiveNumber(
+  owner: string,
+  field: string,
+  value: unknown,
+): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new PssConfigError(
+      field,
+      value,
+      `${owner}'s '${field}' must be a finite number > 0`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a finite number of at least 0.
+ *
+ * @throws {PssConfigError} `"X's 'field' must be a finite number ≥ 0"`.
+ */
+export function nonNegativeNumber(
+  owner: string,
+  field: string,
+  value: unknown,
+): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new PssConfigError(
+      field,
+      value,
+      `${owner}'s '${field}' must be a finite number ≥ 0`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a rate: a number from 0 to 1 (NaN is refused).
+ *
+ * @throws {PssConfigError} `"X's 'field' must be a number from 0 to 1"`.
+ */
+export function rate(owner: string, field: string, value: unknown): number {
+  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+    throw new PssConfigError(
+      field,
+      value,
+      `${owner}'s '${field}' must be a number from 0 to 1`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a function.
+ *
+ * @throws {PssConfigError} `"X's 'field' must be a function"`.
+ */
+export function functionOption<F>(
+  owner: string,
+  field: string,
+  value: F,
+): F {
+  if (typeof value !== "function") {
+    throw new PssConfigError(
+      field,
+      value,
+      `${owner}'s '${field}' must be a function`,
+    );
+  }
+  return value;
+}
