@@ -35,3 +35,4 @@ export type {
   BenchStabilityRunOptions,
 } from "./bench.ts";
 export type { BenchStabilityJson, BenchStabilityRow } from "./report.ts";
+export type { PssBreakdown } from "../score/report.ts";

@@ -229,6 +229,12 @@ function fixed(value: number | null, digits: number, suffix = ""): string {
     : `${value.toFixed(digits)}${suffix}`;
 }
 
+/**
+ * Up to this many samples, the 95th percentile (Python's exclusive method,
+ * which the score uses) lies beyond the largest value.
+ */
+const FEW_SAMPLES = 18;
+
 function note(row: BenchStabilityRow, json: BenchStabilityJson): string {
   const notes: string[] = [];
   if (row.belowGate) notes.push(`below ${json.failUnder}`);
@@ -239,6 +245,9 @@ function note(row: BenchStabilityRow, json: BenchStabilityJson): string {
       }/call < ${json.clockFactor}× clock`,
     );
   } else if (row.pss === null) notes.push("nothing recorded");
+  else if (row.samples <= FEW_SAMPLES) {
+    notes.push(`${row.samples} samples: p95 extrapolated`);
+  }
   if (row.error !== null) notes.push(`threw: ${oneLine(row.error)}`);
   return notes.join("; ");
 }
