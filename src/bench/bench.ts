@@ -13,8 +13,7 @@ import {
   positiveNumber,
 } from "../_options.ts";
 import { messageOf } from "../_message.ts";
-import { configHost } from "../config/host.ts";
-import { benchPort } from "../runtime/bench.ts";
+import { runtime } from "../runtime/adapter.ts";
 import {
   type BenchContextLike,
   BenchRecorder,
@@ -330,7 +329,7 @@ export function configureBench(options: BenchStabilityOptions): void {
 function resolveOptions(): Pick<Session, "options" | "envNote"> {
   const notes: string[] = [];
   const read = (name: string): string | undefined => {
-    const result = configHost.env(name);
+    const result = runtime.env.env(name);
     if (result.kind === "denied") notes.push(name);
     return result.kind === "value" && result.value.trim() !== ""
       ? result.value.trim()
@@ -420,8 +419,8 @@ function tableOf(
   return {
     format: "pss-bench",
     version: 1,
-    runtime: benchPort.runtime,
-    pid: benchPort.pid ?? null,
+    runtime: runtime.bench.version,
+    pid: runtime.process.pid ?? null,
     clockCostNs: Math.round(current.clockCostMs * 1e7) / 10,
     clockFactor: current.options.clockFactor,
     reservoirSize: current.options.reservoirSize,
@@ -445,7 +444,7 @@ function rowKey(row: BenchStabilityRow): string {
  */
 function writeJson(path: string, json: BenchStabilityJson): string | undefined {
   let document = json;
-  const previous = benchPort.readTextFileSync(path);
+  const previous = runtime.bench.readTextFileSync(path);
   if (previous !== undefined && json.pid !== null) {
     try {
       const old = JSON.parse(previous) as Partial<BenchStabilityJson>;
@@ -469,7 +468,10 @@ function writeJson(path: string, json: BenchStabilityJson): string | undefined {
     }
   }
   try {
-    benchPort.writeTextFileSync(path, `${JSON.stringify(document, null, 2)}\n`);
+    runtime.bench.writeTextFileSync(
+      path,
+      `${JSON.stringify(document, null, 2)}\n`,
+    );
     return undefined;
   } catch (error) {
     return `pss: could not write ${JSON_ENV} file ${path}: ${messageOf(error)}`;
@@ -688,7 +690,7 @@ export function bench(
 ): void {
   const definition = normalize(first, second, third);
   const name = definition.name!;
-  if (!("Deno" in globalThis) || "Bun" in globalThis) {
+  if (runtime.name !== "deno") {
     void benchStability(name, definition.fn, {
       group: definition.group,
       ignore: definition.ignore,
@@ -699,18 +701,18 @@ export function bench(
     return;
   }
   if (definition.ignore === true) {
-    benchPort.registerDenoBench({ ...definition, name });
+    runtime.bench.registerDenoBench({ ...definition, name });
     return;
   }
   const recorder = newRecorder(name, definition.group, definition.warmup);
   const current = currentSession();
-  const registered = benchPort.registerDenoBench({
+  const registered = runtime.bench.registerDenoBench({
     ...definition,
     name,
     fn: recordCalls(definition.fn, recorder),
   });
   if (registered && !current.unloadHooked) {
-    current.unloadHooked = benchPort.onUnload(finishDenoBench);
+    current.unloadHooked = runtime.bench.onBenchEnd(finishDenoBench);
   }
 }
 
@@ -814,7 +816,7 @@ async function runQueue(): Promise<void> {
       `pss: could not print the stability table: ${messageOf(error)}`,
     );
   }
-  if (below.length > 0 || threw) benchPort.setExitCode(1);
+  if (below.length > 0 || threw) runtime.bench.setExitCode(1);
   for (const item of batch) {
     item.resolve(rows.get(item.name + "\u0000" + (item.options.group ?? "")));
   }
