@@ -47,7 +47,7 @@ export interface BenchStabilityRow {
   p50Ns: number | null;
   /** 95th percentile, ns (Python's exclusive method, as the score uses). */
   p95Ns: number | null;
-  /** 99th percentile, ns. */
+  /** 99th percentile, ns; `null` under 100 samples (it would lie beyond the data). */
   p99Ns: number | null;
   /** `p95Ns / p50Ns`, the tail ratio the score penalises. */
   tailRatio: number | null;
@@ -167,7 +167,7 @@ export function summarize(
     const [p50, p95, p99] = exclusiveQuantiles(kept.slice(), [50, 95, 99]);
     row.p50Ns = ns(p50);
     row.p95Ns = ns(p95);
-    row.p99Ns = ns(p99);
+    row.p99Ns = kept.length >= 100 ? ns(p99) : null;
     row.tailRatio = p50 > 0 ? p95 / p50 : null;
   }
   if (!clockBound && kept.length + errored.length > 0) {
