@@ -149,7 +149,12 @@ export interface BenchStabilityOptions {
    * and scored; faster ones are flagged clock-bound. @default {20}
    */
   clockFactor?: number;
-  /** Where the table goes. @default {console.log} */
+  /**
+   * Where the table goes. Under `deno bench` the default is standard error,
+   * so that `deno bench --json` stays valid JSON on standard output; with
+   * `benchStability()` it is standard output.
+   * @default {console.error under deno bench, else console.log}
+   */
   print?: (text: string) => void;
 }
 
@@ -247,10 +252,15 @@ const JSON_ENV = "PSS_BENCH_JSON";
 
 /** Everything one module's benchmarks share. */
 interface Session {
-  options: Required<Omit<BenchStabilityOptions, "failUnder" | "jsonPath">> & {
-    failUnder: number | undefined;
-    jsonPath: string | undefined;
-  };
+  options:
+    & Required<
+      Omit<BenchStabilityOptions, "failUnder" | "jsonPath" | "print">
+    >
+    & {
+      failUnder: number | undefined;
+      jsonPath: string | undefined;
+      print: ((text: string) => void) | undefined;
+    };
   clockCostMs: number;
   recorders: BenchRecorder[];
   /** Why an environment variable could not be read, if one could not. */
@@ -352,7 +362,7 @@ function resolveOptions(): Pick<Session, "options" | "envNote"> {
       warmupCalls: configured.warmupCalls ?? 3,
       warmupMs: configured.warmupMs ?? 10,
       clockFactor: configured.clockFactor ?? 20,
-      print: configured.print ?? ((text: string) => console.log(text)),
+      print: configured.print,
     },
     envNote: notes.length === 0
       ? undefined
@@ -482,6 +492,7 @@ function writeJson(path: string, json: BenchStabilityJson): string | undefined {
 function report(
   current: Session,
   json: BenchStabilityJson,
+  print: (text: string) => void,
 ): readonly string[] {
   if (json.benchmarks.length === 0) return [];
   let text = formatTable(json);
@@ -491,7 +502,7 @@ function report(
     const failure = writeJson(path, json);
     text += failure === undefined ? `\npss: wrote ${path}` : `\n${failure}`;
   }
-  current.options.print(text);
+  (current.options.print ?? print)(text);
   return json.belowGate;
 }
 
@@ -513,7 +524,7 @@ function finishDenoBench(): void {
   // `deno bench` prints its rows from another thread; the unload event can
   // run before the last row is out. A short pause keeps the tables apart.
   pause(30);
-  const below = report(current, json);
+  const below = report(current, json, (text) => console.error(text));
   if (below.length > 0 && json.failUnder !== null) {
     const error = new PssBenchGateError(below, json.failUnder);
     // Deno prints the stack; the message is all there is to say.
@@ -810,7 +821,7 @@ async function runQueue(): Promise<void> {
   );
   let below: readonly string[] = [];
   try {
-    below = report(current, json);
+    below = report(current, json, (text) => console.log(text));
   } catch (error) {
     console.warn(
       `pss: could not print the stability table: ${messageOf(error)}`,
