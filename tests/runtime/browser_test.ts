@@ -71,7 +71,8 @@ describe("the core in headless Chromium", { skip: !chromiumPath }, () => {
     const outfile = join(dir, "pss.js");
     bundleCore(outfile);
     bundle = await readFile(outfile, "utf8");
-    const html = `<!doctype html><meta charset="utf-8"><title>pss</title><link rel="icon" href="data:,">
+    const html =
+      `<!doctype html><meta charset="utf-8"><title>pss</title><link rel="icon" href="data:,">
 <script type="module">
   import * as pss from "/pss.js";
   globalThis.pss = pss;
