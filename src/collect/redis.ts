@@ -23,7 +23,7 @@ import type { Trace } from "../trace.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 import { BatchCollector } from "./batch.ts";
-import type { BatchCollectorOptions, BatchCollectorStats } from "./batch.ts";
+import type { BatchCollectorStats, BatchOptions } from "./batch.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
 
 /**
@@ -131,7 +131,7 @@ export const REDIS_STREAM_FIELD = "trace";
  * await collector.clear();
  * ```
  */
-export interface RedisCollectorOptions extends BatchCollectorOptions {
+export interface RedisCollectorOptions extends BatchOptions {
   /**
    * How many queued traces send an `RPUSH` (or an `XADD` transaction)
    * without waiting for the timer. Larger than the engine's default because
@@ -496,13 +496,26 @@ export class RedisCollector extends BatchCollector implements TraceSource {
     }
 
     const batchSize = options.batchSize ?? 500;
+    const holder: { self?: RedisCollector } = {};
+    const {
+      url: _url,
+      client: _client,
+      key: _key,
+      mode: _mode,
+      maxLen: _maxLen,
+      connectTimeoutMs: _connectTimeoutMs,
+      readPageSize: _readPageSize,
+      ...batch
+    } = options;
     super({
-      ...options,
+      ...batch,
+      exporter: { export: (b) => holder.self!.#flushBatch(b) },
       batchSize,
       maxExportBatchSize: options.maxExportBatchSize ??
         Math.max(batchSize, DEFAULT_MAX_EXPORT),
     }, NAME);
 
+    holder.self = this;
     this.#ownsClient = options.client === undefined;
     this.#client = client as RedisClientLike & Emitter;
     this.#key = key;
@@ -681,7 +694,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    * @throws {Error} When Redis is unreachable or refuses the batch; the base
    * class retries, then drops and counts.
    */
-  protected override async flushBatch(batch: Trace[]): Promise<void> {
+  async #flushBatch(batch: readonly Trace[]): Promise<void> {
     if (batch.length === 0) return;
     await this.#ready();
     const client = this.#client;
@@ -788,7 +801,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    * console.log((await collector.traces()).length); // 0
    * ```
    */
-  async traces(): Promise<Trace[]> {
+  override async traces(): Promise<Trace[]> {
     const out: Trace[] = [];
     for await (const { text } of this.readRawEntries()) {
       let value: unknown;
@@ -819,7 +832,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    * console.log((await collector.traces()).length); // 0
    * ```
    */
-  async clear(): Promise<void> {
+  override async clear(): Promise<void> {
     await this.flush();
     await held(this.#ready());
     await held(this.#client.sendCommand(["DEL", this.#key]));

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RuntimeAdapter } from "./types.ts";
+import type { ProcessSignal, RuntimeAdapter } from "./types.ts";
 import { createAsyncLocalStorage, measured, nodeProcess } from "./_node.ts";
 
 /**
@@ -59,5 +59,25 @@ export function createAdapter(): RuntimeAdapter {
       }
     },
     createContextStorage: createAsyncLocalStorage,
+    onIdle(listener: () => boolean): (() => void) | undefined {
+      const events = nodeProcess;
+      if (typeof events?.on !== "function") return undefined;
+      // beforeExit continues whenever work was scheduled.
+      const onBeforeExit = (): void => void listener();
+      events.on("beforeExit", onBeforeExit);
+      return () => void events.off?.("beforeExit", onBeforeExit);
+    },
+    addSignalListener(
+      signal: ProcessSignal,
+      fn: () => void,
+    ): (() => void) | undefined {
+      const events = nodeProcess;
+      if (typeof events?.on !== "function") return undefined;
+      events.on(signal, fn);
+      return () => void events.off?.(signal, fn);
+    },
+    exit(code: number): void {
+      nodeProcess?.exit?.(code);
+    },
   };
 }

@@ -5,12 +5,15 @@
  * @module
  */
 
-import type { RuntimeAdapter } from "./types.ts";
+import type { ProcessSignal, RuntimeAdapter } from "./types.ts";
 import { createAsyncLocalStorage, measured } from "./_node.ts";
 
 interface DenoApi {
   memoryUsage?(): { rss: number; heapUsed: number };
   cpuUsage?(): { user: number; system: number };
+  addSignalListener?(signal: string, fn: () => void): void;
+  removeSignalListener?(signal: string, fn: () => void): void;
+  exit?(code: number): never;
 }
 
 /**
@@ -64,5 +67,36 @@ export function createAdapter(): RuntimeAdapter {
       }
     },
     createContextStorage: createAsyncLocalStorage,
+    onIdle(listener: () => boolean): (() => void) | undefined {
+      if (typeof globalThis.addEventListener !== "function") return undefined;
+      // beforeunload continues only when cancelled, and fires again at once
+      // when nothing was scheduled.
+      const onBeforeUnload = (event: Event): void => {
+        if (listener()) event.preventDefault();
+      };
+      globalThis.addEventListener("beforeunload", onBeforeUnload);
+      return () =>
+        globalThis.removeEventListener("beforeunload", onBeforeUnload);
+    },
+    addSignalListener(
+      signal: ProcessSignal,
+      fn: () => void,
+    ): (() => void) | undefined {
+      try {
+        deno?.addSignalListener?.(signal, fn);
+      } catch {
+        return undefined; // Windows: only SIGINT and SIGBREAK.
+      }
+      return () => {
+        try {
+          deno?.removeSignalListener?.(signal, fn);
+        } catch {
+          // Already removed.
+        }
+      };
+    },
+    exit(code: number): void {
+      deno?.exit?.(code);
+    },
   };
 }

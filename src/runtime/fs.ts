@@ -32,8 +32,8 @@ export interface FilePort {
   read(buffer: Uint8Array): Promise<number>;
   /** The file's current size in bytes. */
   size(): Promise<number>;
-  /** Cuts the file to zero bytes. */
-  truncate(): Promise<void>;
+  /** Cuts the file to `size` bytes (default 0). */
+  truncate(size?: number): Promise<void>;
   /** Which file this is (device and inode), to tell whether a path still names it. */
   identity(): Promise<string>;
   /** Closes the file; never throws. */
@@ -61,6 +61,15 @@ export interface FileSystemPort {
   identity(path: string | URL): Promise<string | undefined>;
   /** Opens `path`; `"append"` creates it when missing. */
   open(path: string | URL, mode: OpenMode): Promise<FilePort>;
+  /**
+   * Opens the named pipe `path` for writing, waiting at most `waitMs` for a
+   * reader: opening a pipe blocks until one opens it, and a blocked open
+   * would keep the process alive and never end. When none comes, the
+   * pending open is released (by opening the pipe for reading, then closing
+   * both ends) and the promise rejects with an error whose `code` is
+   * `"ENXIO"`, as a non-blocking open would.
+   */
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort>;
 }
 
 const implementation: FileSystemPort = "Deno" in globalThis

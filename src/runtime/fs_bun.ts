@@ -11,7 +11,13 @@
 import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FileKind, FilePort, FileSystemPort, OpenMode } from "./fs.ts";
+import {
+  type FileKind,
+  type FilePort,
+  type FileSystemPort,
+  type OpenMode,
+} from "./fs.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -144,8 +150,8 @@ class NodeFile implements FilePort {
     return (await this.#handle.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#handle.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#handle.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -199,5 +205,13 @@ export const bunFileSystem: FileSystemPort = {
   async open(path: string | URL, mode: OpenMode): Promise<FilePort> {
     const flags = mode === "append" ? "a" : mode === "read" ? "r" : "r+";
     return new NodeFile(await fs.promises.open(path, flags));
+  },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new NodeFile(await fs.promises.open(at, mode === "write" ? "w" : "r")),
+    );
   },
 };

@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { FileKind, FilePort, FileSystemPort, OpenMode } from "./fs.ts";
+import {
+  type FileKind,
+  type FilePort,
+  type FileSystemPort,
+  type OpenMode,
+} from "./fs.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 class DenoFile implements FilePort {
   readonly #file: Deno.FsFile;
@@ -34,8 +40,8 @@ class DenoFile implements FilePort {
     return (await this.#file.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#file.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#file.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -99,5 +105,18 @@ export const denoFileSystem: FileSystemPort = {
       ? { read: true }
       : { read: true, write: true };
     return new DenoFile(await Deno.open(path, options));
+  },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new DenoFile(
+          await Deno.open(
+            at,
+            mode === "write" ? { write: true } : { read: true },
+          ),
+        ),
+    );
   },
 };

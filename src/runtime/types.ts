@@ -62,4 +62,50 @@ export interface RuntimeAdapter {
    * the runtime has none.
    */
   createContextStorage<T>(): ContextStorage<T> | undefined;
+  /**
+   * Calls `listener` whenever the process has run out of work and is about
+   * to exit on its own; when the listener returns `true` it has scheduled
+   * work and the process keeps running (Deno: `beforeunload`, cancelled;
+   * Bun: `process` `beforeExit`). Neither fires on an explicit exit, a
+   * signal or an uncaught error.
+   *
+   * @returns The detach function, or `undefined` where the runtime has no
+   * such event.
+   */
+  onIdle(listener: () => boolean): (() => void) | undefined;
+  /**
+   * Calls `fn` when the process receives `signal`, instead of the signal's
+   * default action (ending the process). The listener does not keep the
+   * process alive.
+   *
+   * @returns The function that removes the listener (the default action
+   * returns once no listener is left), or `undefined` where the runtime
+   * cannot listen for signals.
+   */
+  addSignalListener(
+    signal: ProcessSignal,
+    fn: () => void,
+  ): (() => void) | undefined;
+  /** Ends the process with `code` at once (no exit hooks run). */
+  exit(code: number): void;
 }
+
+/**
+ * The signals pss can listen for, with their numbers on Linux and macOS
+ * (an exit caused by one reports `128 + number`).
+ *
+ * @example
+ * ```ts
+ * import { SIGNAL_NUMBERS } from "./types.ts";
+ * console.log(128 + SIGNAL_NUMBERS.SIGTERM); // 143
+ * ```
+ */
+export const SIGNAL_NUMBERS = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGTERM: 15,
+} as const;
+
+/** A signal pss can listen for: a key of {@linkcode SIGNAL_NUMBERS}. */
+export type ProcessSignal = keyof typeof SIGNAL_NUMBERS;

@@ -27,5 +27,8 @@ export function createAdapter(): RuntimeAdapter {
     heapUsedBytes: (): number | undefined => undefined,
     collectGarbage: (): boolean => false,
     createContextStorage: (): undefined => undefined,
+    onIdle: (): undefined => undefined,
+    addSignalListener: (): undefined => undefined,
+    exit: (): void => {},
   };
 }
