@@ -11,12 +11,7 @@
 import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  type FileKind,
-  type FilePort,
-  type FileSystemPort,
-  type OpenMode,
-} from "./fs.ts";
+import type { FileKind, FilePort, FileSystemPort, OpenMode } from "./fs.ts";
 import { openPipeWithin } from "./_pipe.ts";
 
 const LOCK_SH = 1;

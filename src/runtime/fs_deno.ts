@@ -5,12 +5,7 @@
  * @module
  */
 
-import {
-  type FileKind,
-  type FilePort,
-  type FileSystemPort,
-  type OpenMode,
-} from "./fs.ts";
+import type { FileKind, FilePort, FileSystemPort, OpenMode } from "./fs.ts";
 import { openPipeWithin } from "./_pipe.ts";
 
 class DenoFile implements FilePort {
