@@ -126,7 +126,10 @@ export type {
   BatchOptions,
   ExportFailure,
 } from "./src/collect/batch.ts";
-export { PermanentExportError } from "./src/collect/exporter.ts";
+export {
+  ExportInDoubtError,
+  PermanentExportError,
+} from "./src/collect/exporter.ts";
 export type { TraceExporter } from "./src/collect/exporter.ts";
 export { flushOnSignals } from "./src/collect/signals.ts";
 export type {

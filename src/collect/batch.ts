@@ -9,7 +9,11 @@
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
-import { causeOf, PermanentExportError } from "./exporter.ts";
+import {
+  causeOf,
+  ExportInDoubtError,
+  PermanentExportError,
+} from "./exporter.ts";
 import type { TraceExporter } from "./exporter.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
@@ -696,7 +700,8 @@ export class BatchCollector implements Collector {
         return "sent";
       }
       lastError = result.error;
-      inDoubt ||= result.abandoned;
+      inDoubt ||= result.abandoned ||
+        result.error instanceof ExportInDoubtError;
       this.#failed(batch, result.error, attempt);
     }
     const outcome: Outcome = inDoubt ? "unconfirmed" : "failed";

@@ -82,6 +82,31 @@ export class PermanentExportError extends Error {
 }
 
 /**
+ * A failure after which the batch may or may not be stored (the connection
+ * broke after the batch was sent): the engine retries it as any failure,
+ * but if it gives the batch up, counts it in `stats().unconfirmed`, not as
+ * dropped. An exporter whose retries are idempotent turns such doubt into
+ * `sent` with its next successful retry.
+ *
+ * @example
+ * ```ts
+ * import { ExportInDoubtError } from "@pss/pss";
+ * const error = new ExportInDoubtError("socket closed after the batch was sent");
+ * console.log(error.name); // ExportInDoubtError
+ * ```
+ */
+export class ExportInDoubtError extends Error {
+  /**
+   * @param message What happened.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ExportInDoubtError";
+  }
+}
+
+/**
  * A short stable key for the cause of a failure, so warnings are limited
  * per cause: the error's `code` (`ENOSPC`), else the leading upper-case word
  * of its message (Redis's `NOAUTH`, `WRONGTYPE`, `OOM`), else its class and

@@ -21,7 +21,7 @@ import type { Trace } from "../trace.ts";
 import { PssConfigError } from "../score/config.ts";
 import { BATCH_OPTION_KEYS, BatchCollector } from "./batch.ts";
 import type { BatchCollectorStats, BatchOptions } from "./batch.ts";
-import type { TraceExporter } from "./exporter.ts";
+import { ExportInDoubtError, type TraceExporter } from "./exporter.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
 import {
   type Emitter,
@@ -286,6 +286,12 @@ function entryText(fields: unknown[]): string {
   return JSON.stringify(record);
 }
 
+/** Whether `error` is an error reply of Redis (its message opens with a code). */
+function isRedisReply(error: unknown): boolean {
+  return /^[A-Z][A-Z_]{2,} /.test(messageOf(error)) ||
+    (error as { name?: unknown } | null)?.name === "ErrorReply";
+}
+
 /** The exporter: one idempotent script call per batch. */
 class RedisExporter implements TraceExporter {
   readonly #connection: RedisConnection;
@@ -327,13 +333,20 @@ class RedisExporter implements TraceExporter {
     for (let i = 0; i < batch.length; i++) {
       args[i + 3] = stringifyTrace(batch[i]);
     }
-    // The id key shares the target's hash tag, so both land on one node.
-    await runScript(
-      this.#connection.client,
-      STORE,
-      [this.#key, `${this.#key}:pss-batch:${id}`],
-      args,
-    );
+    try {
+      await runScript(
+        this.#connection.client,
+        STORE,
+        [this.#key, `${this.#key}:pss-batch:${id}`],
+        args,
+      );
+    } catch (error) {
+      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) means the script did not
+      // run to the end, and a script is atomic: nothing stored. Anything
+      // else (the connection broke) leaves it open.
+      if (isRedisReply(error)) throw error;
+      throw new ExportInDoubtError(messageOf(error), { cause: error });
+    }
   }
 
   shutdown(): Promise<void> {
