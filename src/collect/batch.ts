@@ -383,7 +383,7 @@ export class BatchCollector implements Collector {
     if (options.flushOnExit ?? true) {
       // The hook holds the collector weakly and goes when it is collected,
       // so collectors dropped without close() do not pile up.
-      const remove = runtime.onIdle(
+      const remove = runtime.process.onIdle(
         BatchCollector.#idleHook(new WeakRef(this)),
       );
       if (remove !== undefined) {

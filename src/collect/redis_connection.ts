@@ -17,6 +17,7 @@
 
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 import { messageOf } from "../_message.ts";
+import { runtime } from "../runtime/adapter.ts";
 
 /**
  * What a {@linkcode RedisCollector} needs of a Redis client: the subset of a
@@ -96,12 +97,10 @@ const CLOSE_CONNECT_GRACE_MS = 1000;
  */
 export function connectionMessage(where: string, error: unknown): string {
   const message = messageOf(error);
-  const name = (error as { name?: unknown } | null)?.name;
-  if (
-    name === "NotCapable" || name === "PermissionDenied" ||
-    /EPERM|--allow-net|Requires net access/.test(message)
-  ) {
-    return `RedisCollector needs network access to reach Redis at ${where}: run Deno with --allow-net (Deno said: ${message})`;
+  const flag = runtime.missingPermission(error) ??
+    (/--allow-net/.test(message) ? "--allow-net" : undefined);
+  if (flag !== undefined) {
+    return `RedisCollector needs network access to reach Redis at ${where}: run Deno with ${flag} (Deno said: ${message})`;
   }
   return `RedisCollector cannot reach Redis at ${where}: ${message}`;
 }

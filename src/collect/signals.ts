@@ -8,11 +8,26 @@
 
 import type { Collector } from "./collector.ts";
 import { runtime } from "../runtime/adapter.ts";
-import { type ProcessSignal, SIGNAL_NUMBERS } from "../runtime/types.ts";
+import type { ExitSignal } from "../runtime/types.ts";
 import { PssConfigError } from "../score/config.ts";
 import { checkKnownKeys, positiveNumber } from "../_options.ts";
 
-export type { ProcessSignal } from "../runtime/types.ts";
+/**
+ * A signal {@linkcode flushOnSignals} can handle.
+ *
+ * @example
+ * ```ts
+ * import type { ProcessSignal } from "@pss/pss";
+ * const signal: ProcessSignal = "SIGTERM";
+ * ```
+ */
+export type ProcessSignal = ExitSignal;
+
+/** The signals' numbers (Linux and macOS): an exit they cause reports 128 + n. */
+const SIGNAL_NUMBERS: Readonly<Record<ProcessSignal, number>> = {
+  SIGINT: 2,
+  SIGTERM: 15,
+};
 
 /**
  * Options of {@linkcode flushOnSignals}.
@@ -90,7 +105,7 @@ export function flushOnSignals(
   const removers: (() => void)[] = [];
   const onSignal = (signal: ProcessSignal): void => {
     const code = 128 + SIGNAL_NUMBERS[signal];
-    if (stopping) return runtime.exit(code);
+    if (stopping) return runtime.process.exit(code);
     stopping = true;
     const closed = Promise.allSettled(list.map((c) => {
       try {
@@ -105,12 +120,13 @@ export function flushOnSignals(
     });
     void Promise.race([closed, late]).then(() => {
       clearTimeout(timer);
-      runtime.exit(code);
+      runtime.process.exit(code);
     });
   };
   for (const signal of signals) {
-    const remove = runtime.addSignalListener(signal, () => onSignal(signal));
-    if (remove !== undefined) removers.push(remove);
+    removers.push(
+      runtime.process.addSignalListener(signal, () => onSignal(signal)),
+    );
   }
   return {
     [Symbol.dispose](): void {
