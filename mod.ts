@@ -29,6 +29,7 @@ export {
   parseWireNumber,
   stringifyTrace,
   traceFromJson,
+  traceIdOf,
   traceToJson,
 } from "./src/trace.ts";
 

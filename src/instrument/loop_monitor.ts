@@ -16,6 +16,7 @@ import {
 } from "../runtime/loop.ts";
 import { unrefTimer } from "../runtime/timer.ts";
 import { reportError } from "./settings.ts";
+import { HOST_NAME, PROCESS_ID } from "./_process.ts";
 
 /**
  * The name of the system traces the loop monitor records (as in pypss).
@@ -359,13 +360,14 @@ class LoopMonitorImpl implements LoopMonitor {
       if (lag > this.#maxLag) this.#maxLag = lag;
       if (!(lag >= this.#thresholdSeconds)) return;
       const trace: Trace = {
-        traceId: crypto.randomUUID(),
         name: LOOP_HEALTH_TRACE_NAME,
         module: "pss.system",
         duration: windowSeconds,
         cpuTime: 0,
         waitTime: lag,
         timestamp: Date.now() / 1000,
+        host: HOST_NAME,
+        pid: PROCESS_ID,
         asyncOp: true,
         systemMetric: true,
         metadata: {

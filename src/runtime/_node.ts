@@ -10,6 +10,7 @@
 import type { ContextStorage } from "./types.ts";
 
 interface NodeProcess {
+  pid?: number;
   getBuiltinModule?(id: string): unknown;
   cpuUsage?(): { user: number; system: number };
   memoryUsage?: (() => { heapUsed: number; rss: number }) & {
@@ -52,4 +53,26 @@ export function measured(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) && value >= 0
     ? value
     : undefined;
+}
+
+/** `process.pid`, when it is a number. */
+export function nodeProcessId(): number | undefined {
+  try {
+    return measured(nodeProcess?.pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `os.hostname()` from `node:os`, or `undefined`. */
+export function nodeHostName(): string | undefined {
+  try {
+    const os = nodeProcess?.getBuiltinModule?.("node:os") as
+      | { hostname?(): unknown }
+      | undefined;
+    const name = os?.hostname?.();
+    return typeof name === "string" && name !== "" ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,7 +7,13 @@
  */
 
 import type { RuntimeAdapter } from "./types.ts";
-import { createAsyncLocalStorage, measured, nodeProcess } from "./_node.ts";
+import {
+  createAsyncLocalStorage,
+  measured,
+  nodeHostName,
+  nodeProcess,
+  nodeProcessId,
+} from "./_node.ts";
 
 /**
  * Creates the adapter for Bun. Call only on Bun (`"Bun" in globalThis`).
@@ -59,5 +65,7 @@ export function createAdapter(): RuntimeAdapter {
       }
     },
     createContextStorage: createAsyncLocalStorage,
+    processId: nodeProcessId,
+    hostName: nodeHostName,
   };
 }

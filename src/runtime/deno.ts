@@ -9,6 +9,13 @@ import type { RuntimeAdapter } from "./types.ts";
 import { createAsyncLocalStorage, measured } from "./_node.ts";
 
 interface DenoApi {
+  pid?: number;
+  hostname?(): string;
+  permissions?: {
+    querySync?(descriptor: { name: "sys"; kind: "hostname" }): {
+      state: string;
+    };
+  };
   memoryUsage?(): { rss: number; heapUsed: number };
   cpuUsage?(): { user: number; system: number };
 }
@@ -64,5 +71,23 @@ export function createAdapter(): RuntimeAdapter {
       }
     },
     createContextStorage: createAsyncLocalStorage,
+    processId(): number | undefined {
+      return measured(deno?.pid);
+    },
+    hostName(): string | undefined {
+      try {
+        // Queried first: calling Deno.hostname() without the permission
+        // would prompt an interactive user.
+        const state = deno?.permissions?.querySync?.({
+          name: "sys",
+          kind: "hostname",
+        }).state;
+        if (state !== "granted") return undefined;
+        const name = deno?.hostname?.();
+        return typeof name === "string" && name !== "" ? name : undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }

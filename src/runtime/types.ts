@@ -62,4 +62,15 @@ export interface RuntimeAdapter {
    * the runtime has none.
    */
   createContextStorage<T>(): ContextStorage<T> | undefined;
+  /**
+   * The id of this process, or `undefined` where there is none (a browser).
+   * Read once; traces record it so that reports can tell processes apart.
+   */
+  processId(): number | undefined;
+  /**
+   * The host name of this machine, or `undefined` when the runtime has none
+   * or may not read it (Deno without `--allow-sys=hostname`: the permission
+   * is queried, never prompted for).
+   */
+  hostName(): string | undefined;
 }

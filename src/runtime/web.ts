@@ -27,5 +27,7 @@ export function createAdapter(): RuntimeAdapter {
     heapUsedBytes: (): number | undefined => undefined,
     collectGarbage: (): boolean => false,
     createContextStorage: (): undefined => undefined,
+    processId: (): undefined => undefined,
+    hostName: (): undefined => undefined,
   };
 }
