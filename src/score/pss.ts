@@ -160,6 +160,8 @@ function takeSpareBuffers(capacity: number): ColumnBuffers | undefined {
 interface SystemSamples {
   lags: number[];
   skipped: number;
+  /** Well-formed system traces without a lag: read, used by no pillar. */
+  unused: number;
 }
 
 function grown(data: Float64Array, capacity: number): Float64Array {
@@ -212,6 +214,8 @@ function addSystemTrace(trace: Trace, system: SystemSamples): void {
     Object.hasOwn(metadata, "lag")
   ) {
     system.lags.push(metadata.lag as number);
+  } else {
+    system.unused++;
   }
 }
 
@@ -229,7 +233,7 @@ function extract(
   const isArray = Array.isArray(traces);
   const array = isArray ? traces as readonly Trace[] : [];
   const iterator = isArray ? undefined : traces[Symbol.iterator]();
-  const system: SystemSamples = { lags: [], skipped: 0 };
+  const system: SystemSamples = { lags: [], skipped: 0, unused: 0 };
   const groups = new Map<string, Columns>();
 
   const capacity = byName
@@ -408,6 +412,7 @@ function score(
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount,
+      unusedCount: system.unused,
     };
   }
   const waits = columns.waits.subarray(0, n);
@@ -441,6 +446,7 @@ function score(
     traceCount: n,
     systemTraceCount: lags.length,
     skippedCount,
+    unusedCount: system.unused,
   };
 }
 

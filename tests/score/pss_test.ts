@@ -62,10 +62,11 @@ describe("computePss()", () => {
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount: 0,
+      unusedCount: 0,
     });
   });
 
-  test("gives 0 for system traces without lag (nothing to score)", () => {
+  test("gives 0 for system traces without lag (nothing to score), and counts them as unused", () => {
     const report = computePss([
       { name: "loop", systemMetric: true, metadata: { activeTasks: 3 } },
       { name: "loop", systemMetric: true },
@@ -74,6 +75,34 @@ describe("computePss()", () => {
     assert.deepEqual(report.breakdown, ZERO_BREAKDOWN);
     assert.equal(report.systemTraceCount, 0);
     assert.equal(report.traceCount, 0);
+    assert.equal(report.unusedCount, 2);
+  });
+
+  test("counts every entry read: scored, lag samples, skipped and unused add up", () => {
+    const traces = [
+      { name: "op", duration: 0.1 },
+      { name: "op", duration: -1 },
+      {
+        name: "kafka_lag_report",
+        systemMetric: true,
+        metadata: { kafka_lag: 7 },
+      },
+      { name: "loop", systemMetric: true, metadata: { lag: 0.001 } },
+      { name: "op", duration: 0.2 },
+    ];
+    const report = computePss(traces);
+    assert.deepEqual(
+      [
+        report.traceCount,
+        report.systemTraceCount,
+        report.skippedCount,
+        report.unusedCount,
+      ],
+      [2, 1, 1, 1],
+    );
+    for (const { report: row } of computePssByName(traces)) {
+      assert.equal(row.unusedCount, 1);
+    }
   });
 
   test("scores lag alone: TS, MS, EV, BE are 1 and CC comes from the lag", () => {
