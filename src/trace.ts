@@ -427,7 +427,7 @@ function stringOf(value: unknown): string | undefined {
  * ```ts
  * import { traceToJson } from "@pss/pss";
  * const json = traceToJson({ name: "op", duration: 0.25, metadata: { region: "eu" } });
- * console.log(json.duration, json.region, typeof json.trace_id); // 0.25 "eu" "string"
+ * console.log(json.duration, json.region, typeof json.trace_id); // 0.25 eu string
  * ```
  */
 export function traceToJson(trace: Trace): Record<string, unknown> {

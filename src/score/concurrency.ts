@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG, type PssConfig } from "./config.ts";
 import { cv, decay, mean, sum } from "./stats.ts";
 
 /**
- * Concurrency Chaos (SCORING.md §3): starts at 1. With at least 2 wait times
+ * Concurrency Chaos (docs/scoring.md, section 5): starts at 1. With at least 2 wait times
  * whose mean is strictly greater than `concurrencyWaitThreshold`, it becomes
  * exp(−α·cv(waits)). When the mean event-loop lag ℓ̄ exceeds
  * `loopLagThreshold`, it is multiplied by 1 − min(1, `loopLagFactor`·ℓ̄).

@@ -43,7 +43,7 @@ describe("computePss() against the Python reference (tests/testdata/score)", () 
       assert.equal(report.pss, item.expected.pss);
       const actual = pillars(report);
       item.expected.breakdown.forEach((expected: number, k: number) => {
-        // pss clamps pillars to [0, 1]; pypss does not (SCORING §3).
+        // pss clamps pillars to [0, 1]; pypss does not (docs/scoring.md, section 6).
         const difference = Math.abs(actual[k] - clamp(expected));
         assert.ok(
           difference <= 1e-12,
@@ -206,7 +206,7 @@ describe("computePss()", () => {
     assert.equal(report.skippedCount, 1);
   });
 
-  test("reads errors with SCORING §1 truthiness", () => {
+  test("reads errors with the truthiness of docs/scoring.md, section 2", () => {
     const errorOf = (error: unknown) =>
       computePss([{ name: "op", duration: 0.1, error } as unknown as Trace])
         .breakdown.errorVolatility < 1;
