@@ -16,7 +16,9 @@ function safely<T>(read: () => T): T | undefined {
 }
 
 /** The id of this process, when the runtime has one. */
-export const PROCESS_ID: number | undefined = safely(() => runtime.processId());
+export const PROCESS_ID: number | undefined = safely(() => runtime.process.pid);
 
 /** The host name, when the runtime may read it. */
-export const HOST_NAME: string | undefined = safely(() => runtime.hostName());
+export const HOST_NAME: string | undefined = safely(() =>
+  runtime.process.hostname()
+);
