@@ -119,8 +119,44 @@ function fieldProblem(
   return undefined;
 }
 
-/** The last options object found valid on the hot path (a one-entry cache). */
-let lastValidOptions: MonitorOptions | undefined;
+/**
+ * Whether `options` is valid as given: an object whose enumerable keys are
+ * all known and whose values have the right types. A `switch` over a
+ * `for…in`, not `checkMonitorOptions`: this runs on every call with
+ * options (about 10 ns against 190 ns for the general checks on Bun).
+ */
+function isValidOptions(options: unknown): boolean {
+  if (options === null || typeof options !== "object") return false;
+  const o = options as Record<string, unknown>;
+  for (const key in o) {
+    const value = o[key];
+    if (value === undefined) continue;
+    switch (key) {
+      case "branchTag":
+      case "module":
+        if (typeof value !== "string") return false;
+        break;
+      case "sampleRate":
+      case "errorSampleRate":
+        if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+          return false;
+        }
+        break;
+      case "cpu":
+        if (typeof value !== "boolean") return false;
+        break;
+      case "collector":
+        if (
+          value === null || typeof value !== "object" ||
+          typeof (value as { add?: unknown }).add !== "function"
+        ) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
 
 /**
  * The options of a `monitorBlock`/`monitorAsync` call, fit for the hot path:
@@ -132,14 +168,14 @@ export function hotOptions(
   owner: string,
   options: MonitorOptions,
 ): MonitorOptions | undefined {
-  if (options === lastValidOptions) return options;
-  try {
-    checkMonitorOptions(owner, options);
-    lastValidOptions = options;
-    return options;
-  } catch {
-    // Fall through: find every problem and keep the valid fields.
-  }
+  return isValidOptions(options) ? options : cleanOptions(owner, options);
+}
+
+/** The valid fields of `options`, each problem reported once (out of line). */
+function cleanOptions(
+  owner: string,
+  options: unknown,
+): MonitorOptions | undefined {
   if (options === null || typeof options !== "object") {
     try {
       checkKnownKeys(owner, options, MONITOR_OPTION_KEYS);

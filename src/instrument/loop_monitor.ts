@@ -9,6 +9,7 @@ import type { Trace } from "../trace.ts";
 import type { Collector } from "../collect/collector.ts";
 import { globalCollector } from "../collect/memory.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys } from "../_options.ts";
 import {
   createLagProbe,
   type LagProbe,
@@ -220,7 +221,8 @@ function checkMs(
  * @param options See {@linkcode AsyncMonitoringOptions}.
  * @returns The running monitor; dispose it or call `stop()`.
  * @throws {PssConfigError} When `intervalMs` or `resolutionMs` is below 1
- * or not finite, `thresholdMs` is negative, or `collector` has no `add`.
+ * or not finite, `thresholdMs` is negative, `collector` has no `add`, or
+ * an option is unknown (naming the closest known one).
  *
  * @example Score a program's event-loop health
  * ```ts
@@ -236,6 +238,12 @@ function checkMs(
 export function startAsyncMonitoring(
   options: AsyncMonitoringOptions = {},
 ): LoopMonitor {
+  checkKnownKeys("startAsyncMonitoring", options, [
+    "intervalMs",
+    "resolutionMs",
+    "thresholdMs",
+    "collector",
+  ]);
   const intervalMs = checkMs(
     "intervalMs",
     options.intervalMs ?? 500,

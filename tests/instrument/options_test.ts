@@ -5,6 +5,10 @@ import { monitorAsync } from "../../src/instrument/monitor_async.ts";
 import { monitorFunction } from "../../src/instrument/monitor_function.ts";
 import { monitored } from "../../src/instrument/monitored.ts";
 import {
+  type AsyncMonitoringOptions,
+  startAsyncMonitoring,
+} from "../../src/instrument/loop_monitor.ts";
+import {
   configureInstrumentation,
   type InstrumentationErrorSource,
   instrumentationStats,
@@ -151,6 +155,15 @@ describe("a bad option where a program sets things up", () => {
     assert.throws(
       () => monitored(undefined, { sampleRate: 2 }),
       configError(/@monitored's 'sampleRate' must be a number from 0 to 1/),
+    );
+  });
+
+  test("startAsyncMonitoring throws for an unknown key, naming the closest", () => {
+    assert.throws(
+      () => startAsyncMonitoring({ intervalMS: 50 } as AsyncMonitoringOptions),
+      configError(
+        /'intervalMS' is not a known option of startAsyncMonitoring \(did you mean 'intervalMs'\?\)/,
+      ),
     );
   });
 
