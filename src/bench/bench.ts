@@ -272,7 +272,10 @@ let session: Session | undefined;
 let configured: BenchStabilityOptions = {};
 
 function checkFailUnder(value: unknown, source?: string): number {
-  if (typeof value !== "number" || !(value >= 0 && value <= 100)) {
+  const number = typeof value === "string" && value.trim() !== ""
+    ? Number(value)
+    : value;
+  if (typeof number !== "number" || !(number >= 0 && number <= 100)) {
     throw new PssConfigError(
       "failUnder",
       value,
@@ -280,7 +283,7 @@ function checkFailUnder(value: unknown, source?: string): number {
       source,
     );
   }
-  return value;
+  return number;
 }
 
 /**
@@ -303,7 +306,16 @@ function checkFailUnder(value: unknown, source?: string): number {
 export function configureBench(options: BenchStabilityOptions): void {
   checkKnownKeys("configureBench", options, OPTION_KEYS);
   const owner = "configureBench";
-  if (options.failUnder !== undefined) checkFailUnder(options.failUnder);
+  if (options.failUnder !== undefined) {
+    if (typeof options.failUnder !== "number") {
+      throw new PssConfigError(
+        "failUnder",
+        options.failUnder,
+        "'failUnder' must be a number from 0 to 100",
+      );
+    }
+    checkFailUnder(options.failUnder);
+  }
   if (options.jsonPath !== undefined && typeof options.jsonPath !== "string") {
     throw new PssConfigError(
       "jsonPath",
@@ -348,10 +360,7 @@ function resolveOptions(): Pick<Session, "options" | "envNote"> {
   let failUnder = configured.failUnder;
   const gate = read(FAIL_UNDER_ENV);
   if (gate !== undefined) {
-    failUnder = checkFailUnder(
-      Number(gate),
-      `environment variable ${FAIL_UNDER_ENV}`,
-    );
+    failUnder = checkFailUnder(gate, `environment variable ${FAIL_UNDER_ENV}`);
   }
   const jsonPath = read(JSON_ENV) ?? configured.jsonPath;
   return {

@@ -197,6 +197,21 @@ describe("bench() and benchStability() in a subprocess", () => {
   });
 });
 
+describe("the gate's environment variable", () => {
+  test("a PSS_BENCH_FAIL_UNDER that is not a number fails the module at load, naming it", async () => {
+    const fixture = "tests/fixtures/bench_stability_second.ts";
+    const env = { PSS_BENCH_FAIL_UNDER: "abc" };
+    const result = isBun
+      ? await run("bun", [fixture], env)
+      : await run("deno", ["bench", "-A", "--no-check", fixture], env);
+    assert.notEqual(result.code, 0);
+    assert.match(
+      `${result.stdout}\n${result.stderr}`,
+      /PssConfigError: Invalid pss configuration \(from environment variable PSS_BENCH_FAIL_UNDER\) as 'failUnder' must be a number from 0 to 100: got "abc"/,
+    );
+  });
+});
+
 /** Spins on the wall clock for `ms`. */
 function spin(ms: number): void {
   const end = performance.now() + ms;
