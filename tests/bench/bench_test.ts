@@ -243,8 +243,8 @@ describe("benchStability() in process", () => {
     let row: BenchStabilityRow | undefined;
     try {
       row = await benchStability("throws", () => {
-        spin(0.2);
-        if (++calls === 40) throw new Error("boom");
+        spin(0.5);
+        if (++calls === 60) throw new Error("boom");
       });
     } finally {
       const deno = (globalThis as { Deno?: { exitCode: number } }).Deno;
@@ -253,7 +253,7 @@ describe("benchStability() in process", () => {
       process.exitCode = 0;
     }
     assert.ok(row !== undefined);
-    assert.equal(calls, 40);
+    assert.equal(calls, 60);
     assert.equal(row.errors, 1);
     assert.equal(row.error, "boom");
     assert.ok(row.pss !== null && row.breakdown!.errorVolatility < 1);
