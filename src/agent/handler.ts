@@ -303,7 +303,9 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
       const route = routes.get(path);
       if (route !== undefined) {
         return universalServerResponseToFetch(
-          await route(universalRequestOf(request)),
+          await invalidArgumentForParseErrors(
+            await route(universalRequestOf(request)),
+          ),
         );
       }
       if (path === "/healthz" || path === "/score") {
@@ -321,7 +323,7 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   ): Promise<UniversalServerResponse> => {
     const route = routes.get(pathOf(request.url));
     if (route === undefined) return { status: 404 };
-    return await route(request);
+    return await invalidArgumentForParseErrors(await route(request));
   };
   return { handler, universal };
 }
@@ -424,6 +426,105 @@ async function readSink(
   if (names.length === 0) return traces;
   const wanted = new Set(names);
   return traces.filter((trace) => trace.systemMetric || wanted.has(trace.name));
+}
+
+/** How Connect-ES words a request body it cannot decode as protobuf. */
+const PARSE_ERROR = "parse binary";
+
+/**
+ * Connect-ES answers a request body that is not valid protobuf with
+ * `internal` (as if the server were at fault); the agent answers
+ * `invalid_argument`, as it does for malformed JSON. The error is found in
+ * each protocol's place: the JSON body (Connect), the trailers (gRPC) or
+ * the trailer frame (gRPC-web). Only error responses are rewritten, and
+ * they are small.
+ */
+async function invalidArgumentForParseErrors(
+  response: UniversalServerResponse,
+): Promise<UniversalServerResponse> {
+  const type = response.header?.get("content-type") ?? "";
+  if (response.status === 500 && type.startsWith("application/json")) {
+    const text = new TextDecoder().decode(await collect(response.body));
+    try {
+      const error = JSON.parse(text);
+      if (
+        error.code === "internal" &&
+        String(error.message).startsWith(PARSE_ERROR)
+      ) {
+        error.code = "invalid_argument";
+        const body = new TextEncoder().encode(JSON.stringify(error));
+        response.header?.set("content-length", String(body.length));
+        return { ...response, status: 400, body: once(body) };
+      }
+    } catch {
+      // Not Connect's error body: leave it.
+    }
+    return { ...response, body: once(text) };
+  }
+  const trailer = response.trailer;
+  if (
+    trailer?.get("grpc-status") === "13" &&
+    decodeURIComponent(trailer.get("grpc-message") ?? "").startsWith(
+      PARSE_ERROR,
+    )
+  ) {
+    trailer.set("grpc-status", "3");
+  }
+  const header = response.header;
+  if (
+    header?.get("grpc-status") === "13" &&
+    decodeURIComponent(header.get("grpc-message") ?? "").startsWith(
+      PARSE_ERROR,
+    )
+  ) {
+    header.set("grpc-status", "3");
+  }
+  if (type.startsWith("application/grpc-web") && response.body !== undefined) {
+    const bytes = await collect(response.body);
+    // One envelope: flags (0x80 marks trailers), length, then the data.
+    if (bytes.length >= 5 && bytes[0] === 0x80) {
+      const text = new TextDecoder().decode(bytes.subarray(5));
+      if (
+        /grpc-status: ?13\r\n/.test(text) &&
+        /grpc-message: ?parse binary/.test(decodeURIComponent(text))
+      ) {
+        const fixed = new TextEncoder().encode(
+          text.replace(/grpc-status: ?13/, "grpc-status: 3"),
+        );
+        const out = new Uint8Array(5 + fixed.length);
+        out[0] = 0x80;
+        new DataView(out.buffer).setUint32(1, fixed.length);
+        out.set(fixed, 5);
+        return { ...response, body: once(out) };
+      }
+    }
+    return { ...response, body: once(bytes) };
+  }
+  return response;
+}
+
+async function collect(
+  body: AsyncIterable<Uint8Array> | undefined,
+): Promise<Uint8Array> {
+  if (body === undefined) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+async function* once(data: string | Uint8Array): AsyncGenerator<Uint8Array> {
+  yield typeof data === "string" ? new TextEncoder().encode(data) : data;
 }
 
 /** Never aborts: unary calls finish on their own. */
