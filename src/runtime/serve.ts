@@ -158,3 +158,60 @@ export function serveHttp(
     new Error("serveHttp needs Deno or Bun: this runtime cannot listen"),
   );
 }
+
+/** The signals that ask a server process to stop. */
+export type StopSignal = "SIGINT" | "SIGTERM";
+
+/**
+ * Resolves with the first SIGINT or SIGTERM the process receives (instead
+ * of the signal ending it), then stops listening: a second signal ends the
+ * process as usual. Rejects where the runtime cannot listen for signals.
+ * The listener does not keep the process alive.
+ *
+ * @returns The signal received.
+ *
+ * @example
+ * ```ts ignore
+ * import { waitForStopSignal } from "./serve.ts";
+ * console.log(`stopping on ${await waitForStopSignal()}`);
+ * ```
+ */
+export function waitForStopSignal(): Promise<StopSignal> {
+  const deno = (globalThis as {
+    Deno?: {
+      addSignalListener(signal: string, fn: () => void): void;
+      removeSignalListener(signal: string, fn: () => void): void;
+    };
+  }).Deno;
+  const process = (globalThis as {
+    process?: {
+      on(signal: string, fn: () => void): unknown;
+      off(signal: string, fn: () => void): unknown;
+    };
+  }).process;
+  return new Promise((resolve, reject) => {
+    const signals: StopSignal[] = ["SIGINT", "SIGTERM"];
+    const listeners = signals.map((signal) => [signal, () => done(signal)]) as [
+      StopSignal,
+      () => void,
+    ][];
+    const done = (signal: StopSignal): void => {
+      for (const [name, fn] of listeners) {
+        if (deno !== undefined && !("Bun" in globalThis)) {
+          deno.removeSignalListener(name, fn);
+        } else process?.off(name, fn);
+      }
+      resolve(signal);
+    };
+    try {
+      for (const [name, fn] of listeners) {
+        if (deno !== undefined && !("Bun" in globalThis)) {
+          deno.addSignalListener(name, fn);
+        } else if (process !== undefined) process.on(name, fn);
+        else throw new Error("this runtime cannot listen for signals");
+      }
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
