@@ -16,7 +16,8 @@
  */
 
 import { parseCliArgs, type ScoreArgs, usage, UsageError } from "./args.ts";
-import { type CliIo, cliProcess } from "./_runtime.ts";
+import { runtime } from "../runtime/adapter.ts";
+import type { CliIo } from "../runtime/types.ts";
 import { readTraces, type TraceSource } from "../collect/read.ts";
 import { splitLines } from "../collect/lines.ts";
 import { computePss, computePssByName } from "../score/pss.ts";
@@ -30,7 +31,7 @@ import { messageOf } from "../_message.ts";
 
 export { parseCliArgs, usage, UsageError } from "./args.ts";
 export type { CliArgs, HelpArgs, ReportFormat, ScoreArgs } from "./args.ts";
-export type { CliIo } from "./_runtime.ts";
+export type { CliIo } from "../runtime/types.ts";
 
 /**
  * The exit codes of the CLI.
@@ -279,11 +280,11 @@ function describeIoError(error: unknown): string {
   return messageOf(error);
 }
 
-function requireProcess(): NonNullable<typeof cliProcess> {
-  if (cliProcess === undefined) {
+function requireProcess(): NonNullable<typeof runtime.cli> {
+  if (runtime.cli === undefined) {
     throw new Error("The pss CLI runs on Deno or Bun only");
   }
-  return cliProcess;
+  return runtime.cli;
 }
 
 if (import.meta.main) {

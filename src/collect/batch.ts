@@ -11,6 +11,7 @@ import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
+import { runtime } from "../runtime/adapter.ts";
 import { messageOf } from "../_message.ts";
 
 /** Retries of an export that a `flush()` or `close()` is waiting for. */
@@ -312,7 +313,9 @@ export abstract class BatchCollector implements Collector {
       // The hook holds the collector weakly, and goes when it is collected:
       // collectors that are dropped without close() do not pile up. (One
       // with queued traces is held by its timer until they are flushed.)
-      const remove = onProcessIdle(BatchCollector.#idleHook(new WeakRef(this)));
+      const remove = runtime.process.onIdle(
+        BatchCollector.#idleHook(new WeakRef(this)),
+      );
       if (remove !== undefined) {
         this.#removeExitHook = remove;
         exitHooks.register(this, remove, this);
@@ -736,45 +739,5 @@ function sleepUnref(ms: number): Promise<void> {
   return new Promise((resolve) => unrefTimer(setTimeout(resolve, ms)));
 }
 
-interface ProcessEvents {
-  on(event: "beforeExit", listener: () => void): unknown;
-  off(event: "beforeExit", listener: () => void): unknown;
-}
-
-const IS_DENO = "Deno" in globalThis;
-
 /** Detaches the exit hook of a collector that was collected without close(). */
 const exitHooks = new FinalizationRegistry<() => void>((remove) => remove());
-const BUN_PROCESS = !IS_DENO && "Bun" in globalThis
-  ? (globalThis as { process?: ProcessEvents }).process
-  : undefined;
-
-/**
- * Calls `listener` whenever the process has run out of work and is about to
- * exit on its own; when the listener returns `true` it has scheduled work
- * and the process keeps running. Deno: `beforeunload`, which continues only
- * when the event is cancelled (and fires again at once if nothing was
- * scheduled); Bun: `process` `beforeExit`, which continues whenever work was
- * scheduled. Returns the detach function, or `undefined` where the runtime
- * offers neither.
- */
-function onProcessIdle(listener: () => boolean): (() => void) | undefined {
-  try {
-    if (IS_DENO && typeof globalThis.addEventListener === "function") {
-      const onBeforeUnload = (event: Event): void => {
-        if (listener()) event.preventDefault();
-      };
-      globalThis.addEventListener("beforeunload", onBeforeUnload);
-      return () =>
-        globalThis.removeEventListener("beforeunload", onBeforeUnload);
-    }
-    if (BUN_PROCESS !== undefined) {
-      const onBeforeExit = (): void => void listener();
-      BUN_PROCESS.on("beforeExit", onBeforeExit);
-      return () => void BUN_PROCESS.off("beforeExit", onBeforeExit);
-    }
-  } catch {
-    // No exit hook: close() remains the way to flush.
-  }
-  return undefined;
-}

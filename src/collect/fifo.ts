@@ -77,7 +77,7 @@ interface PartialWrite {
  * Each batch is written with one `write` loop under an exclusive `flock`,
  * so lines from different processes never tear or interleave; readers take
  * a shared lock. On Bun the lock goes through libc's `flock` via `bun:ffi`
- * (see `src/runtime/fs_bun.ts`); both runtimes' locks are the same
+ * (see `src/runtime/bun.ts`); both runtimes' locks are the same
  * `flock(2)` locks on Linux and macOS. A named pipe gets the same lines;
  * `traces()` and `clear()` then do nothing (reading would take lines from
  * the pipe's reader). Batching, retries, drop counters and exit flushing

@@ -20,7 +20,8 @@ import {
 } from "../collect/memory.ts";
 import { configureInstrumentation } from "../instrument/settings.ts";
 import { parseJsonc } from "./_jsonc.ts";
-import { type ConfigHost, configHost } from "./host.ts";
+import { runtime } from "../runtime/adapter.ts";
+import type { EnvironmentPort } from "../runtime/types.ts";
 
 /**
  * The name of every setting a file or the environment can set: the
@@ -247,7 +248,7 @@ type JsonRead =
 
 /** Reads and parses one file. */
 async function readJsonFile(
-  host: ConfigHost,
+  host: EnvironmentPort,
   path: string,
   options: { jsonc: boolean; required: boolean },
 ): Promise<JsonRead> {
@@ -351,7 +352,7 @@ export async function loadConfig(
       "'env' must be an object of strings or false",
     );
   }
-  const host = configHost;
+  const host = runtime.env;
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
