@@ -13,8 +13,17 @@ import type {
   UniversalHandlerFn,
   UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
-import type { HttpServer } from "../runtime/serve.ts";
 import { messageOf } from "../_message.ts";
+
+/** A listening HTTP/2 server. */
+export interface Http2Server {
+  /** `http://host:port` or `https://host:port`. */
+  url: string;
+  /** The bound port. */
+  port: number;
+  /** Stops listening and ends open sessions. Idempotent. */
+  close(): Promise<void>;
+}
 
 /** Where the gRPC server listens. */
 export interface H2Options {
@@ -34,7 +43,7 @@ export interface H2Options {
 export function serveHttp2(
   handler: UniversalHandlerFn,
   options: H2Options,
-): Promise<HttpServer> {
+): Promise<Http2Server> {
   const onRequest = (
     req: http2.Http2ServerRequest,
     res: http2.Http2ServerResponse,
@@ -83,7 +92,6 @@ export function serveHttp2(
         }://${host}:${port}`,
         port,
         close,
-        [Symbol.asyncDispose]: close,
       });
     });
   });

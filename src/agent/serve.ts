@@ -6,7 +6,7 @@
  */
 
 import type { Collector } from "../collect/collector.ts";
-import { type HttpServer, serveHttp } from "../runtime/serve.ts";
+import { runtime } from "../runtime/adapter.ts";
 import { checkKnownKeys } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
 import {
@@ -15,7 +15,7 @@ import {
   type AgentStats,
   createAgentCore,
 } from "./handler.ts";
-import { serveHttp2 } from "./_h2c.ts";
+import { type Http2Server, serveHttp2 } from "./_h2c.ts";
 
 /** The port `pss agent` listens on when none is given. */
 export const DEFAULT_AGENT_PORT = 7411;
@@ -163,30 +163,35 @@ export async function serveAgent(
       `[pss] agent: listening on ${hostname} without an authToken: anyone who can reach it can submit traces and read scores`,
     );
   }
-  const servers: HttpServer[] = [];
-  try {
-    servers.push(await serveHttp(core.handler, { hostname, port, tls }));
-    if (grpcPort !== undefined) {
-      servers.push(
-        await serveHttp2(core.universal, { hostname, port: grpcPort, tls }),
-      );
+  const http = await runtime.http.serveHttp(core.handler, {
+    hostname,
+    port,
+    ...(tls === undefined ? {} : { tls }),
+  });
+  let grpc: Http2Server | undefined;
+  if (grpcPort !== undefined) {
+    try {
+      grpc = await serveHttp2(core.universal, {
+        hostname,
+        port: grpcPort,
+        tls,
+      });
+    } catch (error) {
+      await http.shutdown();
+      throw error;
     }
-  } catch (error) {
-    await Promise.allSettled(servers.map((server) => server.close()));
-    throw error;
   }
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closing ??= (async () => {
-      await Promise.allSettled(servers.map((server) => server.close()));
+      await Promise.allSettled([http.shutdown(), grpc?.close()]);
       await sink.flush();
     })();
-  const grpcServer = servers[1];
   return {
-    url: servers[0].url,
-    grpcTarget: grpcServer === undefined
+    url: http.url.replace(/\/+$/, ""),
+    grpcTarget: grpc === undefined
       ? undefined
-      : grpcServer.url.replace(/^https?:\/\//, ""),
+      : grpc.url.replace(/^https?:\/\//, ""),
     handler: core.handler,
     stats: core.handler.stats,
     close,

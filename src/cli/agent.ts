@@ -9,11 +9,12 @@
  * @module
  */
 
-import type { CliIo } from "./_runtime.ts";
+import type { CliIo } from "../runtime/types.ts";
 import type { Collector } from "../collect/collector.ts";
 import { MemoryCollector } from "../collect/memory.ts";
 import { DEFAULT_AGENT_PORT, serveAgent } from "../agent/serve.ts";
-import { waitForStopSignal } from "../runtime/serve.ts";
+import { runtime } from "../runtime/adapter.ts";
+import type { ExitSignal } from "../runtime/types.ts";
 import { messageOf } from "../_message.ts";
 
 /** The usage text of `pss agent`. */
@@ -205,13 +206,14 @@ export async function runAgentCommand(
       ...(token === undefined ? {} : { authToken: token }),
       ...(tls === undefined ? {} : { tls }),
     });
-    const stop = waitForStopSignal();
+    const stop = untilSignal();
     await io.stdout(
       `pss agent listening on ${agent.url}${
         agent.grpcTarget === undefined ? "" : ` (gRPC on ${agent.grpcTarget})`
       }, sink ${parsed.sink}\n`,
     );
-    const signal = await stop;
+    const signal = await stop.signal;
+    stop.detach();
     await agent.close();
     await sink.close();
     const stats = agent.stats();
@@ -229,4 +231,17 @@ export async function runAgentCommand(
     await sink?.close();
     return 1;
   }
+}
+
+/** The first SIGINT or SIGTERM; while waiting, neither ends the process. */
+function untilSignal(): { signal: Promise<ExitSignal>; detach: () => void } {
+  const detachers: (() => void)[] = [];
+  const signal = new Promise<ExitSignal>((resolve) => {
+    for (const name of ["SIGINT", "SIGTERM"] as const) {
+      detachers.push(
+        runtime.process.addSignalListener(name, () => resolve(name)),
+      );
+    }
+  });
+  return { signal, detach: () => detachers.forEach((detach) => detach()) };
 }
