@@ -91,8 +91,8 @@ export function traceFromMessage(message: TraceMessage): Trace | string {
   if (message.host !== undefined) trace.host = message.host;
   if (message.pid !== undefined) trace.pid = message.pid;
   let metadata: Record<string, unknown> | undefined;
-  if (message.metadata !== undefined) {
-    metadata = Object.fromEntries(Object.entries(message.metadata));
+  for (const key in message.metadata) {
+    (metadata ??= {})[key] = parseMetadataValue(message.metadata[key]);
   }
   if (message.lag !== undefined) (metadata ??= {}).lag = message.lag;
   if (message.activeTasks !== undefined) {
@@ -153,6 +153,15 @@ export function traceFromPypss(message: PypssTraceMessage): Trace | string {
     trace.metadata = { lag: message.waitTime };
   }
   return trace;
+}
+
+/** A metadata value's JSON text, or the text itself when it is not JSON. */
+function parseMetadataValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 function checkName(name: string): string | undefined {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { create, type JsonValue } from "@bufbuild/protobuf";
 import type { Trace } from "../trace.ts";
 import {
   type Trace as TraceMessage,
@@ -65,7 +65,7 @@ export function traceToMessage(trace: Trace): TraceMessage {
   if (isUint32(origin.pid)) message.pid = origin.pid;
   const metadata = trace.metadata;
   if (metadata !== null && typeof metadata === "object") {
-    let rest: JsonObject | undefined;
+    let rest: Record<string, string> | undefined;
     for (const key of Object.keys(metadata)) {
       const value = metadata[key];
       if (trace.systemMetric === true && SYSTEM_KEYS.has(key)) {
@@ -76,10 +76,10 @@ export function traceToMessage(trace: Trace): TraceMessage {
           continue;
         }
       }
-      const json = toJson(value, 0);
-      if (json === undefined) continue;
+      const text = jsonText(value);
+      if (text === undefined) continue;
       rest ??= {};
-      rest[key] = json;
+      rest[key] = text;
     }
     if (rest !== undefined) message.metadata = rest;
   }
@@ -94,6 +94,28 @@ function isInt32(value: unknown): value is number {
 function isUint32(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
     value <= 0xffff_ffff;
+}
+
+/** The JSON text of a metadata value, or `undefined` to leave it out. */
+function jsonText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value)
+        ? JSON.stringify(value)
+        : JSON.stringify(String(value));
+    default: {
+      try {
+        return JSON.stringify(value);
+      } catch {
+        // A BigInt or a cycle somewhere inside: convert, then encode.
+        const json = toJson(value, 0);
+        return json === undefined ? undefined : JSON.stringify(json);
+      }
+    }
+  }
 }
 
 /** A JSON value for `value`, or `undefined` to leave it out (as JSON does). */
@@ -117,7 +139,7 @@ function toJson(value: unknown, depth: number): JsonValue | undefined {
         if (Array.isArray(value)) {
           return value.map((item) => toJson(item, depth + 1) ?? null);
         }
-        const out: JsonObject = {};
+        const out: { [key: string]: JsonValue } = {};
         for (const key of Object.keys(value)) {
           const json = toJson(
             (value as Record<string, unknown>)[key],

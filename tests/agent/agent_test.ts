@@ -115,10 +115,18 @@ describe("ConnectCollector to the agent", () => {
     const sink = new MemoryCollector();
     await using agent = await serveAgent({ port: 0, sink });
     const submitted = await postJson(agent.url + SUBMIT, {
-      traces: [{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1 }],
+      traces: [
+        { name: "op", duration: 0.1, metadata: { region: "eu", n: "3" } },
+        { name: "op", duration: 0.1, metadata: { quoted: '"3"' } },
+      ],
     });
     assert.equal(submitted.status, 200);
     assert.deepEqual(await submitted.json(), { accepted: 2 });
+    // Metadata values are JSON text; text that is not JSON stays a string.
+    assert.deepEqual(sink.snapshot().map((trace) => trace.metadata), [
+      { region: "eu", n: 3 },
+      { quoted: "3" },
+    ]);
     const score = await (await postJson(agent.url + GET_SCORE, {})).json();
     assert.equal(score.pss, 100);
     assert.equal(score.breakdown.timingStability, 1);
