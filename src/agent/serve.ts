@@ -67,7 +67,7 @@ export interface ServeAgentOptions extends AgentHandlerOptions {
  * flushes the sink; the sink itself stays open, it belongs to the caller.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { type RunningAgent, serveAgent } from "@pss/pss/agent";
  * const agent: RunningAgent = await serveAgent({ port: 0, sink: new MemoryCollector() });
@@ -111,16 +111,18 @@ const OPTION_KEYS = [
  * @throws {Error} When a port is taken or the runtime cannot listen.
  *
  * @example Receive on a free loopback port
- * ```ts ignore
+ * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { serveAgent } from "@pss/pss/agent";
  * import { ConnectCollector } from "@pss/pss/connect";
  *
- * await using agent = await serveAgent({ port: 0, sink: new MemoryCollector() });
+ * const sink = new MemoryCollector();
+ * await using agent = await serveAgent({ port: 0, grpcPort: 0, sink });
  * await using client = new ConnectCollector({ baseUrl: agent.url });
  * client.add({ name: "op", duration: 0.01 });
  * await client.flush();
- * console.log((await client.score()).traceCount); // 1
+ * if (sink.size !== 1) throw new Error(`sink holds ${sink.size}`);
+ * console.log(agent.url, agent.grpcTarget); // http://127.0.0.1:… 127.0.0.1:…
  * ```
  */
 export async function serveAgent(

@@ -166,10 +166,16 @@ const BATCH_KEYS = [
  * (agent down, timeout, refused) rejects, and the batching engine retries.
  *
  * @example Export one batch by hand
- * ```ts ignore
+ * ```ts
+ * import { MemoryCollector } from "@pss/pss";
+ * import { serveAgent } from "@pss/pss/agent";
  * import { ConnectExporter } from "@pss/pss/connect";
- * const exporter = new ConnectExporter({ baseUrl: "http://127.0.0.1:7411" });
+ *
+ * const sink = new MemoryCollector();
+ * await using agent = await serveAgent({ port: 0, sink });
+ * const exporter = new ConnectExporter({ baseUrl: agent.url, protocol: "grpc-web" });
  * await exporter.export([{ name: "op", duration: 0.01 }], AbortSignal.timeout(5000));
+ * if (sink.size !== 1) throw new Error(`sink holds ${sink.size}`);
  * ```
  */
 export class ConnectExporter {
@@ -313,17 +319,22 @@ export class ConnectExporter {
  * The agent holds the traces: `traces()` resolves to an empty array and
  * `clear()` does nothing; ask the agent for the score with `score()`.
  *
- * @example Ship traces and ask for the score
- * ```ts ignore
+ * @example Ship traces to an agent and ask for the score
+ * ```ts
+ * import { MemoryCollector } from "@pss/pss";
+ * import { serveAgent } from "@pss/pss/agent";
  * import { ConnectCollector } from "@pss/pss/connect";
+ *
+ * await using agent = await serveAgent({ port: 0, sink: new MemoryCollector() });
  * await using collector = new ConnectCollector({
- *   baseUrl: "http://127.0.0.1:7411",
+ *   baseUrl: agent.url,
  *   protocol: "connect",
  *   batchSize: 500,
  * });
  * collector.add({ name: "op", duration: 0.012 });
  * await collector.flush();
- * console.log((await collector.score()).pss);
+ * const score = await collector.score();
+ * if (score.traceCount !== 1) throw new Error(`got ${score.traceCount}`);
  * ```
  */
 export class ConnectCollector extends BatchCollector {
