@@ -7,7 +7,7 @@
  */
 
 import type { Trace } from "../trace.ts";
-import type { Trace as TraceMessage } from "../gen/pss/v1/trace_pb.ts";
+import type { TraceFields } from "../collect/_trace_wire.ts";
 import type { TraceMessage as PypssTraceMessage } from "../gen/pypss/trace_pb.ts";
 
 /** Longest plausible duration, CPU, wait or lag time: about 11.5 days. */
@@ -43,12 +43,13 @@ function range(
 }
 
 /**
- * Converts a `pss.v1.Trace` to a trace, or says why it is refused.
+ * Converts the fields of a `pss.v1.Trace` (a generated message or what the
+ * hand-written codec read) to a trace, or says why it is refused.
  *
  * @param message The decoded message.
  * @returns The trace, or the reason as a string.
  */
-export function traceFromMessage(message: TraceMessage): Trace | string {
+export function traceFromMessage(message: TraceFields): Trace | string {
   const reason = checkName(message.name) ??
     range("duration", message.duration, 0, MAX_SECONDS) ??
     range("cpu_time", message.cpuTime, 0, MAX_SECONDS) ??

@@ -32,7 +32,8 @@ import {
 } from "../gen/pss/v1/trace_pb.ts";
 import type { PssBreakdown } from "../score/report.ts";
 import { BatchCollector, type BatchCollectorOptions } from "./batch.ts";
-import { traceToMessage } from "./_connect_codec.ts";
+import { encodeSubmitTraces } from "./_trace_wire.ts";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { checkKnownKeys, positiveNumber } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
 
@@ -254,10 +255,21 @@ export class ConnectExporter {
    * @throws {ConnectError} When the call fails; retrying may succeed.
    */
   async export(batch: readonly Trace[], signal?: AbortSignal): Promise<void> {
-    const traces = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) traces[i] = traceToMessage(batch[i]);
+    // The traces are encoded by the hand-written codec and handed to
+    // Connect as one unknown field that protobuf-es writes out verbatim:
+    // the bytes on the wire are a plain SubmitTracesRequest, without a
+    // message object per trace.
+    const request = create(SubmitTracesRequestSchema);
+    if (batch.length > 0) {
+      const bytes = encodeSubmitTraces(batch);
+      request.$unknown = [{
+        no: 1,
+        wireType: WireType.LengthDelimited,
+        data: bytes.subarray(1), // after the first trace's tag
+      }];
+    }
     const response = await this.#client.submitTraces(
-      create(SubmitTracesRequestSchema, { traces }),
+      request,
       { headers: this.#headers, timeoutMs: this.#timeoutMs, signal },
     );
     if (response.rejected > 0) {
