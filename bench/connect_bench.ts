@@ -17,7 +17,7 @@
  * @module
  */
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { encodeSubmitTraces } from "../src/collect/_trace_wire.ts";
 import { ConnectCollector } from "../src/collect/connect.ts";
 import { MemoryCollector } from "../src/collect/memory.ts";
@@ -147,9 +147,19 @@ for p in payloads:
     call(p, timeout=10)
 print(n / (time.perf_counter() - start))
 `;
-  const run = spawnSync(python, ["-c", script, grpcAgent.grpcTarget!], {
-    encoding: "utf8",
-  });
+  // Asynchronously: the agent answering the calls runs in this process.
+  const run = await new Promise<
+    { status: number | null; stdout: string; stderr: string }
+  >(
+    (resolve) => {
+      const child = spawn(python, ["-c", script, grpcAgent.grpcTarget!]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+    },
+  );
   if (run.status !== 0) {
     return `pypss-style per-trace gRPC: failed (${run.stderr.trim()})`;
   }

@@ -23,7 +23,8 @@ const I64 = 1;
 const VARINT = 0;
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+// Like protobuf-es: a leading U+FEFF is text, invalid UTF-8 becomes U+FFFD.
+const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Where a trace was recorded, where its producer sets it. */
 interface TraceOrigin {
@@ -31,15 +32,17 @@ interface TraceOrigin {
   pid?: unknown;
 }
 
+/** Eight bytes through which doubles are written and read. */
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+
 /** A growable output buffer. */
 class Writer {
   buf: Uint8Array;
-  view: DataView;
   pos = 0;
 
   constructor(size: number) {
     this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
   }
 
   ensure(extra: number): void {
@@ -49,23 +52,36 @@ class Writer {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 
   varint(value: number): void {
     this.ensure(5);
+    const buf = this.buf;
+    let pos = this.pos;
     while (value > 0x7f) {
-      this.buf[this.pos++] = (value & 0x7f) | 0x80;
+      buf[pos++] = (value & 0x7f) | 0x80;
       value >>>= 7;
     }
-    this.buf[this.pos++] = value;
+    buf[pos++] = value;
+    this.pos = pos;
   }
 
   double(no: number, value: number): void {
     this.varint((no << 3) | I64);
     this.ensure(8);
-    this.view.setFloat64(this.pos, value, true);
-    this.pos += 8;
+    scratch[0] = value;
+    const buf = this.buf;
+    const pos = this.pos;
+    // Little-endian, as protobuf wants (every platform Deno and Bun run on).
+    buf[pos] = scratchBytes[0];
+    buf[pos + 1] = scratchBytes[1];
+    buf[pos + 2] = scratchBytes[2];
+    buf[pos + 3] = scratchBytes[3];
+    buf[pos + 4] = scratchBytes[4];
+    buf[pos + 5] = scratchBytes[5];
+    buf[pos + 6] = scratchBytes[6];
+    buf[pos + 7] = scratchBytes[7];
+    this.pos = pos + 8;
   }
 
   bool(no: number, value: boolean): void {
@@ -82,23 +98,23 @@ class Writer {
   string(no: number, value: string): void {
     this.varint((no << 3) | LEN);
     const length = value.length;
-    let ascii = length < 0x4000;
-    if (ascii) {
-      for (let i = 0; i < length; i++) {
-        if (value.charCodeAt(i) > 0x7f) {
-          ascii = false;
-          break;
-        }
-      }
-    }
-    if (ascii) {
-      this.varint(length);
-      this.ensure(length);
+    if (length < 0x80) {
+      // One length byte; write the characters while they are ASCII.
+      this.ensure(length + 1);
       const buf = this.buf;
-      let pos = this.pos;
-      for (let i = 0; i < length; i++) buf[pos++] = value.charCodeAt(i);
-      this.pos = pos;
-      return;
+      const start = this.pos;
+      let pos = start + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code > 0x7f) break;
+        buf[pos++] = code;
+      }
+      if (i === length) {
+        buf[start] = length;
+        this.pos = pos;
+        return;
+      }
     }
     const bytes = textEncoder.encode(value);
     this.varint(bytes.length);
@@ -107,16 +123,20 @@ class Writer {
     this.pos += bytes.length;
   }
 
-  /** Writes a length-delimited field whose body `write` produces. */
-  message(no: number, write: () => void): void {
+  /** Starts a length-delimited field: returns where its body starts. */
+  begin(no: number): number {
     this.varint((no << 3) | LEN);
-    // Reserve two bytes for the length (bodies up to 16 KiB), and move the
-    // body when its length needs another number of bytes.
+    // Reserve two bytes for the length (bodies below 16 KiB); end() moves
+    // the body when its length takes another number of bytes.
     this.ensure(2);
-    const start = this.pos;
     this.pos += 2;
-    write();
-    const length = this.pos - start - 2;
+    return this.pos;
+  }
+
+  /** Ends the field begun at `body`: writes its length. */
+  end(body: number): void {
+    const start = body - 2;
+    const length = this.pos - body;
     const size = length < 0x80
       ? 1
       : length < 0x4000
@@ -128,16 +148,17 @@ class Writer {
       : 5;
     if (size !== 2) {
       this.ensure(size - 2);
-      this.buf.copyWithin(start + size, start + 2, this.pos);
+      this.buf.copyWithin(start + size, body, this.pos);
       this.pos += size - 2;
     }
     let value = length;
     let at = start;
+    const buf = this.buf;
     while (value > 0x7f) {
-      this.buf[at++] = (value & 0x7f) | 0x80;
+      buf[at++] = (value & 0x7f) | 0x80;
       value >>>= 7;
     }
-    this.buf[at] = value;
+    buf[at] = value;
   }
 }
 
@@ -157,8 +178,9 @@ function isUint32(value: unknown): value is number {
 export function encodeSubmitTraces(batch: readonly Trace[]): Uint8Array {
   const writer = new Writer(256 * batch.length + 64);
   for (let i = 0; i < batch.length; i++) {
-    const trace = batch[i];
-    writer.message(1, () => writeTrace(writer, trace));
+    const body = writer.begin(1);
+    writeTrace(writer, batch[i]);
+    writer.end(body);
   }
   return writer.buf.subarray(0, writer.pos);
 }
@@ -206,10 +228,10 @@ function writeTrace(w: Writer, trace: Trace): void {
       }
       const text = metadataText(value);
       if (text === undefined) continue;
-      w.message(19, () => {
-        w.string(1, key);
-        w.string(2, text);
-      });
+      const body = w.begin(19);
+      w.string(1, key);
+      w.string(2, text);
+      w.end(body);
     }
   }
   const origin = trace as TraceOrigin;
@@ -324,126 +346,100 @@ export interface TraceFields {
   churnRate?: number;
 }
 
-const STRING_FIELDS: Record<number, keyof TraceFields> = {
-  1: "traceId",
-  2: "name",
-  3: "filename",
-  5: "module",
-  12: "exceptionType",
-  13: "exceptionMessage",
-  14: "branchTag",
-  20: "host",
-};
-const DOUBLE_FIELDS: Record<number, keyof TraceFields> = {
-  6: "duration",
-  7: "cpuTime",
-  8: "waitTime",
-  9: "memory",
-  10: "memoryDiff",
-  15: "timestamp",
-  22: "lag",
-  23: "activeTasks",
-  24: "churnRate",
-};
-const BOOL_FIELDS: Record<number, keyof TraceFields> = {
-  11: "error",
-  16: "asyncOp",
-  18: "systemMetric",
-};
-const UINT_FIELDS: Record<number, keyof TraceFields> = {
-  4: "lineno",
-  17: "yieldCount",
-  21: "pid",
-};
+/** The buffer being read, and where the reading is. */
+let rBuf: Uint8Array = new Uint8Array(0);
+let rPos = 0;
+let rEnd = 0;
 
-/** Reads protobuf wire data; every read checks its bounds. */
-class Reader {
-  readonly buf: Uint8Array;
-  readonly view: DataView;
-  pos: number;
-  readonly end: number;
-
-  constructor(buf: Uint8Array, start: number, end: number) {
-    this.buf = buf;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.pos = start;
-    this.end = end;
+/** A varint as a number (int32 negatives come back as large numbers). */
+function readVarint(): number {
+  let result = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (rPos >= rEnd) throw new Error("truncated varint");
+    const byte = rBuf[rPos++];
+    if (i < 8) result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return result;
+    scale *= 128;
   }
+  throw new Error("varint longer than 10 bytes");
+}
 
-  /** A varint as a number (up to 2^53; int32 negatives come back wrapped). */
-  varint(): number {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new Error("truncated varint");
-      const byte = this.buf[this.pos++];
-      if (i < 8) result += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) return result;
-      scale *= 128;
-    }
-    throw new Error("varint longer than 10 bytes");
-  }
+function readDouble(): number {
+  if (rPos + 8 > rEnd) throw new Error("truncated double");
+  for (let i = 0; i < 8; i++) scratchBytes[i] = rBuf[rPos + i];
+  rPos += 8;
+  return scratch[0];
+}
 
-  double(): number {
-    if (this.pos + 8 > this.end) throw new Error("truncated double");
-    const value = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return value;
-  }
+function readLength(): number {
+  const length = readVarint();
+  if (length > rEnd - rPos) throw new Error("length past the end");
+  return length;
+}
 
-  length(): number {
-    const length = this.varint();
-    if (length > this.end - this.pos) throw new Error("length past the end");
-    return length;
-  }
+function readString(): string {
+  const length = readLength();
+  const start = rPos;
+  const end = start + length;
+  rPos = end;
+  return textDecoder.decode(rBuf.subarray(start, end));
+}
 
-  string(): string {
-    const length = this.length();
-    const start = this.pos;
-    this.pos += length;
-    if (length <= 64) {
-      let ascii = true;
-      for (let i = start; i < this.pos; i++) {
-        if (this.buf[i] > 0x7f) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) {
-        return String.fromCharCode.apply(
-          null,
-          this.buf.subarray(start, this.pos) as unknown as number[],
-        );
-      }
-    }
-    return textDecoder.decode(this.buf.subarray(start, this.pos));
+function skipField(wireType: number): void {
+  switch (wireType) {
+    case VARINT:
+      readVarint();
+      return;
+    case I64:
+      if (rPos + 8 > rEnd) throw new Error("truncated field");
+      rPos += 8;
+      return;
+    case LEN:
+      rPos += readLength();
+      return;
+    case 5:
+      if (rPos + 4 > rEnd) throw new Error("truncated field");
+      rPos += 4;
+      return;
+    default:
+      throw new Error(`unsupported wire type ${wireType}`);
   }
+}
 
-  skip(wireType: number): void {
-    switch (wireType) {
-      case VARINT:
-        this.varint();
-        return;
-      case I64:
-        if (this.pos + 8 > this.end) throw new Error("truncated field");
-        this.pos += 8;
-        return;
-      case LEN:
-        this.pos += this.length();
-        return;
-      case 5:
-        if (this.pos + 4 > this.end) throw new Error("truncated field");
-        this.pos += 4;
-        return;
-      default:
-        throw new Error(`unsupported wire type ${wireType}`);
-    }
-  }
+/** A trace as read: every field present, absent ones `undefined`. */
+function emptyFields(): TraceFields {
+  return {
+    traceId: undefined,
+    name: "",
+    filename: undefined,
+    lineno: undefined,
+    module: undefined,
+    duration: undefined,
+    cpuTime: undefined,
+    waitTime: undefined,
+    memory: undefined,
+    memoryDiff: undefined,
+    error: undefined,
+    exceptionType: undefined,
+    exceptionMessage: undefined,
+    branchTag: undefined,
+    timestamp: undefined,
+    asyncOp: undefined,
+    yieldCount: undefined,
+    systemMetric: undefined,
+    metadata: {},
+    host: undefined,
+    pid: undefined,
+    lag: undefined,
+    activeTasks: undefined,
+    churnRate: undefined,
+  };
 }
 
 /**
  * Reads one `pss.v1.Trace` from `bytes[start, end)`. Unknown fields are
- * skipped, as protobuf requires.
+ * skipped, as protobuf requires. Absent fields are `undefined`.
  *
  * @param bytes The buffer.
  * @param start Where the trace starts.
@@ -456,44 +452,122 @@ export function readTrace(
   start: number,
   end: number,
 ): TraceFields {
-  const r = new Reader(bytes, start, end);
-  const out: TraceFields = { name: "", metadata: {} };
-  const fields = out as unknown as Record<string, unknown>;
-  while (r.pos < r.end) {
-    const tag = r.varint();
-    const no = Math.floor(tag / 8);
+  rBuf = bytes;
+  rPos = start;
+  rEnd = end;
+  const out = emptyFields();
+  while (rPos < rEnd) {
+    const tag = readVarint();
     const wireType = tag & 7;
-    if (wireType === LEN && STRING_FIELDS[no] !== undefined) {
-      fields[STRING_FIELDS[no]] = r.string();
-    } else if (wireType === I64 && DOUBLE_FIELDS[no] !== undefined) {
-      fields[DOUBLE_FIELDS[no]] = r.double();
-    } else if (wireType === VARINT && BOOL_FIELDS[no] !== undefined) {
-      fields[BOOL_FIELDS[no]] = r.varint() !== 0;
-    } else if (wireType === VARINT && UINT_FIELDS[no] !== undefined) {
-      // uint32 and int32 fields keep their low 32 bits; an int32 below 0
-      // reads as a large number, which the agent refuses as absurd.
-      fields[UINT_FIELDS[no]] = r.varint() % 0x1_0000_0000;
-    } else if (wireType === LEN && no === 19) {
-      const entryEnd = r.length() + r.pos;
-      const entry = new Reader(bytes, r.pos, entryEnd);
-      let key = "";
-      let value = "";
-      while (entry.pos < entry.end) {
-        const entryTag = entry.varint();
-        if (entryTag === ((1 << 3) | LEN)) key = entry.string();
-        else if (entryTag === ((2 << 3) | LEN)) value = entry.string();
-        else entry.skip(entryTag & 7);
+    const no = (tag - wireType) / 8;
+    if (wireType === LEN) {
+      switch (no) {
+        case 1:
+          out.traceId = readString();
+          continue;
+        case 2:
+          out.name = readString();
+          continue;
+        case 3:
+          out.filename = readString();
+          continue;
+        case 5:
+          out.module = readString();
+          continue;
+        case 12:
+          out.exceptionType = readString();
+          continue;
+        case 13:
+          out.exceptionMessage = readString();
+          continue;
+        case 14:
+          out.branchTag = readString();
+          continue;
+        case 20:
+          out.host = readString();
+          continue;
+        case 19: {
+          const entryEnd = readLength() + rPos;
+          const outerEnd = rEnd;
+          rEnd = entryEnd;
+          let key = "";
+          let value = "";
+          while (rPos < rEnd) {
+            const entryTag = readVarint();
+            if (entryTag === ((1 << 3) | LEN)) key = readString();
+            else if (entryTag === ((2 << 3) | LEN)) value = readString();
+            else skipField(entryTag & 7);
+          }
+          rEnd = outerEnd;
+          if (key === "__proto__") {
+            Object.defineProperty(out.metadata, key, {
+              value,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+          } else out.metadata[key] = value;
+          continue;
+        }
       }
-      r.pos = entryEnd;
-      Object.defineProperty(out.metadata, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      r.skip(wireType);
+    } else if (wireType === I64) {
+      switch (no) {
+        case 6:
+          out.duration = readDouble();
+          continue;
+        case 7:
+          out.cpuTime = readDouble();
+          continue;
+        case 8:
+          out.waitTime = readDouble();
+          continue;
+        case 9:
+          out.memory = readDouble();
+          continue;
+        case 10:
+          out.memoryDiff = readDouble();
+          continue;
+        case 15:
+          out.timestamp = readDouble();
+          continue;
+        case 22:
+          out.lag = readDouble();
+          continue;
+        case 23:
+          out.activeTasks = readDouble();
+          continue;
+        case 24:
+          out.churnRate = readDouble();
+          continue;
+      }
+    } else if (wireType === VARINT) {
+      switch (no) {
+        case 11:
+          out.error = readVarint() !== 0;
+          continue;
+        case 16:
+          out.asyncOp = readVarint() !== 0;
+          continue;
+        case 18:
+          out.systemMetric = readVarint() !== 0;
+          continue;
+        // uint32 and int32 fields keep their low 32 bits; an int32 below 0
+        // reads as a large number, which the agent refuses as absurd.
+        case 4:
+          out.lineno = readVarint() % 0x1_0000_0000;
+          continue;
+        case 17:
+          out.yieldCount = readVarint() % 0x1_0000_0000;
+          continue;
+        case 21:
+          out.pid = readVarint() % 0x1_0000_0000;
+          continue;
+      }
     }
+    skipField(wireType);
   }
+  rBuf = EMPTY;
   return out;
 }
+
+const EMPTY = new Uint8Array(0);
