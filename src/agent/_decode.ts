@@ -23,12 +23,6 @@ const MAX_NAME_LENGTH = 4096;
 const PYPSS_LOOP_NAME = "__event_loop_health__";
 const PYPSS_SYSTEM_MODULE = "pypss.system";
 
-/** Where a received trace was recorded, as issue 12's trace fields name it. */
-interface TraceOrigin {
-  host?: string;
-  pid?: number;
-}
-
 function range(
   field: string,
   value: number | undefined,
@@ -63,7 +57,7 @@ export function traceFromMessage(message: TraceFields): Trace | string {
     range("churn_rate", message.churnRate, 0, Number.MAX_VALUE);
   if (reason !== undefined) return reason;
 
-  const trace: Trace & TraceOrigin = { name: message.name };
+  const trace: Trace = { name: message.name };
   if (message.traceId !== undefined) trace.traceId = message.traceId;
   if (message.filename !== undefined) trace.filename = message.filename;
   if (message.lineno !== undefined) trace.lineno = message.lineno;

@@ -26,12 +26,6 @@ const textEncoder = new TextEncoder();
 // Like protobuf-es: a leading U+FEFF is text, invalid UTF-8 becomes U+FFFD.
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
-/** Where a trace was recorded, where its producer sets it. */
-interface TraceOrigin {
-  host?: unknown;
-  pid?: unknown;
-}
-
 /** Eight bytes through which doubles are written and read. */
 const scratch = new Float64Array(1);
 const scratchBytes = new Uint8Array(scratch.buffer);
@@ -234,9 +228,8 @@ function writeTrace(w: Writer, trace: Trace): void {
       w.end(body);
     }
   }
-  const origin = trace as TraceOrigin;
-  if (typeof origin.host === "string") w.string(20, origin.host);
-  if (isUint32(origin.pid)) w.uint(21, origin.pid);
+  if (typeof trace.host === "string") w.string(20, trace.host);
+  if (isUint32(trace.pid)) w.uint(21, trace.pid);
   if (system !== undefined) {
     system.sort((a, b) => a[0] - b[0]);
     for (const [no, value] of system) w.double(no, value);
