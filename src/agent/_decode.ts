@@ -150,13 +150,29 @@ export function traceFromPypss(message: PypssTraceMessage): Trace | string {
   return trace;
 }
 
+/**
+ * Metadata values already parsed that are not objects (strings, numbers,
+ * booleans, null): the same few values repeat from trace to trace, and
+ * they are immutable, so every trace may share them.
+ */
+const parsedValues = new Map<string, unknown>();
+const MAX_PARSED_VALUES = 4096;
+
 /** A metadata value's JSON text, or the text itself when it is not JSON. */
 function parseMetadataValue(text: string): unknown {
+  const known = parsedValues.get(text);
+  if (known !== undefined || parsedValues.has(text)) return known;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    return text;
+    value = text;
   }
+  if (value === null || typeof value !== "object") {
+    if (parsedValues.size >= MAX_PARSED_VALUES) parsedValues.clear();
+    parsedValues.set(text, value);
+  }
+  return value;
 }
 
 function checkName(name: string): string | undefined {

@@ -18,7 +18,6 @@ import {
   type UniversalHandlerFn,
   type UniversalServerRequest,
   type UniversalServerResponse,
-  universalServerResponseToFetch,
 } from "@connectrpc/connect/protocol";
 import type { Collector } from "../collect/collector.ts";
 import type { Trace } from "../trace.ts";
@@ -322,9 +321,9 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
       const path = pathOf(request.url);
       const route = routeFor(path, request.headers.get("content-type"));
       if (route !== undefined) {
-        return universalServerResponseToFetch(
+        return await fetchResponseOf(
           await invalidArgumentForParseErrors(
-            await route(universalRequestOf(request)),
+            await route(await universalRequestOf(request, maxBodyBytes)),
           ),
         );
       }
@@ -605,15 +604,54 @@ async function* once(data: string | Uint8Array): AsyncGenerator<Uint8Array> {
   yield typeof data === "string" ? new TextEncoder().encode(data) : data;
 }
 
+/**
+ * Connect's universal response as a fetch response. Every route is unary,
+ * so the body is small and complete: it is handed over as bytes (a known
+ * length) rather than as a stream, which the runtimes' servers would pull
+ * chunk by chunk and send chunked.
+ */
+async function fetchResponseOf(
+  response: UniversalServerResponse,
+): Promise<Response> {
+  const body = response.body === undefined
+    ? null
+    : await collect(response.body) as Uint8Array<ArrayBuffer>;
+  return new Response(body, {
+    status: response.status,
+    headers: response.header,
+  });
+}
+
 /** Never aborts: unary calls finish on their own. */
 const NEVER = new AbortController().signal;
 
 /**
  * A fetch request as Connect's universal request. Unlike Connect's own
  * conversion it does not follow `request.signal`, which Deno aborts after
- * every successful response (and warns about once per process).
+ * every successful response (and warns about once per process). A body of
+ * a declared length within `maxBodyBytes` is read in one go (the runtime
+ * reads it natively); any other body is streamed to Connect, which stops
+ * at the limit.
  */
-function universalRequestOf(request: Request): UniversalServerRequest {
+async function universalRequestOf(
+  request: Request,
+  maxBodyBytes: number,
+): Promise<UniversalServerRequest> {
+  const declared = request.headers.get("content-length");
+  const length = declared === null ? NaN : Number(declared);
+  if (
+    request.body !== null && Number.isSafeInteger(length) && length >= 0 &&
+    length <= maxBodyBytes
+  ) {
+    return {
+      httpVersion: "1.1",
+      method: request.method,
+      url: request.url,
+      header: request.headers,
+      body: once(new Uint8Array(await request.arrayBuffer())),
+      signal: NEVER,
+    };
+  }
   const reader = request.body?.getReader();
   const body: AsyncIterable<Uint8Array> = {
     [Symbol.asyncIterator]: () => ({

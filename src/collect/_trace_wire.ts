@@ -117,19 +117,22 @@ class Writer {
     this.pos += bytes.length;
   }
 
-  /** Starts a length-delimited field: returns where its body starts. */
-  begin(no: number): number {
+  /**
+   * Starts a length-delimited field: returns where its body starts.
+   * `reserved` bytes are kept for the length (1 for bodies below 128
+   * bytes, 2 below 16 KiB); end() moves the body when its length takes
+   * another number of bytes.
+   */
+  begin(no: number, reserved: 1 | 2): number {
     this.varint((no << 3) | LEN);
-    // Reserve two bytes for the length (bodies below 16 KiB); end() moves
-    // the body when its length takes another number of bytes.
-    this.ensure(2);
-    this.pos += 2;
+    this.ensure(reserved);
+    this.pos += reserved;
     return this.pos;
   }
 
-  /** Ends the field begun at `body`: writes its length. */
-  end(body: number): void {
-    const start = body - 2;
+  /** Ends the field begun at `body` with `reserved` bytes for its length. */
+  end(body: number, reserved: 1 | 2): void {
+    const start = body - reserved;
     const length = this.pos - body;
     const size = length < 0x80
       ? 1
@@ -140,10 +143,10 @@ class Writer {
       : length < 0x10000000
       ? 4
       : 5;
-    if (size !== 2) {
-      this.ensure(size - 2);
+    if (size !== reserved) {
+      if (size > reserved) this.ensure(size - reserved);
       this.buf.copyWithin(start + size, body, this.pos);
-      this.pos += size - 2;
+      this.pos += size - reserved;
     }
     let value = length;
     let at = start;
@@ -170,14 +173,23 @@ function isUint32(value: unknown): value is number {
  * @returns The encoded request.
  */
 export function encodeSubmitTraces(batch: readonly Trace[]): Uint8Array {
-  const writer = new Writer(256 * batch.length + 64);
+  // One buffer serves every call (encoding is synchronous); the result is
+  // a copy of exactly the bytes written.
+  const writer = sharedWriter;
+  writer.pos = 0;
   for (let i = 0; i < batch.length; i++) {
-    const body = writer.begin(1);
+    const body = writer.begin(1, 2);
     writeTrace(writer, batch[i]);
-    writer.end(body);
+    writer.end(body, 2);
   }
-  return writer.buf.subarray(0, writer.pos);
+  const bytes = writer.buf.slice(0, writer.pos);
+  if (writer.buf.length > MAX_KEPT_BUFFER) sharedWriter = new Writer(1 << 16);
+  return bytes;
 }
+
+/** The encoding buffer; one that grew beyond this is not kept. */
+const MAX_KEPT_BUFFER = 4 << 20;
+let sharedWriter = new Writer(1 << 16);
 
 function writeTrace(w: Writer, trace: Trace): void {
   if (typeof trace.traceId === "string") w.string(1, trace.traceId);
@@ -220,12 +232,16 @@ function writeTrace(w: Writer, trace: Trace): void {
         (system ??= []).push([SYSTEM_KEYS[key], value]);
         continue;
       }
-      const text = metadataText(value);
-      if (text === undefined) continue;
-      const body = w.begin(19);
+      const entry = w.pos;
+      const body = w.begin(19, 1);
       w.string(1, key);
-      w.string(2, text);
-      w.end(body);
+      if (!writeMetadataValue(w, value)) {
+        // Nothing to write after all (undefined, a function): take the
+        // entry back.
+        w.pos = entry;
+        continue;
+      }
+      w.end(body, 1);
     }
   }
   if (typeof trace.host === "string") w.string(20, trace.host);
@@ -233,6 +249,63 @@ function writeTrace(w: Writer, trace: Trace): void {
   if (system !== undefined) {
     system.sort((a, b) => a[0] - b[0]);
     for (const [no, value] of system) w.double(no, value);
+  }
+}
+
+/**
+ * Writes a metadata value as the entry's field 2, its JSON text, as
+ * {@linkcode metadataText} makes it; plain ASCII strings, numbers and
+ * booleans straight into the buffer.
+ *
+ * @returns `false` when the value is left out.
+ */
+function writeMetadataValue(w: Writer, value: unknown): boolean {
+  switch (typeof value) {
+    case "string": {
+      const length = value.length;
+      if (length < 0x7e) {
+        // A quoted string that JSON leaves as it is: printable ASCII
+        // without quotes or backslashes.
+        w.ensure(length + 4);
+        const buf = w.buf;
+        const start = w.pos;
+        let pos = start + 3;
+        let i = 0;
+        for (; i < length; i++) {
+          const code = value.charCodeAt(i);
+          if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+            break;
+          }
+          buf[pos++] = code;
+        }
+        if (i === length) {
+          buf[start] = (2 << 3) | LEN;
+          buf[start + 1] = length + 2;
+          buf[start + 2] = 0x22;
+          buf[pos++] = 0x22;
+          w.pos = pos;
+          return true;
+        }
+      }
+      w.string(2, JSON.stringify(value));
+      return true;
+    }
+    case "number":
+      // For a finite number, String() is JSON's text.
+      w.string(
+        2,
+        Number.isFinite(value) ? String(value) : JSON.stringify(String(value)),
+      );
+      return true;
+    case "boolean":
+      w.string(2, value ? "true" : "false");
+      return true;
+    default: {
+      const text = metadataText(value);
+      if (text === undefined) return false;
+      w.string(2, text);
+      return true;
+    }
   }
 }
 
@@ -358,11 +431,14 @@ function readVarint(): number {
   throw new Error("varint longer than 10 bytes");
 }
 
+/** A view of `rBuf`, made once per buffer. */
+let rView: DataView = new DataView(new ArrayBuffer(8));
+
 function readDouble(): number {
   if (rPos + 8 > rEnd) throw new Error("truncated double");
-  for (let i = 0; i < 8; i++) scratchBytes[i] = rBuf[rPos + i];
+  const value = rView.getFloat64(rPos, true);
   rPos += 8;
-  return scratch[0];
+  return value;
 }
 
 function readLength(): number {
@@ -371,12 +447,77 @@ function readLength(): number {
   return length;
 }
 
+/**
+ * Short strings are interned: trace names, modules, branch tags and
+ * metadata keys repeat from trace to trace, so most are found in a small
+ * direct-mapped table by their bytes (a hash, then a byte comparison)
+ * instead of being decoded again, and every trace read shares one copy.
+ */
+const INTERN_SLOTS = 4096;
+const INTERN_MAX_BYTES = 32;
+const internBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX_BYTES);
+const internLength = new Int32Array(INTERN_SLOTS).fill(-1);
+const internText: string[] = new Array(INTERN_SLOTS).fill("");
+
 function readString(): string {
   const length = readLength();
   const start = rPos;
   const end = start + length;
   rPos = end;
-  return textDecoder.decode(rBuf.subarray(start, end));
+  const buf = rBuf;
+  if (length > INTERN_MAX_BYTES) {
+    return textDecoder.decode(buf.subarray(start, end));
+  }
+  // FNV-1a over the bytes; `high` collects the top bits (ASCII when 0).
+  let hash = 0x811c9dc5;
+  let high = 0;
+  for (let i = start; i < end; i++) {
+    const byte = buf[i];
+    hash = Math.imul(hash ^ byte, 0x01000193);
+    high |= byte;
+  }
+  const slot = (hash ^ (hash >>> 16)) & (INTERN_SLOTS - 1);
+  const base = slot * INTERN_MAX_BYTES;
+  if (internLength[slot] === length) {
+    let i = 0;
+    while (i < length && internBytes[base + i] === buf[start + i]) i++;
+    if (i === length) return internText[slot];
+  }
+  const text = high < 0x80
+    ? asciiText(buf, start, end)
+    : textDecoder.decode(buf.subarray(start, end));
+  for (let i = 0; i < length; i++) internBytes[base + i] = buf[start + i];
+  internLength[slot] = length;
+  internText[slot] = text;
+  return text;
+}
+
+/** A string that does not repeat (a trace id): decoded, not interned. */
+function readUniqueString(): string {
+  const length = readLength();
+  const start = rPos;
+  const end = start + length;
+  rPos = end;
+  const buf = rBuf;
+  if (length <= INTERN_MAX_BYTES) {
+    let high = 0;
+    for (let i = start; i < end; i++) high |= buf[i];
+    if (high < 0x80) return asciiText(buf, start, end);
+  }
+  return textDecoder.decode(buf.subarray(start, end));
+}
+
+const fromCharCode = String.fromCharCode;
+
+/** ASCII bytes as a string, without a call into the runtime's decoder. */
+function asciiText(buf: Uint8Array, start: number, end: number): string {
+  let text = "";
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    text += fromCharCode(buf[i], buf[i + 1], buf[i + 2], buf[i + 3]);
+  }
+  for (; i < end; i++) text += fromCharCode(buf[i]);
+  return text;
 }
 
 function skipField(wireType: number): void {
@@ -400,39 +541,13 @@ function skipField(wireType: number): void {
   }
 }
 
-/** A trace as read: every field present, absent ones `undefined`. */
-function emptyFields(): TraceFields {
-  return {
-    traceId: undefined,
-    name: "",
-    filename: undefined,
-    lineno: undefined,
-    module: undefined,
-    duration: undefined,
-    cpuTime: undefined,
-    waitTime: undefined,
-    memory: undefined,
-    memoryDiff: undefined,
-    error: undefined,
-    exceptionType: undefined,
-    exceptionMessage: undefined,
-    branchTag: undefined,
-    timestamp: undefined,
-    asyncOp: undefined,
-    yieldCount: undefined,
-    systemMetric: undefined,
-    metadata: {},
-    host: undefined,
-    pid: undefined,
-    lag: undefined,
-    activeTasks: undefined,
-    churnRate: undefined,
-  };
-}
+/** The metadata of a trace read without any: shared, never written. */
+const NO_METADATA: { [key: string]: string } = Object.freeze({});
 
 /**
  * Reads one `pss.v1.Trace` from `bytes[start, end)`. Unknown fields are
- * skipped, as protobuf requires. Absent fields are `undefined`.
+ * skipped, as protobuf requires. Absent fields are absent (a trace
+ * without metadata shares one empty, frozen `metadata` object).
  *
  * @param bytes The buffer.
  * @param start Where the trace starts.
@@ -445,10 +560,15 @@ export function readTrace(
   start: number,
   end: number,
 ): TraceFields {
-  rBuf = bytes;
+  if (rBuf !== bytes) {
+    rBuf = bytes;
+    rView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   rPos = start;
   rEnd = end;
-  const out = emptyFields();
+  // Fields are added as they come (protobuf writers put them in field
+  // order), so traces with the same fields share one object shape.
+  const out: TraceFields = { name: "", metadata: NO_METADATA };
   while (rPos < rEnd) {
     const tag = readVarint();
     const wireType = tag & 7;
@@ -456,7 +576,7 @@ export function readTrace(
     if (wireType === LEN) {
       switch (no) {
         case 1:
-          out.traceId = readString();
+          out.traceId = readUniqueString();
           continue;
         case 2:
           out.name = readString();
@@ -492,6 +612,7 @@ export function readTrace(
             else skipField(entryTag & 7);
           }
           rEnd = outerEnd;
+          if (out.metadata === NO_METADATA) out.metadata = {};
           if (key === "__proto__") {
             Object.defineProperty(out.metadata, key, {
               value,
@@ -559,8 +680,5 @@ export function readTrace(
     }
     skipField(wireType);
   }
-  rBuf = EMPTY;
   return out;
 }
-
-const EMPTY = new Uint8Array(0);

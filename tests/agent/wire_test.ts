@@ -84,6 +84,26 @@ function randomTrace(next: () => number, i: number): Trace {
   return trace as unknown as Trace;
 }
 
+/** Every trace of an encoded request, read with the hand-written codec. */
+function readAll(bytes: Uint8Array): ReturnType<typeof readTrace>[] {
+  const out: ReturnType<typeof readTrace>[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    pos++; // the tag of field 1
+    let length = 0;
+    let shift = 0;
+    while (true) {
+      const byte = bytes[pos++];
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(byte & 0x80)) break;
+    }
+    out.push(readTrace(bytes, pos, pos + length));
+    pos += length;
+  }
+  return out;
+}
+
 describe("hand-written trace codec", () => {
   const next = random(42);
   const traces = Array.from({ length: 400 }, (_, i) => randomTrace(next, i));
@@ -122,6 +142,95 @@ describe("hand-written trace codec", () => {
       pos += length;
     }
     assert.equal(pos, bytes.length);
+  });
+
+  test("short strings read through the intern table stay exact, across many distinct and colliding values", () => {
+    // 20,000 distinct short names (far more than the table's slots, so
+    // slots are overwritten), ASCII and not, invalid UTF-8 among them, each
+    // read twice: a hit must never return another string's text.
+    const names: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      names.push(
+        i % 3 === 0 ? `op.${i}` : i % 3 === 1 ? `é${i}✓` : `x`.repeat(i % 33),
+      );
+    }
+    const batch = names.map((name, i) => ({
+      name,
+      module: `m${i % 7}`,
+      branchTag: i % 2 === 0 ? "hit" : "miss",
+    }));
+    for (let round = 0; round < 2; round++) {
+      const bytes = encodeSubmitTraces(batch);
+      const decoded = fromBinary(SubmitTracesRequestSchema, bytes).traces;
+      const read = readAll(bytes);
+      assert.equal(read.length, names.length);
+      for (let i = 0; i < names.length; i++) {
+        assert.equal(read[i].name, names[i]);
+        assert.equal(read[i].name, decoded[i].name);
+        assert.equal(read[i].module, `m${i % 7}`);
+        assert.equal(read[i].branchTag, i % 2 === 0 ? "hit" : "miss");
+      }
+    }
+    // Invalid UTF-8 in a short string becomes U+FFFD, as protobuf-es reads
+    // it, whether or not the bytes were seen before.
+    const invalid = new Uint8Array([0x12, 0x03, 0x61, 0xff, 0x62]);
+    for (let i = 0; i < 2; i++) {
+      assert.equal(readTrace(invalid, 0, invalid.length).name, "a\ufffdb");
+    }
+  });
+
+  test("metadata values are written as their JSON text, whatever their kind", () => {
+    const values: unknown[] = [
+      "plain",
+      "",
+      'with "quotes"',
+      "back\\slash",
+      "tab\tand\nnewline",
+      "\u0001control",
+      "ünï",
+      "x".repeat(200),
+      0,
+      -0,
+      1.5,
+      1e21,
+      -7,
+      NaN,
+      Infinity,
+      true,
+      false,
+      null,
+      [1, "two"],
+      { nested: { a: 1 } },
+    ];
+    const batch: Trace[] = values.map((value, i) => ({
+      name: `m${i}`,
+      metadata: { value, gone: undefined, fn: () => 1 } as Record<
+        string,
+        unknown
+      >,
+    }));
+    const generated = toBinary(
+      SubmitTracesRequestSchema,
+      create(SubmitTracesRequestSchema, { traces: batch.map(traceToMessage) }),
+    );
+    assert.deepEqual(encodeSubmitTraces(batch), generated);
+    const read = readAll(encodeSubmitTraces(batch));
+    for (let i = 0; i < values.length; i++) {
+      // Values JSON leaves out take no entry at all.
+      assert.deepEqual(Object.keys(read[i].metadata), ["value"]);
+    }
+  });
+
+  test("each encoding is a buffer of its own", () => {
+    const first = encodeSubmitTraces([{ name: "first", duration: 1 }]);
+    const copy = Uint8Array.from(first);
+    encodeSubmitTraces([{ name: "second", duration: 2 }]);
+    // A large batch makes the shared buffer grow; the earlier result stays.
+    encodeSubmitTraces(
+      Array.from({ length: 5000 }, (_, i) => ({ name: `big.${i}` })),
+    );
+    assert.deepEqual(first, copy);
+    assert.equal(first.buffer.byteLength, first.byteLength);
   });
 
   test("readTrace throws on truncated or malformed bytes", () => {
