@@ -13,11 +13,11 @@ import {
   createConnectRouter,
   type HandlerContext,
 } from "@connectrpc/connect";
-import {
-  type UniversalHandler,
-  type UniversalHandlerFn,
-  type UniversalServerRequest,
-  type UniversalServerResponse,
+import type {
+  UniversalHandler,
+  UniversalHandlerFn,
+  UniversalServerRequest,
+  UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import type { Collector } from "../collect/collector.ts";
 import type { Trace } from "../trace.ts";
