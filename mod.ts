@@ -8,12 +8,15 @@
  *
  * ```ts
  * import { computePss, globalCollector, monitorBlock, renderReportText } from "@pss/pss";
+ * import assert from "node:assert/strict";
  *
  * for (let i = 0; i < 100; i++) {
  *   using _ = monitorBlock("work", { branchTag: i % 10 ? "fast" : "slow" });
  *   JSON.stringify({ i });
  * }
- * console.log(renderReportText(computePss(await globalCollector.traces())));
+ * const report = computePss(await globalCollector.traces());
+ * assert.equal(report.traceCount, 100);
+ * console.log(renderReportText(report));
  * ```
  *
  * This entry loads only web-standard modules: it runs on Deno, Bun and in

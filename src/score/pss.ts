@@ -22,10 +22,11 @@ import { roundHalfEven, roundPypss } from "./round.ts";
  * ```ts
  * import { computePss, type PillarKey } from "@pss/pss";
  * import { PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
  * const keys: PillarKey[] = PILLARS.map((pillar) => pillar.key);
  * const weakest = keys.reduce((a, b) => (report.breakdown[b] < report.breakdown[a] ? b : a));
- * console.log(weakest); // errorVolatility
+ * assert.equal(weakest, "errorVolatility");
  * ```
  */
 export type PillarKey = keyof PssBreakdown;
@@ -36,8 +37,9 @@ export type PillarKey = keyof PssBreakdown;
  * @example
  * ```ts
  * import { type PillarInfo, PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const first: PillarInfo = PILLARS[0];
- * console.log(first.label); // "Timing Stability"
+ * assert.equal(first.label, "Timing Stability");
  * ```
  */
 export interface PillarInfo {
@@ -59,10 +61,11 @@ export interface PillarInfo {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
- * for (const pillar of PILLARS) {
- *   console.log(`${pillar.label}: ${report.breakdown[pillar.key].toFixed(2)}`);
- * }
+ * const lines = PILLARS.map((p) => `${p.label}: ${report.breakdown[p.key].toFixed(2)}`);
+ * assert.equal(lines[0], "Timing Stability: 1.00");
+ * assert.equal(lines.length, 5);
  * ```
  */
 export const PILLARS: readonly PillarInfo[] = Object.freeze(
@@ -469,12 +472,14 @@ function score(
  * @example
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([
  *   { name: "op", duration: 0.10 },
  *   { name: "op", duration: 0.11 },
  *   { name: "op", duration: 0.50, error: true },
  * ]);
- * console.log(report.pss, report.breakdown.errorVolatility);
+ * assert.equal(report.pss, 58);
+ * assert.ok(report.breakdown.errorVolatility < 0.5); // one failure in three
  * ```
  */
 export function computePss(
@@ -496,8 +501,9 @@ export function computePss(
  * @example
  * ```ts
  * import { computePssByName, type NamedPssReport } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const rows: NamedPssReport[] = computePssByName([{ name: "op", duration: 0.1 }]);
- * console.log(rows[0].name); // "op"
+ * assert.equal(rows[0].name, "op");
  * ```
  */
 export interface NamedPssReport {
@@ -527,12 +533,16 @@ export interface NamedPssReport {
  * @example
  * ```ts
  * import { computePssByName } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const rows = computePssByName([
  *   { name: "db.query", duration: 0.012 },
  *   { name: "cache.get", duration: 0.001 },
  *   { name: "db.query", duration: 0.015 },
  * ]);
- * for (const { name, report } of rows) console.log(name, report.pss);
+ * assert.deepEqual(rows.map(({ name, report }) => [name, report.pss]), [
+ *   ["cache.get", 100],
+ *   ["db.query", 87],
+ * ]);
  * ```
  */
 export function computePssByName(
@@ -555,8 +565,9 @@ export function computePssByName(
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { type PypssReportJson, toPypssJson } from "./pss.ts";
+ * import assert from "node:assert/strict";
  * const json: PypssReportJson = toPypssJson(computePss([{ name: "op", duration: 0.1 }]));
- * console.log(json.breakdown.timing_stability); // 1
+ * assert.equal(json.breakdown.timing_stability, 1);
  * ```
  */
 export interface PypssReportJson {
@@ -590,9 +601,12 @@ export interface PypssReportJson {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { toPypssJson } from "./pss.ts";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1, error: true }]);
- * console.log(JSON.stringify(toPypssJson(report)));
- * // {"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}
+ * assert.equal(
+ *   JSON.stringify(toPypssJson(report)),
+ *   '{"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}',
+ * );
  * ```
  */
 export function toPypssJson(report: PssReport): PypssReportJson {
