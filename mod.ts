@@ -99,7 +99,19 @@ export { BatchCollector } from "./src/collect/batch.ts";
 export type {
   BatchCollectorOptions,
   BatchCollectorStats,
+  BatchOptions,
+  ExportFailure,
 } from "./src/collect/batch.ts";
+export {
+  ExportInDoubtError,
+  PermanentExportError,
+} from "./src/collect/exporter.ts";
+export type { TraceExporter } from "./src/collect/exporter.ts";
+export { flushOnSignals } from "./src/collect/signals.ts";
+export type {
+  FlushOnSignalsOptions,
+  ProcessSignal,
+} from "./src/collect/signals.ts";
 export { readTraces } from "./src/collect/read.ts";
 export type {
   RawEntry,

@@ -41,6 +41,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 // The parts of Bun's and Node's APIs this adapter uses.
 
@@ -259,8 +260,8 @@ class NodeFile implements FilePort {
     return (await this.#handle.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#handle.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#handle.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -314,6 +315,16 @@ const files: FileSystemPort = {
   async open(path: string | URL, mode: OpenMode): Promise<FilePort> {
     const flags = mode === "append" ? "a" : mode === "read" ? "r" : "r+";
     return new NodeFile(await fs().promises.open(path, flags));
+  },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new NodeFile(
+          await fs().promises.open(at, mode === "write" ? "w" : "r"),
+        ),
+    );
   },
 };
 

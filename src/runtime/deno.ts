@@ -37,6 +37,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 /** Whether a permission is granted now (a "prompt" state counts as not). */
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
@@ -104,8 +105,8 @@ class DenoFile implements FilePort {
     return (await this.#file.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#file.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#file.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -161,6 +162,19 @@ const files: FileSystemPort = {
       ? { read: true }
       : { read: true, write: true };
     return new DenoFile(await Deno.open(path, options));
+  },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new DenoFile(
+          await Deno.open(
+            at,
+            mode === "write" ? { write: true } : { read: true },
+          ),
+        ),
+    );
   },
 };
 

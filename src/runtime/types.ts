@@ -81,8 +81,8 @@ export interface FilePort {
   read(buffer: Uint8Array): Promise<number>;
   /** The file's current size in bytes. */
   size(): Promise<number>;
-  /** Cuts the file to zero bytes. */
-  truncate(): Promise<void>;
+  /** Cuts the file to `size` bytes (default 0). */
+  truncate(size?: number): Promise<void>;
   /** Which file this is (device and inode), to tell whether a path still names it. */
   identity(): Promise<string>;
   /** Closes the file; never throws. */
@@ -119,6 +119,14 @@ export interface FileSystemPort {
   identity(path: string | URL): Promise<string | undefined>;
   /** Opens `path`; `"append"` creates it when missing. */
   open(path: string | URL, mode: OpenMode): Promise<FilePort>;
+  /**
+   * Opens the named pipe `path` for writing, waiting at most `waitMs` for a
+   * reader: a plain open blocks until one comes, keeping the process alive
+   * for good. When none comes, the pending open is released (by opening the
+   * pipe for reading, then closing both ends) and the promise rejects with
+   * an error whose `code` is `"ENXIO"`, as a non-blocking open would.
+   */
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort>;
 }
 
 // ---------------------------------------------------------------------------

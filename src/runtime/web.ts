@@ -36,6 +36,9 @@ const files: FileSystemPort = {
   open(): Promise<never> {
     return Promise.reject(unsupported("opening files"));
   },
+  openPipeWriter(): Promise<never> {
+    return Promise.reject(unsupported("opening files"));
+  },
 };
 
 const process: ProcessPort = {
