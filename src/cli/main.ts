@@ -87,6 +87,12 @@ export async function runCli(
   io: CliIo = requireProcess(),
 ): Promise<number> {
   try {
+    if (args[0] === "agent") {
+      return await (await import("./agent.ts")).runAgentCommand(
+        args.slice(1),
+        io,
+      );
+    }
     const parsed = parseCliArgs(args);
     if (parsed.command === "help") {
       await io.stdout(usage());
@@ -242,7 +248,7 @@ function stdinSource(io: CliIo): TraceSource {
 }
 
 /**
- * Keeps only what scoring reads (SCORING.md §1), so a large file costs a
+ * Keeps only what scoring reads (docs/scoring.md, section 3), so a large file costs a
  * few numbers per trace rather than every string pypss writes.
  */
 function slim(trace: Trace): Trace {
