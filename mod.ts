@@ -24,7 +24,9 @@
  * export: `@pss/pss/score` (the single pillars and pypss rounding),
  * `@pss/pss/report` (diagnosis and verdicts), `@pss/pss/stats` (the
  * statistics), `@pss/pss/fifo` (many processes into one file),
- * `@pss/pss/redis` (many hosts into Redis) and `@pss/pss/cli`.
+ * `@pss/pss/redis` (many hosts into Redis), `@pss/pss/connect` and
+ * `@pss/pss/agent` (shipping to and running a pss agent), `@pss/pss/bench`
+ * (benchmark stability) and `@pss/pss/cli`.
  *
  * @module
  */
