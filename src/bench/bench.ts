@@ -561,7 +561,7 @@ function normalize(
       throw new TypeError("The bench function must have a name");
     }
     if (second !== undefined) {
-      throw new TypeError("Unexpected second argument to Deno.bench()");
+      throw new TypeError("Unexpected second argument to bench()");
     }
     return { name: first.name, fn: first };
   }
