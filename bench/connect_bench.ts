@@ -17,10 +17,8 @@
  * @module
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
-import { spawnSync } from "node:child_process";
-import { SubmitTracesRequestSchema } from "../src/gen/pss/v1/trace_pb.ts";
-import { traceToMessage } from "../src/collect/_connect_codec.ts";
+import { spawn, spawnSync } from "node:child_process";
+import { encodeSubmitTraces } from "../src/collect/_trace_wire.ts";
 import { ConnectCollector } from "../src/collect/connect.ts";
 import { MemoryCollector } from "../src/collect/memory.ts";
 import { serveAgent } from "../src/agent/mod.ts";
@@ -34,12 +32,11 @@ const SUBMIT = "/pss.v1.TraceService/SubmitTraces";
 const traces = benchTraces(TRACES);
 const bodies: Uint8Array<ArrayBuffer>[] = [];
 for (let start = 0; start < TRACES; start += BATCH) {
-  bodies.push(Uint8Array.from(toBinary(
-    SubmitTracesRequestSchema,
-    create(SubmitTracesRequestSchema, {
-      traces: traces.slice(start, start + BATCH).map(traceToMessage),
-    }),
-  )));
+  // The very bytes ConnectCollector sends (tests/agent/wire_test.ts checks
+  // they are what protobuf-es writes).
+  bodies.push(
+    Uint8Array.from(encodeSubmitTraces(traces.slice(start, start + BATCH))),
+  );
 }
 
 let discarded = 0;
@@ -150,9 +147,19 @@ for p in payloads:
     call(p, timeout=10)
 print(n / (time.perf_counter() - start))
 `;
-  const run = spawnSync(python, ["-c", script, grpcAgent.grpcTarget!], {
-    encoding: "utf8",
-  });
+  // Asynchronously: the agent answering the calls runs in this process.
+  const run = await new Promise<
+    { status: number | null; stdout: string; stderr: string }
+  >(
+    (resolve) => {
+      const child = spawn(python, ["-c", script, grpcAgent.grpcTarget!]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+    },
+  );
   if (run.status !== 0) {
     return `pypss-style per-trace gRPC: failed (${run.stderr.trim()})`;
   }

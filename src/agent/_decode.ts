@@ -7,7 +7,7 @@
  */
 
 import type { Trace } from "../trace.ts";
-import type { Trace as TraceMessage } from "../gen/pss/v1/trace_pb.ts";
+import type { TraceFields } from "../collect/_trace_wire.ts";
 import type { TraceMessage as PypssTraceMessage } from "../gen/pypss/trace_pb.ts";
 
 /** Longest plausible duration, CPU, wait or lag time: about 11.5 days. */
@@ -23,12 +23,6 @@ const MAX_NAME_LENGTH = 4096;
 const PYPSS_LOOP_NAME = "__event_loop_health__";
 const PYPSS_SYSTEM_MODULE = "pypss.system";
 
-/** Where a received trace was recorded, as issue 12's trace fields name it. */
-interface TraceOrigin {
-  host?: string;
-  pid?: number;
-}
-
 function range(
   field: string,
   value: number | undefined,
@@ -43,12 +37,13 @@ function range(
 }
 
 /**
- * Converts a `pss.v1.Trace` to a trace, or says why it is refused.
+ * Converts the fields of a `pss.v1.Trace` (a generated message or what the
+ * hand-written codec read) to a trace, or says why it is refused.
  *
  * @param message The decoded message.
  * @returns The trace, or the reason as a string.
  */
-export function traceFromMessage(message: TraceMessage): Trace | string {
+export function traceFromMessage(message: TraceFields): Trace | string {
   const reason = checkName(message.name) ??
     range("duration", message.duration, 0, MAX_SECONDS) ??
     range("cpu_time", message.cpuTime, 0, MAX_SECONDS) ??
@@ -62,7 +57,7 @@ export function traceFromMessage(message: TraceMessage): Trace | string {
     range("churn_rate", message.churnRate, 0, Number.MAX_VALUE);
   if (reason !== undefined) return reason;
 
-  const trace: Trace & TraceOrigin = { name: message.name };
+  const trace: Trace = { name: message.name };
   if (message.traceId !== undefined) trace.traceId = message.traceId;
   if (message.filename !== undefined) trace.filename = message.filename;
   if (message.lineno !== undefined) trace.lineno = message.lineno;

@@ -33,8 +33,13 @@ import {
   type BreakdownSchema,
   type GetScoreResponseSchema,
   type RejectedTraceSchema,
+  type SubmitTracesResponseSchema,
   TraceService,
 } from "../gen/pss/v1/trace_pb.ts";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { WireType } from "@bufbuild/protobuf/wire";
+import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { readTrace, type TraceFields } from "../collect/_trace_wire.ts";
 import { TraceService as PypssTraceService } from "../gen/pypss/trace_pb.ts";
 import { traceFromMessage, traceFromPypss } from "./_decode.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -236,7 +241,7 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
     ? undefined
     : createTokenCheck(authToken);
 
-  const router = createConnectRouter({
+  const routerOptions = {
     readMaxBytes: maxBodyBytes,
     // Plain curl users post JSON without Connect's version header.
     requireConnectProtocolHeader: false,
@@ -251,15 +256,30 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
           );
         }
       },
-  });
-  registerServices(router, {
-    sink,
-    maxBatchTraces,
-    stats,
-  });
-
-  const routes = new Map<string, UniversalHandler>();
-  for (const route of router.handlers) routes.set(route.requestPath, route);
+  };
+  // Two routers: binary requests (Connect, gRPC-web and gRPC with protobuf)
+  // are decoded by the hand-written trace codec, JSON requests by
+  // protobuf-es. Both answer the same paths.
+  const state = { sink, maxBatchTraces, stats };
+  const binaryRouter = createConnectRouter(routerOptions);
+  registerServices(binaryRouter, state, true);
+  const jsonRouter = createConnectRouter(routerOptions);
+  registerServices(jsonRouter, state, false);
+  const binaryRoutes = new Map<string, UniversalHandler>();
+  for (const route of binaryRouter.handlers) {
+    binaryRoutes.set(route.requestPath, route);
+  }
+  const jsonRoutes = new Map<string, UniversalHandler>();
+  for (const route of jsonRouter.handlers) {
+    jsonRoutes.set(route.requestPath, route);
+  }
+  const routeFor = (
+    path: string,
+    contentType: string | null,
+  ): UniversalHandler | undefined =>
+    (contentType !== null && contentType.includes("json")
+      ? jsonRoutes
+      : binaryRoutes).get(path);
 
   const plain = async (request: Request, path: string): Promise<Response> => {
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -300,7 +320,7 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   const handler = (async (request: Request): Promise<Response> => {
     try {
       const path = pathOf(request.url);
-      const route = routes.get(path);
+      const route = routeFor(path, request.headers.get("content-type"));
       if (route !== undefined) {
         return universalServerResponseToFetch(
           await invalidArgumentForParseErrors(
@@ -321,7 +341,10 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   const universal: UniversalHandlerFn = async (
     request: UniversalServerRequest,
   ): Promise<UniversalServerResponse> => {
-    const route = routes.get(pathOf(request.url));
+    const route = routeFor(
+      pathOf(request.url),
+      request.header.get("content-type"),
+    );
     if (route === undefined) return { status: 404 };
     return await invalidArgumentForParseErrors(await route(request));
   };
@@ -334,41 +357,96 @@ interface ServiceState {
   stats: AgentStats;
 }
 
-function registerServices(router: ConnectRouter, state: ServiceState): void {
+/** `SubmitTraces` as the binary router reads it: every trace left encoded. */
+const RAW_SUBMIT_TRACES = {
+  ...TraceService.method.submitTraces,
+  input: EmptySchema,
+} as unknown as DescMethodUnary<
+  typeof EmptySchema,
+  typeof SubmitTracesResponseSchema
+>;
+
+/** One trace of a raw request: its length prefix, then its bytes. */
+interface RawTrace {
+  data: Uint8Array;
+  start: number;
+}
+
+/** How many bytes the varint at the start of `data` takes. */
+function lengthPrefixSize(data: Uint8Array): number {
+  let size = 0;
+  while (size < data.length && data[size] & 0x80) size++;
+  return size + 1;
+}
+
+function registerServices(
+  router: ConnectRouter,
+  state: ServiceState,
+  binary: boolean,
+): void {
   const { sink, maxBatchTraces, stats } = state;
-  router.service(TraceService, {
-    async submitTraces(request) {
-      const count = request.traces.length;
-      if (count > maxBatchTraces) {
-        stats.batchesTooLarge++;
-        throw new ConnectError(
-          `a batch may carry at most ${maxBatchTraces} traces: got ${count}`,
-          Code.ResourceExhausted,
-        );
-      }
-      const rejections: MessageInitShape<typeof RejectedTraceSchema>[] = [];
-      let accepted = 0;
-      let rejected = 0;
-      for (let index = 0; index < count; index++) {
-        const trace = traceFromMessage(request.traces[index]);
-        if (typeof trace === "string") {
-          rejected++;
-          if (rejections.length < MAX_LISTED_REJECTIONS) {
-            rejections.push({ index, reason: trace });
-          }
-          continue;
+  const accept = async <T>(
+    items: readonly T[],
+    decode: (item: T) => TraceFields | string,
+  ): Promise<MessageInitShape<typeof SubmitTracesResponseSchema>> => {
+    const count = items.length;
+    if (count > maxBatchTraces) {
+      stats.batchesTooLarge++;
+      throw new ConnectError(
+        `a batch may carry at most ${maxBatchTraces} traces: got ${count}`,
+        Code.ResourceExhausted,
+      );
+    }
+    const rejections: MessageInitShape<typeof RejectedTraceSchema>[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    for (let index = 0; index < count; index++) {
+      const fields = decode(items[index]);
+      const trace = typeof fields === "string"
+        ? fields
+        : traceFromMessage(fields);
+      if (typeof trace === "string") {
+        rejected++;
+        if (rejections.length < MAX_LISTED_REJECTIONS) {
+          rejections.push({ index, reason: trace });
         }
-        sink.add(trace);
-        accepted++;
+        continue;
       }
-      stats.accepted += accepted;
-      stats.rejected += rejected;
-      await sink.flush();
-      return { accepted, rejected, rejections };
-    },
-    async getScore(
+      sink.add(trace);
+      accepted++;
+    }
+    stats.accepted += accepted;
+    stats.rejected += rejected;
+    await sink.flush();
+    return { accepted, rejected, rejections };
+  };
+  if (binary) {
+    router.rpc(RAW_SUBMIT_TRACES, (request) => {
+      const items: RawTrace[] = [];
+      for (const field of request.$unknown ?? []) {
+        if (field.no === 1 && field.wireType === WireType.LengthDelimited) {
+          items.push({ data: field.data, start: lengthPrefixSize(field.data) });
+        }
+      }
+      return accept(items, ({ data, start }) => {
+        try {
+          return readTrace(data, start, data.length);
+        } catch (error) {
+          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+        }
+      });
+    });
+  } else {
+    router.rpc(
+      TraceService.method.submitTraces,
+      (request) => accept(request.traces, (trace) => trace),
+    );
+  }
+  router.rpc(
+    TraceService.method.getScore,
+    async (
       request,
-    ): Promise<MessageInitShape<typeof GetScoreResponseSchema>> {
+    ): Promise<MessageInitShape<typeof GetScoreResponseSchema>> => {
       let traces: Trace[];
       try {
         traces = await readSink(sink, request.names);
@@ -393,7 +471,7 @@ function registerServices(router: ConnectRouter, state: ServiceState): void {
           : [],
       };
     },
-  });
+  );
   router.service(PypssTraceService, {
     async submitTrace(message) {
       const trace = traceFromPypss(message);

@@ -18,7 +18,12 @@
  * @module
  */
 
-import { type Client, createClient } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+} from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcWebTransport,
@@ -31,8 +36,14 @@ import {
   TraceService,
 } from "../gen/pss/v1/trace_pb.ts";
 import type { PssBreakdown } from "../score/report.ts";
-import { BatchCollector, type BatchCollectorOptions } from "./batch.ts";
-import { traceToMessage } from "./_connect_codec.ts";
+import {
+  BATCH_OPTION_KEYS,
+  BatchCollector,
+  type BatchOptions,
+} from "./batch.ts";
+import { PermanentExportError, type TraceExporter } from "./exporter.ts";
+import { encodeSubmitTraces } from "./_trace_wire.ts";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { checkKnownKeys, positiveNumber } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
 
@@ -142,21 +153,9 @@ export interface ConnectExporterOptions {
  * ```
  */
 export interface ConnectCollectorOptions
-  extends ConnectExporterOptions, BatchCollectorOptions {}
+  extends ConnectExporterOptions, BatchOptions {}
 
 const EXPORTER_KEYS = ["baseUrl", "protocol", "headers", "timeoutMs", "fetch"];
-const BATCH_KEYS = [
-  "maxQueueSize",
-  "batchSize",
-  "maxExportBatchSize",
-  "flushIntervalMs",
-  "maxRetries",
-  "retryBaseMs",
-  "retryMaxMs",
-  "exportTimeoutMs",
-  "onError",
-  "flushOnExit",
-];
 
 /**
  * Sends batches of traces to a pss agent's `SubmitTraces`. An export
@@ -178,7 +177,7 @@ const BATCH_KEYS = [
  * if (sink.size !== 1) throw new Error(`sink holds ${sink.size}`);
  * ```
  */
-export class ConnectExporter {
+export class ConnectExporter implements TraceExporter {
   readonly #client: Client<typeof TraceService>;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
@@ -251,13 +250,34 @@ export class ConnectExporter {
    * @param signal Aborts the call.
    * @returns Resolves once the agent has stored the batch (less any traces
    * it refused as malformed).
-   * @throws {ConnectError} When the call fails; retrying may succeed.
+   * @throws {ConnectError} When the call fails and retrying may succeed.
+   * @throws {PermanentExportError} When the agent refused the batch for
+   * good (a wrong token, a batch over its limits): retrying cannot help.
    */
   async export(batch: readonly Trace[], signal?: AbortSignal): Promise<void> {
-    const traces = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) traces[i] = traceToMessage(batch[i]);
+    try {
+      await this.#submit(batch, signal);
+    } catch (error) {
+      throw permanentIfHopeless(error);
+    }
+  }
+
+  async #submit(batch: readonly Trace[], signal?: AbortSignal): Promise<void> {
+    // The traces are encoded by the hand-written codec and handed to
+    // Connect as one unknown field that protobuf-es writes out verbatim:
+    // the bytes on the wire are a plain SubmitTracesRequest, without a
+    // message object per trace.
+    const request = create(SubmitTracesRequestSchema);
+    if (batch.length > 0) {
+      const bytes = encodeSubmitTraces(batch);
+      request.$unknown = [{
+        no: 1,
+        wireType: WireType.LengthDelimited,
+        data: bytes.subarray(1), // after the first trace's tag
+      }];
+    }
     const response = await this.#client.submitTraces(
-      create(SubmitTracesRequestSchema, { traces }),
+      request,
       { headers: this.#headers, timeoutMs: this.#timeoutMs, signal },
     );
     if (response.rejected > 0) {
@@ -317,7 +337,9 @@ export class ConnectExporter {
  * and the process still exits.
  *
  * The agent holds the traces: `traces()` resolves to an empty array and
- * `clear()` does nothing; ask the agent for the score with `score()`.
+ * `clear()` only flushes; ask the agent for the score with `score()`. A
+ * batch the agent refuses for good (a wrong token, over its limits) is
+ * given up at once and counted, not retried.
  *
  * @example Ship traces to an agent and ask for the score
  * ```ts
@@ -349,21 +371,16 @@ export class ConnectCollector extends BatchCollector {
   constructor(options: ConnectCollectorOptions) {
     checkKnownKeys("ConnectCollector", options, [
       ...EXPORTER_KEYS,
-      ...BATCH_KEYS,
+      ...BATCH_OPTION_KEYS,
     ]);
     const exporter = new ConnectExporter(options, "ConnectCollector");
-    super(batchOptionsOf(options), "ConnectCollector");
+    super({ ...batchOptionsOf(options), exporter }, "ConnectCollector");
     this.#exporter = exporter;
   }
 
   /** Traces the agent refused as malformed (they count as sent in `stats()`). */
   get rejected(): number {
     return this.#exporter.rejected;
-  }
-
-  /** Sends one batch through the exporter. */
-  protected override flushBatch(batch: Trace[]): Promise<void> {
-    return this.#exporter.export(batch);
   }
 
   /**
@@ -378,16 +395,6 @@ export class ConnectCollector extends BatchCollector {
   score(options: ScoreRequest = {}): Promise<AgentScore> {
     return this.#exporter.score(options);
   }
-
-  /** The agent holds the traces: resolves to an empty array. */
-  override traces(): Promise<Trace[]> {
-    return Promise.resolve([]);
-  }
-
-  /** The agent holds the traces: does nothing. */
-  override clear(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
 function breakdownOf(breakdown: Breakdown | undefined): PssBreakdown {
@@ -400,15 +407,31 @@ function breakdownOf(breakdown: Breakdown | undefined): PssBreakdown {
   };
 }
 
-function batchOptionsOf(
-  options: ConnectCollectorOptions,
-): BatchCollectorOptions {
+function batchOptionsOf(options: ConnectCollectorOptions): BatchOptions {
   const out: Record<string, unknown> = {};
-  for (const key of BATCH_KEYS) {
+  for (const key of BATCH_OPTION_KEYS) {
     const value = (options as unknown as Record<string, unknown>)[key];
     if (value !== undefined) out[key] = value;
   }
-  return out as BatchCollectorOptions;
+  return out as BatchOptions;
+}
+
+/**
+ * Codes for which sending the same batch again cannot succeed: the token
+ * is wrong, or the batch is over the agent's limits or not understood.
+ */
+const HOPELESS = new Set<Code>([
+  Code.Unauthenticated,
+  Code.PermissionDenied,
+  Code.InvalidArgument,
+  Code.ResourceExhausted,
+  Code.Unimplemented,
+]);
+
+function permanentIfHopeless(error: unknown): unknown {
+  const connectError = ConnectError.from(error);
+  if (!HOPELESS.has(connectError.code)) return error;
+  return new PermanentExportError(connectError.message, { cause: error });
 }
 
 function checkBaseUrl(owner: string, value: unknown): string {

@@ -1,17 +1,17 @@
 /**
- * Traces to `pss.v1.Trace` messages (the sending side of the Connect
- * codec). Never throws: a value that protobuf cannot carry is converted
- * (BigInt to text, non-finite numbers to text, cycles cut) or left out.
+ * The reference for the hand-written codec (src/collect/_trace_wire.ts):
+ * traces to `pss.v1.Trace` messages through protobuf-es's generated code,
+ * converting what protobuf cannot carry the same way.
  *
  * @module
  */
 
 import { create, type JsonValue } from "@bufbuild/protobuf";
-import type { Trace } from "../trace.ts";
+import type { Trace } from "../../src/trace.ts";
 import {
   type Trace as TraceMessage,
   TraceSchema,
-} from "../gen/pss/v1/trace_pb.ts";
+} from "../../src/gen/pss/v1/trace_pb.ts";
 
 /** Deeper metadata is cut: a cycle or a pathological structure. */
 const MAX_DEPTH = 32;
