@@ -2,14 +2,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   computePss,
-  isScorableTrace,
-  parseWireNumber,
-  stringifyTrace,
   type Trace,
   traceFromJson,
   traceIdOf,
   traceToJson,
 } from "../mod.ts";
+import { isScorableTrace } from "../src/score/mod.ts";
+import { parseWireNumber, stringifyTrace } from "../src/trace.ts";
 import { hostname } from "node:os";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";

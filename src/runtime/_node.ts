@@ -12,6 +12,9 @@ import type { ContextStorage } from "./types.ts";
 
 interface NodeProcess {
   getBuiltinModule?(id: string): unknown;
+  on?(event: string, listener: () => void): unknown;
+  off?(event: string, listener: () => void): unknown;
+  exit?(code: number): void;
   cpuUsage?(): { user: number; system: number };
   memoryUsage?: (() => { heapUsed: number; rss: number }) & {
     rss?(): number;

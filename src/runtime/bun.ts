@@ -13,6 +13,7 @@
  */
 
 import type {
+  BenchPort,
   CliProcess,
   EnvironmentPort,
   EnvRead,
@@ -41,6 +42,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 // The parts of Bun's and Node's APIs this adapter uses.
 
@@ -56,6 +58,7 @@ interface BunServer {
 }
 
 interface BunGlobal {
+  version: string;
   argv: string[];
   gc?(force: boolean): void;
   stdin: { stream(): ReadableStream<Uint8Array> };
@@ -102,6 +105,8 @@ interface NodeFs {
   mkdirSync(path: string | URL, options: { recursive: true }): unknown;
   openSync(path: string | URL, flags: string): number;
   closeSync(fd: number): void;
+  readFileSync(path: string, encoding: "utf8"): string;
+  writeFileSync(path: string, text: string): void;
   promises: {
     stat(path: string | URL): Promise<Stats>;
     open(path: string | URL, flags: string): Promise<FileHandle>;
@@ -111,6 +116,7 @@ interface NodeFs {
 
 interface BunProcess {
   pid: number;
+  exitCode: number | undefined;
   platform: string;
   argv: string[];
   env: Record<string, string | undefined>;
@@ -259,8 +265,8 @@ class NodeFile implements FilePort {
     return (await this.#handle.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#handle.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#handle.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -315,6 +321,16 @@ const files: FileSystemPort = {
     const flags = mode === "append" ? "a" : mode === "read" ? "r" : "r+";
     return new NodeFile(await fs().promises.open(path, flags));
   },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new NodeFile(
+          await fs().promises.open(at, mode === "write" ? "w" : "r"),
+        ),
+    );
+  },
 };
 
 // --- process --------------------------------------------------------------
@@ -363,6 +379,31 @@ function createProcess(): ProcessPort {
     },
   };
 }
+
+// --- benchmarks -----------------------------------------------------------
+
+const bench: BenchPort = {
+  version: `bun ${bun.version}`,
+  registerDenoBench: (): boolean => false,
+  onBenchEnd(listener: () => void): boolean {
+    proc.on("exit", listener);
+    return true;
+  },
+  setExitCode(code: number): boolean {
+    proc.exitCode = code;
+    return true;
+  },
+  readTextFileSync(path: string): string | undefined {
+    try {
+      return fs().readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  writeTextFileSync(path: string, text: string): void {
+    fs().writeFileSync(path, text);
+  },
+};
 
 // --- environment ----------------------------------------------------------
 
@@ -526,5 +567,6 @@ export function createRuntime(): RuntimeAdapter {
     env,
     cli: createCli(),
     http,
+    bench,
   };
 }

@@ -11,6 +11,7 @@
  */
 
 import type {
+  BenchPort,
   CliProcess,
   EnvironmentPort,
   EnvRead,
@@ -37,6 +38,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { openPipeWithin } from "./_pipe.ts";
 
 /** Whether a permission is granted now (a "prompt" state counts as not). */
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
@@ -104,8 +106,8 @@ class DenoFile implements FilePort {
     return (await this.#file.stat()).size;
   }
 
-  truncate(): Promise<void> {
-    return this.#file.truncate(0);
+  truncate(size = 0): Promise<void> {
+    return this.#file.truncate(size);
   }
 
   async identity(): Promise<string> {
@@ -161,6 +163,19 @@ const files: FileSystemPort = {
       ? { read: true }
       : { read: true, write: true };
     return new DenoFile(await Deno.open(path, options));
+  },
+  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+    return openPipeWithin(
+      path,
+      waitMs,
+      async (at, mode) =>
+        new DenoFile(
+          await Deno.open(
+            at,
+            mode === "write" ? { write: true } : { read: true },
+          ),
+        ),
+    );
   },
 };
 
@@ -218,6 +233,35 @@ function createProcess(): ProcessPort {
     },
   };
 }
+
+// --- benchmarks -----------------------------------------------------------
+
+const bench: BenchPort = {
+  version: `deno ${Deno.version.deno}`,
+  registerDenoBench(registration): boolean {
+    Deno.bench(registration as unknown as Deno.BenchDefinition);
+    return true;
+  },
+  onBenchEnd(listener: () => void): boolean {
+    if (typeof globalThis.addEventListener !== "function") return false;
+    globalThis.addEventListener("unload", listener);
+    return true;
+  },
+  setExitCode(code: number): boolean {
+    Deno.exitCode = code;
+    return true;
+  },
+  readTextFileSync(path: string): string | undefined {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  writeTextFileSync(path: string, text: string): void {
+    Deno.writeTextFileSync(path, text);
+  },
+};
 
 // --- environment ----------------------------------------------------------
 
@@ -414,5 +458,6 @@ export function createRuntime(): RuntimeAdapter {
     env,
     cli: createCli(),
     http,
+    bench,
   };
 }
