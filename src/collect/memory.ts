@@ -7,6 +7,7 @@
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys } from "../_options.ts";
 
 /**
  * Options for {@linkcode MemoryCollector}.
@@ -53,9 +54,11 @@ export class MemoryCollector implements Collector {
    * Creates an empty collector.
    *
    * @param options See {@linkcode MemoryCollectorOptions}.
-   * @throws {PssConfigError} When `maxTraces` is not a positive integer.
+   * @throws {PssConfigError} When `maxTraces` is not a positive integer, or
+   * an option is unknown (naming the closest known one).
    */
   constructor(options: MemoryCollectorOptions = {}) {
+    checkKnownKeys("MemoryCollector", options, ["maxTraces"]);
     const capacity = options.maxTraces ?? 10_000;
     if (!Number.isSafeInteger(capacity) || capacity <= 0) {
       throw new PssConfigError(
