@@ -6,7 +6,7 @@
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
-import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
 
 /**
  * Options for {@linkcode MemoryCollector}.
@@ -53,17 +53,16 @@ export class MemoryCollector implements Collector {
    * Creates an empty collector.
    *
    * @param options See {@linkcode MemoryCollectorOptions}.
-   * @throws {PssConfigError} When `maxTraces` is not a positive integer.
+   * @throws {PssConfigError} When `maxTraces` is not a positive integer, or
+   * an option is unknown.
    */
   constructor(options: MemoryCollectorOptions = {}) {
-    const capacity = options.maxTraces ?? 10_000;
-    if (!Number.isSafeInteger(capacity) || capacity <= 0) {
-      throw new PssConfigError(
-        "maxTraces",
-        capacity,
-        "MemoryCollector's 'maxTraces' must be a positive integer",
-      );
-    }
+    checkKnownKeys("MemoryCollector", options, ["maxTraces"]);
+    const capacity = positiveInteger(
+      "MemoryCollector",
+      "maxTraces",
+      options.maxTraces ?? 10_000,
+    );
     this.#capacity = capacity;
     this.#ring = new Array(capacity);
   }
