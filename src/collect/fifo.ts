@@ -309,10 +309,11 @@ class FileExporter implements TraceExporter {
  * import { FileFifoCollector } from "@pss/pss/fifo";
  * const dir = await Deno.makeTempDir();
  * const collector = new FileFifoCollector({ path: `${dir}/shared.ndjson` });
- * using _signals = flushOnSignals([collector]);
+ * const signals = flushOnSignals([collector]); // for the life of the program
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
  * console.log((await collector.traces()).length); // 1
+ * signals[Symbol.dispose](); // only because this example ends here
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

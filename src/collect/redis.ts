@@ -182,7 +182,7 @@ const DEFAULT_MAX_EXPORT = 1000;
  * import { flushOnSignals } from "@pss/pss";
  * import { RedisCollector } from "@pss/pss/redis";
  * await using collector = new RedisCollector({ key: "myapp:traces" });
- * using _signals = flushOnSignals([collector]);
+ * const signals = flushOnSignals([collector]); // for the life of the program
  * collector.add({ name: "db.query", duration: 0.012 });
  * await collector.flush();
  * console.log((await collector.traces()).length);
