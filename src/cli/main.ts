@@ -242,7 +242,7 @@ function stdinSource(io: CliIo): TraceSource {
 }
 
 /**
- * Keeps only what scoring reads (SCORING.md §1), so a large file costs a
+ * Keeps only what scoring reads (docs/scoring.md, section 3), so a large file costs a
  * few numbers per trace rather than every string pypss writes.
  */
 function slim(trace: Trace): Trace {

@@ -7,6 +7,7 @@
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
 import { checkKnownKeys, positiveInteger } from "../_options.ts";
+import { PssConfigError } from "../score/config.ts";
 
 /**
  * Options for {@linkcode MemoryCollector}.
@@ -180,7 +181,8 @@ export let globalCollector: Collector = new MemoryCollector();
  *
  * @example
  * ```ts
- * import { computePss, getGlobalCollector } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { getGlobalCollector } from "./memory.ts";
  * const report = computePss(await getGlobalCollector().traces());
  * ```
  */
@@ -188,11 +190,17 @@ export function getGlobalCollector(): Collector {
   return globalCollector;
 }
 
+/** The methods every collector has (the `Collector` contract). */
+const COLLECTOR_METHODS = ["add", "traces", "clear", "flush", "close"] as const;
+
 /**
  * Replaces the global collector used by instrumentation that names none.
  *
  * @param collector The new global collector.
  * @returns The previous one, so tests can restore it.
+ * @throws {PssConfigError} When `collector` is not a collector (an object
+ * with the `Collector` methods `add`, `traces`, `clear`, `flush` and
+ * `close`); the global collector is unchanged then.
  *
  * @example
  * ```ts
@@ -203,6 +211,31 @@ export function getGlobalCollector(): Collector {
  * ```
  */
 export function setGlobalCollector(collector: Collector): Collector {
+  if (
+    collector === null ||
+    (typeof collector !== "object" && typeof collector !== "function")
+  ) {
+    throw new PssConfigError(
+      "collector",
+      collector,
+      "setGlobalCollector's 'collector' must be a Collector",
+    );
+  }
+  for (const method of COLLECTOR_METHODS) {
+    let value: unknown;
+    try {
+      value = collector[method];
+    } catch {
+      value = undefined;
+    }
+    if (typeof value !== "function") {
+      throw new PssConfigError(
+        "collector",
+        collector,
+        `setGlobalCollector's 'collector' must be a Collector, with a '${method}' method`,
+      );
+    }
+  }
   const previous = globalCollector;
   globalCollector = collector;
   return previous;

@@ -52,7 +52,9 @@ import {
  *
  * @example
  * ```ts
- * import { type BreakdownJson, computePss, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type BreakdownJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const breakdown: BreakdownJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).breakdown;
  * for (const [pillar, value] of Object.entries(breakdown)) console.log(pillar, value); // timing_stability 1, memory_stability 1, …
  * ```
@@ -64,7 +66,9 @@ export type BreakdownJson = PypssReportJson["breakdown"];
  *
  * @example
  * ```ts
- * import { computePss, type CountsJson, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type CountsJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const counts: CountsJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).counts;
  * console.log(counts); // { traces: 1, system_traces: 0, skipped: 0 }
  * ```
@@ -83,7 +87,8 @@ export interface CountsJson {
  *
  * @example
  * ```ts
- * import { type FindingJson, reportToJson } from "@pss/pss";
+ * import { type FindingJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const findings: FindingJson[] = reportToJson({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).diagnosis.findings;
  * for (const f of findings) console.log(f.pillar, f.value, f.severity); // error_volatility 0.18 critical
  * ```
@@ -108,7 +113,9 @@ export interface FindingJson {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName, type NamedReportJson, reportToJson } from "@pss/pss";
+ * import { computePss, computePssByName } from "@pss/pss";
+ * import { type NamedReportJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1, error: true }];
  * const json = reportToJson(computePss(traces), { byName: computePssByName(traces) });
  * const rows: NamedReportJson[] = json.by_name ?? [];
@@ -135,7 +142,8 @@ export interface NamedReportJson {
  *
  * @example Read back a JSON report
  * ```ts
- * import { computePss, type PssReportJson, renderReportJson } from "@pss/pss";
+ * import { computePss, renderReportJson } from "@pss/pss";
+ * import { type PssReportJson } from "@pss/pss/report";
  * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]));
  * const json: PssReportJson = JSON.parse(text);
  * console.log(json.pss, json.verdict, json.counts.traces); // 100 excellent 1
@@ -170,7 +178,8 @@ export interface PssReportJson {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName, reportToJson, type ReportToJsonOptions } from "@pss/pss";
+ * import { computePss, computePssByName, type ReportToJsonOptions } from "@pss/pss";
+ * import { reportToJson } from "./json.ts";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1 }];
  * const options: ReportToJsonOptions = {
  *   byName: computePssByName(traces),
@@ -224,7 +233,8 @@ export interface JsonReportOptions extends ReportToJsonOptions {
  *
  * @example
  * ```ts
- * import { computePss, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { reportToJson } from "./json.ts";
  * const json = reportToJson(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(json.pss, json.breakdown.timing_stability); // 100 1
  * ```

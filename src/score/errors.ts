@@ -13,7 +13,7 @@ import { decay } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { type ErrorSummary, errorVolatility } from "@pss/pss";
+ * import { type ErrorSummary, errorVolatility } from "@pss/pss/score";
  * const summary: ErrorSummary = { total: 100, errors: 1, longestRun: 1 };
  * console.log(errorVolatility(summary) < 1); // true
  * ```
@@ -36,7 +36,7 @@ export interface ErrorSummary {
  *
  * @example
  * ```ts
- * import { summarizeErrors } from "@pss/pss";
+ * import { summarizeErrors } from "@pss/pss/score";
  * console.log(summarizeErrors([false, true, true, false, true]));
  * // { total: 5, errors: 3, longestRun: 2 }
  * ```
@@ -62,7 +62,7 @@ export function summarizeErrors(
 }
 
 /**
- * Error Volatility (SCORING.md §3): 1 when there are no outcomes. With
+ * Error Volatility (docs/scoring.md, section 5): 1 when there are no outcomes. With
  * m = errors / total and vmr the variance-to-mean ratio of the 0/1 flags,
  * EV = exp(−δ·(m + 0.5·vmr)); times 1 − ((m − 0.1) / 0.9)·0.5 when m exceeds
  * the spike threshold; times exp(−2δ·(R − 3 + 1)) when the longest run R
@@ -78,7 +78,7 @@ export function summarizeErrors(
  *
  * @example
  * ```ts
- * import { errorVolatility } from "@pss/pss";
+ * import { errorVolatility } from "@pss/pss/score";
  * console.log(errorVolatility({ total: 10, errors: 0, longestRun: 0 })); // 1
  * ```
  */

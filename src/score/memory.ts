@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG, type PssConfig } from "./config.ts";
 import { decay, max, median, stdev } from "./stats.ts";
 
 /**
- * Memory Stability of a set of memory samples (SCORING.md §3): 1 for fewer
+ * Memory Stability of a set of memory samples (docs/scoring.md, section 5): 1 for fewer
  * than 2 samples. With med = median + ε and peak the maximum: when
  * med ≤ ε, 1 if peak is 0 and 0 otherwise; else with ρ = peak / med,
  * MS = exp(−γ·(stdev / med + ρ − 1)), times exp(−γ·(ρ − threshold)) when
@@ -24,7 +24,7 @@ import { decay, max, median, stdev } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { memoryStability } from "@pss/pss";
+ * import { memoryStability } from "@pss/pss/score";
  * console.log(memoryStability(new Float64Array([1e6, 1e6, 1.5e6]))); // 0.20652160049098758
  * console.log(memoryStability(new Float64Array([0, 0, 5]))); // 0 (median 0, peak 5)
  * ```

@@ -1,6 +1,6 @@
 /**
  * The Program Stability Score: one pass over the traces, five pillars, one
- * weighted integer (SCORING.md).
+ * weighted integer (docs/scoring.md).
  *
  * @module
  */
@@ -20,7 +20,8 @@ import { roundHalfEven, roundPypss } from "./round.ts";
  *
  * @example
  * ```ts
- * import { computePss, type PillarKey, PILLARS } from "@pss/pss";
+ * import { computePss, type PillarKey } from "@pss/pss";
+ * import { PILLARS } from "@pss/pss/score";
  * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
  * const keys: PillarKey[] = PILLARS.map((pillar) => pillar.key);
  * const weakest = keys.reduce((a, b) => (report.breakdown[b] < report.breakdown[a] ? b : a));
@@ -34,7 +35,7 @@ export type PillarKey = keyof PssBreakdown;
  *
  * @example
  * ```ts
- * import { type PillarInfo, PILLARS } from "@pss/pss";
+ * import { type PillarInfo, PILLARS } from "@pss/pss/score";
  * const first: PillarInfo = PILLARS[0];
  * console.log(first.label); // "Timing Stability"
  * ```
@@ -46,7 +47,7 @@ export interface PillarInfo {
   readonly pypssKey: string;
   /** The name pypss prints in its text report. */
   readonly label: string;
-  /** The two-letter abbreviation used in SCORING.md. */
+  /** The two-letter abbreviation used in docs/scoring.md. */
   readonly abbreviation: string;
 }
 
@@ -56,7 +57,8 @@ export interface PillarInfo {
  *
  * @example
  * ```ts
- * import { computePss, PILLARS } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { PILLARS } from "@pss/pss/score";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * for (const pillar of PILLARS) {
  *   console.log(`${pillar.label}: ${report.breakdown[pillar.key].toFixed(2)}`);
@@ -160,6 +162,8 @@ function takeSpareBuffers(capacity: number): ColumnBuffers | undefined {
 interface SystemSamples {
   lags: number[];
   skipped: number;
+  /** Well-formed system traces without a lag: read, used by no pillar. */
+  unused: number;
 }
 
 function grown(data: Float64Array, capacity: number): Float64Array {
@@ -175,7 +179,7 @@ function isPlain(value: unknown): boolean {
 }
 
 /**
- * SCORING.md §1: `true`, non-zero numbers (NaN included, as in Python) and
+ * docs/scoring.md, section 2: `true`, non-zero numbers (NaN included, as in Python) and
  * non-empty strings other than "false" and "0"; other objects as Python
  * would judge them (empty arrays and objects are false).
  */
@@ -212,11 +216,13 @@ function addSystemTrace(trace: Trace, system: SystemSamples): void {
     Object.hasOwn(metadata, "lag")
   ) {
     system.lags.push(metadata.lag as number);
+  } else {
+    system.unused++;
   }
 }
 
 /**
- * The single pass of SCORING.md §1. With `byName`, regular traces go to one
+ * The single pass of docs/scoring.md, section 3. With `byName`, regular traces go to one
  * group per `name`; otherwise all go to the group "". The current group's
  * state lives in local variables (this loop is the hot path of scoring a
  * million traces) and is written back whenever the name changes, and at the
@@ -229,7 +235,7 @@ function extract(
   const isArray = Array.isArray(traces);
   const array = isArray ? traces as readonly Trace[] : [];
   const iterator = isArray ? undefined : traces[Symbol.iterator]();
-  const system: SystemSamples = { lags: [], skipped: 0 };
+  const system: SystemSamples = { lags: [], skipped: 0, unused: 0 };
   const groups = new Map<string, Columns>();
 
   const capacity = byName
@@ -408,6 +414,7 @@ function score(
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount,
+      unusedCount: system.unused,
     };
   }
   const waits = columns.waits.subarray(0, n);
@@ -441,12 +448,13 @@ function score(
     traceCount: n,
     systemTraceCount: lags.length,
     skippedCount,
+    unusedCount: system.unused,
   };
 }
 
 /**
  * Scores a set of traces as pypss 1.3.1's `compute_pss_from_traces` does:
- * the same integer `pss` and each pillar within 1e-9 (SCORING.md).
+ * the same integer `pss` and each pillar within 1e-9 (docs/scoring.md).
  *
  * One pass over `traces`, in order, without copying the input: durations,
  * memory and wait times go into typed arrays, errors and branch tags into
@@ -551,7 +559,8 @@ export function computePssByName(
  *
  * @example
  * ```ts
- * import { computePss, type PypssReportJson, toPypssJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type PypssReportJson, toPypssJson } from "./pss.ts";
  * const json: PypssReportJson = toPypssJson(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(json.breakdown.timing_stability); // 1
  * ```
@@ -585,7 +594,8 @@ export interface PypssReportJson {
  *
  * @example
  * ```ts
- * import { computePss, toPypssJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { toPypssJson } from "./pss.ts";
  * const report = computePss([{ name: "op", duration: 0.1, error: true }]);
  * console.log(JSON.stringify(toPypssJson(report)));
  * // {"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}
