@@ -8,6 +8,7 @@
 import type { Trace } from "../trace.ts";
 import type { TraceExporter } from "./exporter.ts";
 import { unrefTimer } from "../runtime/timer.ts";
+import { runtime } from "../runtime/adapter.ts";
 
 /** How an attempt failed; `abandoned` when its signal aborted first. */
 export interface AttemptFailure {
@@ -116,4 +117,35 @@ export class FlushWaiters {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#keepAlive = undefined;
   }
+}
+
+/** Detaches the idle hook of a target collected without detaching it. */
+const idleHooks = new FinalizationRegistry<() => void>((remove) => remove());
+
+/**
+ * Calls `onIdle(target)` whenever the process runs out of work (see
+ * `runtime.process.onIdle`), holding `target` weakly: the hook goes when the
+ * target is collected, so targets dropped without detaching do not pile up.
+ *
+ * @returns The detach function, or `undefined` where the runtime has no such
+ * moment.
+ */
+export function whenIdle<T extends object>(
+  target: T,
+  onIdle: (target: T) => boolean,
+): (() => void) | undefined {
+  const ref = new WeakRef(target);
+  const remove = runtime.process.onIdle(() => {
+    const alive = ref.deref();
+    return alive === undefined ? false : onIdle(alive);
+  });
+  if (remove === undefined) return undefined;
+  // No closure here may capture `target`: closures of one call share their
+  // context, and the listener above would then hold it strongly.
+  const token = {};
+  idleHooks.register(target, remove, token);
+  return () => {
+    idleHooks.unregister(token);
+    remove();
+  };
 }

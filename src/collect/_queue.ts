@@ -6,17 +6,29 @@
  */
 
 import type { Trace } from "../trace.ts";
+import type { TraceObserver } from "./collector.ts";
 
-/** A bounded ring buffer of traces. */
+/** A bounded ring buffer of traces, and who watches what enters it. */
 export class TraceQueue {
   readonly capacity: number;
   readonly #ring: (Trace | undefined)[];
+  readonly #onObserverError: (error: unknown) => void;
+  #observers: TraceObserver[] = [];
   #head = 0;
   #size = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, onObserverError: (error: unknown) => void) {
     this.capacity = capacity;
     this.#ring = new Array(capacity);
+    this.#onObserverError = onObserverError;
+  }
+
+  /** Calls `observer` with every trace pushed from now on. */
+  observe(observer: TraceObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
   }
 
   /** How many traces wait. */
@@ -35,6 +47,14 @@ export class TraceQueue {
     if (slot >= this.capacity) slot -= this.capacity;
     this.#ring[slot] = trace;
     this.#size++;
+    if (this.#observers.length === 0) return;
+    for (const observer of this.#observers) {
+      try {
+        observer(trace);
+      } catch (error) {
+        this.#onObserverError(error);
+      }
+    }
   }
 
   /** Removes and returns the oldest `max` traces (fewer if fewer wait). */

@@ -17,9 +17,8 @@ import {
   type ResolvedBatchOptions,
 } from "./batch_options.ts";
 import { TraceQueue } from "./_queue.ts";
-import { attemptExport, FlushWaiters, wait } from "./_attempt.ts";
+import { attemptExport, FlushWaiters, wait, whenIdle } from "./_attempt.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
-import { runtime } from "../runtime/adapter.ts";
 import { FailureReporter } from "./_report.ts";
 
 export {
@@ -89,7 +88,6 @@ export class BatchCollector implements Collector {
   /** Export partial batches until this many traces have been dequeued. */
   #drainUntil = 0;
   readonly #waiters = new FlushWaiters();
-  #observers: TraceObserver[] = [];
   #pumping = false;
   #kickScheduled = false;
   #idle: (() => void)[] = [];
@@ -117,18 +115,13 @@ export class BatchCollector implements Collector {
     this.#name = name;
     this.#o = o;
     this.#reporter = new FailureReporter(name, o.onError);
-    this.#queue = new TraceQueue(o.maxQueueSize);
-    if (o.flushOnExit) {
-      // The hook holds the collector weakly and goes when it is collected,
-      // so collectors dropped without close() do not pile up.
-      const remove = runtime.process.onIdle(
-        BatchCollector.#idleHook(new WeakRef(this)),
-      );
-      if (remove !== undefined) {
-        this.#removeExitHook = remove;
-        exitHooks.register(this, remove, this);
-      }
-    }
+    this.#queue = new TraceQueue(
+      o.maxQueueSize,
+      (error) => this.#reporter.report(error),
+    );
+    this.#removeExitHook = o.flushOnExit
+      ? whenIdle(this, BatchCollector.#flushOnIdle)
+      : undefined;
   }
 
   /**
@@ -156,7 +149,6 @@ export class BatchCollector implements Collector {
     this.#enqueued++;
     if (queue.size >= this.#o.batchSize) this.#kick();
     else if (this.#timer === undefined) this.#armTimer();
-    if (this.#observers.length > 0) this.#notify(trace);
   }
 
   /**
@@ -167,20 +159,7 @@ export class BatchCollector implements Collector {
    * @returns A function that removes the observer.
    */
   observe(observer: TraceObserver): () => void {
-    this.#observers = [...this.#observers, observer];
-    return () => {
-      this.#observers = this.#observers.filter((o) => o !== observer);
-    };
-  }
-
-  #notify(trace: Trace): void {
-    for (const observer of this.#observers) {
-      try {
-        observer(trace);
-      } catch (error) {
-        this.#reporter.report(error);
-      }
-    }
+    return this.#queue.observe(observer);
   }
 
   /**
@@ -246,7 +225,6 @@ export class BatchCollector implements Collector {
     this.#clearTimer();
     this.#removeExitHook?.();
     this.#removeExitHook = undefined;
-    exitHooks.unregister(this);
     const deadline = performance.now() + this.#o.closeTimeoutMs;
     this.#waiters.held = true;
     this.#waiters.hold();
@@ -413,16 +391,8 @@ export class BatchCollector implements Collector {
     return inDoubt ? "unconfirmed" : "failed";
   }
 
-  /**
-   * The exit hook, made outside the constructor: a closure made there would
-   * share the constructor's context, which holds `this` strongly.
-   */
-  static #idleHook(ref: WeakRef<BatchCollector>): () => boolean {
-    return () => {
-      const collector = ref.deref();
-      return collector === undefined ? false : collector.#onIdle();
-    };
-  }
+  static #flushOnIdle = (collector: BatchCollector): boolean =>
+    collector.#onIdle();
 
   /** The process has no work left: flush what can be flushed. */
   #onIdle(): boolean {
@@ -434,6 +404,3 @@ export class BatchCollector implements Collector {
     return true;
   }
 }
-
-/** Detaches the exit hook of a collector collected without close(). */
-const exitHooks = new FinalizationRegistry<() => void>((remove) => remove());
