@@ -125,7 +125,9 @@ export interface RedisCollectorOptions extends BatchOptions {
   readPageSize?: number;
   /**
    * How long Redis remembers the id of a stored batch, in seconds: a retry
-   * of that batch within this time stores nothing twice.
+   * of that batch within this time stores nothing twice. Each batch leaves a
+   * small key `<key>:pss-batch:<id>` for that long (on Redis Cluster, give
+   * `key` a hash tag, `{traces}`, so both land on one node).
    * @default {3600}
    */
   batchIdTtlSeconds?: number;
