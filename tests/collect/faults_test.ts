@@ -203,8 +203,13 @@ describe("a named pipe nobody reads", () => {
       assert.equal(result.code, 0, result.stderr);
       const stats = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
       assert.equal(stats.sent, 0);
-      assert.equal(stats.dropped.flushFailed, 300);
-      assert.match(stats.lastError, /no process reads the named pipe/);
+      // Given up, or (a loaded machine) cut at the deadline while an open
+      // was pending: unconfirmed, though a pipe with no reader took nothing.
+      assert.equal(stats.dropped.flushFailed + stats.unconfirmed, 300);
+      assert.match(
+        stats.lastError,
+        /no process reads the named pipe|closed after 4000 ms/,
+      );
     });
 
     test(`${runtime}: a script that ends without close() exits on its own`, async () => {
