@@ -6,8 +6,8 @@
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
-import { checkKnownKeys } from "../_options.ts";
 
 /**
  * Options for {@linkcode MemoryCollector}.
@@ -59,14 +59,11 @@ export class MemoryCollector implements Collector {
    */
   constructor(options: MemoryCollectorOptions = {}) {
     checkKnownKeys("MemoryCollector", options, ["maxTraces"]);
-    const capacity = options.maxTraces ?? 10_000;
-    if (!Number.isSafeInteger(capacity) || capacity <= 0) {
-      throw new PssConfigError(
-        "maxTraces",
-        capacity,
-        "MemoryCollector's 'maxTraces' must be a positive integer",
-      );
-    }
+    const capacity = positiveInteger(
+      "MemoryCollector",
+      "maxTraces",
+      options.maxTraces ?? 10_000,
+    );
     this.#capacity = capacity;
     this.#ring = new Array(capacity);
   }
