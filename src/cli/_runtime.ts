@@ -31,8 +31,17 @@ export interface CliIo {
   stdin(): AsyncIterable<Uint8Array>;
   /** Reads a whole UTF-8 file; rejects with the runtime's error. */
   readTextFile(path: string): Promise<string>;
-  /** Writes (creates or replaces) a whole UTF-8 file; rejects with the runtime's error. */
+  /**
+   * Writes (creates or replaces) a whole UTF-8 file, creating missing
+   * parent directories (as Bun's `Bun.write` does, so both runtimes behave
+   * alike); rejects with the runtime's error.
+   */
   writeTextFile(path: string, text: string): Promise<void>;
+  /**
+   * Whether standard error is a terminal (progress is shown only there).
+   * Missing means no.
+   */
+  stderrIsTerminal?(): boolean;
 }
 
 /** The process of the running runtime: its arguments and how to exit. */
@@ -58,6 +67,13 @@ interface BunGlobal {
 
 interface ProcessGlobal {
   exit(code: number): never;
+  stderr?: { isTTY?: boolean };
+}
+
+/** The directory part of a path, or `undefined` for a bare file name. */
+function parentOf(path: string): string | undefined {
+  const slash = path.lastIndexOf("/");
+  return slash > 0 ? path.slice(0, slash) : undefined;
 }
 
 const encoder = new TextEncoder();
@@ -79,7 +95,12 @@ function denoProcess(): CliProcess {
     stderr: (text) => writeAll(Deno.stderr, text),
     stdin: () => Deno.stdin.readable,
     readTextFile: (path) => Deno.readTextFile(path),
-    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    writeTextFile: async (path, text) => {
+      const parent = parentOf(path);
+      if (parent !== undefined) await Deno.mkdir(parent, { recursive: true });
+      await Deno.writeTextFile(path, text);
+    },
+    stderrIsTerminal: () => Deno.stderr.isTerminal(),
     exit: (code) => Deno.exit(code),
   };
 }
@@ -98,8 +119,10 @@ function bunProcess(bun: BunGlobal): CliProcess {
     stdin: () => bun.stdin.stream(),
     readTextFile: (path) => bun.file(path).text(),
     writeTextFile: async (path, text) => {
+      // Bun.write creates missing parent directories.
       await bun.write(path, text);
     },
+    stderrIsTerminal: () => process.stderr?.isTTY === true,
     exit: (code) => process.exit(code),
   };
 }

@@ -105,7 +105,12 @@ export class JsonElementSplitter {
         const quote = text.indexOf('"', i);
         if (quote === -1) {
           if (this.#collectingKey()) this.#key += text.slice(i, i + 16);
-          this.#backslashes = trailingBackslashes(text, i, length, this.#backslashes);
+          this.#backslashes = trailingBackslashes(
+            text,
+            i,
+            length,
+            this.#backslashes,
+          );
           i = length;
           break;
         }

@@ -452,6 +452,13 @@ export interface ReadFileChunksOptions {
   chunkBytes?: number;
   /** Told the size that will be read, once known; not called for a pipe. */
   onSize?: (bytes: number) => void;
+  /**
+   * Read every chunk into the same buffer: each yielded chunk is then valid
+   * only until the next is asked for. Saves allocating (and the runtime
+   * zeroing and collecting) a fresh buffer per chunk.
+   * @default {false}
+   */
+  reuseBuffer?: boolean;
 }
 
 /**
@@ -499,8 +506,16 @@ export async function* readFileChunks(
       }
       if (Number.isFinite(remaining)) options.onSize?.(remaining);
     }
+    const shared = options.reuseBuffer
+      ? new Uint8Array(Math.min(chunkBytes, remaining))
+      : undefined;
     while (remaining > 0) {
-      const buffer = new Uint8Array(Math.min(chunkBytes, remaining));
+      const size = Math.min(chunkBytes, remaining);
+      const buffer = shared === undefined
+        ? new Uint8Array(size)
+        : shared.length === size
+        ? shared
+        : shared.subarray(0, size);
       const count = await file.read(buffer);
       if (count === 0) return;
       remaining -= count;
@@ -588,7 +603,8 @@ export interface TraceFileFormat {
  * document (first non-blank character `[`, or `{` starting an object with a
  * `traces` array) is split element by element; anything else is NDJSON.
  *
- * @param bytes The file's bytes.
+ * @param bytes The file's bytes; a chunk may be reused once the next is
+ * asked for.
  * @param options See {@linkcode ReadEntryBatchesOptions}.
  * @returns The batches, in order; rejects when the gzip data is corrupt.
  *
@@ -616,8 +632,10 @@ export async function* readEntryBatches(
     [Symbol.asyncIterator]: () => iterator,
   };
   const raw = prepend(head, rest);
+  // The decompressor may hold a chunk while the next is read: give it
+  // copies, as a source may reuse its buffer (compressed chunks are small).
   const plain = gzip
-    ? ReadableStream.from(raw).pipeThrough(
+    ? ReadableStream.from(copies(raw)).pipeThrough(
       new DecompressionStream("gzip") as unknown as ReadableWritablePair<
         Uint8Array,
         Uint8Array
@@ -708,7 +726,9 @@ export async function* readEntryBatches(
   if (problems.length > 0) {
     try {
       options.onWarning?.(
-        `the JSON document is damaged: ${problems.join("; ")} (read ${splitter.count} ${
+        `the JSON document is damaged: ${
+          problems.join("; ")
+        } (read ${splitter.count} ${
           splitter.count === 1 ? "entry" : "entries"
         })`,
       );
@@ -737,6 +757,12 @@ async function* prepend(
 ): AsyncGenerator<Uint8Array> {
   yield head;
   yield* rest;
+}
+
+async function* copies(
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) yield chunk.slice();
 }
 
 async function* prependAll(

@@ -352,15 +352,20 @@ function score(
   system: SystemSamples,
   config: Readonly<PssConfig>,
 ): PssReport {
-  return scoreColumns({
-    size: columns.size,
-    durations: columns.durations,
-    memory: columns.memory,
-    waits: columns.waits,
-    errors: columns.errors,
-    longestRun: columns.longestRun,
-    tagCounts: columns.tagCounts,
-  }, system.lags, columns.skipped + system.skipped, config);
+  return scoreColumns(
+    {
+      size: columns.size,
+      durations: columns.durations,
+      memory: columns.memory,
+      waits: columns.waits,
+      errors: columns.errors,
+      longestRun: columns.longestRun,
+      tagCounts: columns.tagCounts,
+    },
+    system.lags,
+    columns.skipped + system.skipped,
+    config,
+  );
 }
 
 /**
