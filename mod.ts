@@ -16,49 +16,26 @@
  * console.log(renderReportText(computePss(await globalCollector.traces())));
  * ```
  *
- * Optional parts with dependencies of their own are subpath exports:
- * `@pss/pss/fifo`, `@pss/pss/redis`, `@pss/pss/cli`.
+ * This entry loads only web-standard modules: it runs on Deno, Bun and in
+ * browsers (where memory readings are absent). Everything else is a subpath
+ * export: `@pss/pss/score` (the single pillars and pypss rounding),
+ * `@pss/pss/report` (diagnosis and verdicts), `@pss/pss/stats` (the
+ * statistics), `@pss/pss/fifo` (many processes into one file),
+ * `@pss/pss/redis` (many hosts into Redis) and `@pss/pss/cli`.
  *
  * @module
  */
 
 // The trace model and its pypss wire codec.
 export type { Trace } from "./src/trace.ts";
-export {
-  isScorableTrace,
-  parseWireNumber,
-  stringifyTrace,
-  traceFromJson,
-  traceToJson,
-} from "./src/trace.ts";
+export { traceFromJson, traceToJson } from "./src/trace.ts";
 
 // Scoring.
-export {
-  DEFAULT_CONFIG,
-  PssConfigError,
-  resolveConfig,
-} from "./src/score/config.ts";
+export { PssConfigError } from "./src/score/config.ts";
 export type { PssConfig } from "./src/score/config.ts";
 export type { PssBreakdown, PssReport } from "./src/score/report.ts";
-export {
-  computePss,
-  computePssByName,
-  PILLARS,
-  toPypssJson,
-} from "./src/score/pss.ts";
-export type {
-  NamedPssReport,
-  PillarInfo,
-  PillarKey,
-  PypssReportJson,
-} from "./src/score/pss.ts";
-export { roundHalfEven, roundPypss } from "./src/score/round.ts";
-export { timingStability } from "./src/score/timing.ts";
-export { memoryStability } from "./src/score/memory.ts";
-export { errorVolatility, summarizeErrors } from "./src/score/errors.ts";
-export type { ErrorSummary } from "./src/score/errors.ts";
-export { branchingEntropy } from "./src/score/branching.ts";
-export { concurrencyChaos } from "./src/score/concurrency.ts";
+export { computePss, computePssByName } from "./src/score/pss.ts";
+export type { NamedPssReport, PillarKey } from "./src/score/pss.ts";
 
 // Instrumentation.
 export { monitorBlock } from "./src/instrument/monitor_block.ts";
@@ -76,13 +53,11 @@ export {
   tagsFollowAwait,
   withTags,
 } from "./src/instrument/context.ts";
-export { stopMemoryRefresher } from "./src/instrument/memory_cache.ts";
 export type { TraceTags } from "./src/instrument/context.ts";
 export {
   configureInstrumentation,
   getInstrumentationSettings,
   instrumentationStats,
-  resetInstrumentation,
 } from "./src/instrument/settings.ts";
 export type {
   InstrumentationErrorSource,
@@ -93,7 +68,6 @@ export type {
 export {
   LOOP_HEALTH_TRACE_NAME,
   startAsyncMonitoring,
-  stopAsyncMonitoring,
 } from "./src/instrument/loop_monitor.ts";
 export type {
   AsyncMonitoringOptions,
@@ -113,7 +87,6 @@ export type {
 // Collectors and reading traces back.
 export type { Collector, TraceObserver } from "./src/collect/collector.ts";
 export {
-  getGlobalCollector,
   globalCollector,
   MemoryCollector,
   setGlobalCollector,
@@ -123,7 +96,19 @@ export { BatchCollector } from "./src/collect/batch.ts";
 export type {
   BatchCollectorOptions,
   BatchCollectorStats,
+  BatchOptions,
+  ExportFailure,
 } from "./src/collect/batch.ts";
+export {
+  ExportInDoubtError,
+  PermanentExportError,
+} from "./src/collect/exporter.ts";
+export type { TraceExporter } from "./src/collect/exporter.ts";
+export { flushOnSignals } from "./src/collect/signals.ts";
+export type {
+  FlushOnSignalsOptions,
+  ProcessSignal,
+} from "./src/collect/signals.ts";
 export { readTraces } from "./src/collect/read.ts";
 export type {
   RawEntry,
@@ -133,37 +118,20 @@ export type {
   TraceReader,
   TraceSource,
 } from "./src/collect/read.ts";
+export { scanTraces } from "./src/collect/scan.ts";
+export type {
+  GroupBy,
+  ScanStats,
+  ScanTracesOptions,
+} from "./src/collect/scan.ts";
 
 // Reports.
 export { renderReportText } from "./src/report/text.ts";
 export type { TextReportOptions } from "./src/report/text.ts";
-export { renderReportJson, reportToJson } from "./src/report/json.ts";
+export { renderReportJson } from "./src/report/json.ts";
 export type {
-  BreakdownJson,
-  CountsJson,
-  FindingJson,
   JsonReportOptions,
-  NamedReportJson,
-  PssReportJson,
   ReportToJsonOptions,
 } from "./src/report/json.ts";
-export { escapeHtml, renderReportHtml } from "./src/report/html.ts";
+export { renderReportHtml } from "./src/report/html.ts";
 export type { HtmlReportOptions } from "./src/report/html.ts";
-export {
-  DEFAULT_DIAGNOSIS_THRESHOLDS,
-  diagnoseReport,
-  formatPillar,
-  isEmptyReport,
-  pillarSeverity,
-  rankByName,
-  verdictOf,
-} from "./src/report/diagnose.ts";
-export type {
-  DiagnoseOptions,
-  Diagnosis,
-  PillarFinding,
-  PillarThresholds,
-  ReportsByName,
-  Severity,
-  Verdict,
-} from "./src/report/diagnose.ts";

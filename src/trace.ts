@@ -107,7 +107,7 @@ const PY_FLOAT =
  *
  * @example
  * ```ts
- * import { parseWireNumber } from "@pss/pss";
+ * import { parseWireNumber } from "./trace.ts";
  * console.log(parseWireNumber(0.25), parseWireNumber(" 1_000 "), parseWireNumber(true)); // 0.25 1000 1
  * console.log(parseWireNumber("inf"), parseWireNumber(null)); // undefined undefined
  * ```
@@ -158,7 +158,7 @@ function isScorable(value: number | undefined): boolean {
  *
  * @example
  * ```ts
- * import { isScorableTrace } from "@pss/pss";
+ * import { isScorableTrace } from "@pss/pss/score";
  * isScorableTrace({ name: "a", duration: 0.1 }); // true
  * isScorableTrace({ name: "a", duration: -1 }); // false
  * ```
@@ -350,7 +350,7 @@ function defaultWireValue(field: keyof Trace): unknown {
  *
  * @example
  * ```ts
- * import { stringifyTrace } from "@pss/pss";
+ * import { stringifyTrace } from "./trace.ts";
  * console.log(stringifyTrace({ name: "op", duration: 0.1, metadata: { id: 1n } }));
  * // {"trace_id":null,"name":"op",…,"metadata":{"pss_unserializable_metadata":"…"}}
  * ```

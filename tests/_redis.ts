@@ -140,6 +140,8 @@ export interface PrivateRedisOptions {
   dir?: string;
   /** Run with `--appendonly yes --appendfsync always` (no write is lost). */
   appendonly?: boolean;
+  /** More `redis-server` arguments, such as `["--requirepass", "x"]`. */
+  args?: string[];
 }
 
 /** A `redis-server` started by a test; only this process is ever killed. */
@@ -182,6 +184,7 @@ export async function startPrivateRedis(
   if (options.appendonly) {
     args.push("--appendonly", "yes", "--appendfsync", "always");
   }
+  if (options.args !== undefined) args.push(...options.args);
   const child = spawn("redis-server", args, {
     stdio: ["ignore", "pipe", "pipe"],
   });

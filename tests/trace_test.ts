@@ -1,14 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  computePss,
-  isScorableTrace,
-  parseWireNumber,
-  stringifyTrace,
-  type Trace,
-  traceFromJson,
-  traceToJson,
-} from "../mod.ts";
+import { computePss, type Trace, traceFromJson, traceToJson } from "../mod.ts";
+import { isScorableTrace } from "../src/score/mod.ts";
+import { parseWireNumber, stringifyTrace } from "../src/trace.ts";
 
 describe("traceFromJson()", () => {
   test("reads every pypss wire field into its camelCase field", () => {

@@ -27,7 +27,8 @@ import {
   usage,
   UsageError,
 } from "./args.ts";
-import { type CliIo, cliProcess } from "./_runtime.ts";
+import { runtime } from "../runtime/adapter.ts";
+import type { CliIo, CliProcess } from "../runtime/types.ts";
 import type { TraceSource } from "../collect/read.ts";
 import { scanTraces } from "../collect/scan.ts";
 import {
@@ -57,7 +58,7 @@ export type {
   RowKey,
   ScoreArgs,
 } from "./args.ts";
-export type { CliIo } from "./_runtime.ts";
+export type { CliIo } from "../runtime/types.ts";
 
 /**
  * The exit codes of the CLI.
@@ -307,7 +308,8 @@ async function readSide(
   const skips: string[] = [];
   let entries = 0;
   let skipped = 0;
-  const progress = !settings.quiet && io.stderrIsTerminal?.() === true
+  const progress = !settings.quiet &&
+      (io as Partial<CliProcess>).isTerminal?.("stderr") === true
     ? new Progress(io)
     : undefined;
   for (const spec of inputs) {
@@ -516,11 +518,11 @@ function describeIoError(error: unknown): string {
   return messageOf(error).split("\n")[0];
 }
 
-function requireProcess(): NonNullable<typeof cliProcess> {
-  if (cliProcess === undefined) {
+function requireProcess(): CliProcess {
+  if (runtime.cli === undefined) {
     throw new Error("The pss CLI runs on Deno or Bun only");
   }
-  return cliProcess;
+  return runtime.cli;
 }
 
 if (import.meta.main) {

@@ -1,41 +1,46 @@
 /**
  * The batching engine every shipping collector is built on: a bounded queue,
- * a background export loop with one export in flight, retries with capped
- * exponential backoff, per-export timeouts, drop counters, and a best-effort
- * flush when the process runs out of work.
+ * one export in flight, retries with capped exponential backoff, a timeout
+ * per export, counters that add up, and a shutdown with a deadline. Where
+ * the traces go is a {@linkcode TraceExporter} it is given.
  *
  * @module
  */
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
+import {
+  causeOf,
+  ExportInDoubtError,
+  PermanentExportError,
+} from "./exporter.ts";
+import type { TraceExporter } from "./exporter.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
+import { runtime } from "../runtime/adapter.ts";
 import { messageOf } from "../_message.ts";
+import { createWarner, type Warner } from "../_warn.ts";
+import {
+  checkKnownKeys,
+  functionOption,
+  positiveInteger,
+  positiveNumber,
+} from "../_options.ts";
 
 /** Retries of an export that a `flush()` or `close()` is waiting for. */
 const WAITED_RETRIES = 3;
 
 /**
- * Options for {@linkcode BatchCollector}.
+ * The engine's options, shared by every shipping collector.
  *
  * @example
  * ```ts
- * import { BatchCollector, type BatchCollectorOptions, type Trace } from "@pss/pss";
- * class Shipper extends BatchCollector {
- *   protected override flushBatch(batch: Trace[]): Promise<void> {
- *     console.log(`shipping ${batch.length}`);
- *     return Promise.resolve();
- *   }
- *   override traces(): Promise<Trace[]> { return Promise.resolve([]); }
- *   override clear(): Promise<void> { return Promise.resolve(); }
- * }
- * const options: BatchCollectorOptions = { batchSize: 50, flushIntervalMs: 200, maxRetries: 5, onError: (error) => console.error("shipping failed:", error) };
- * await using shipper = new Shipper(options);
- * shipper.add({ name: "op", duration: 0.01 });
+ * import type { BatchOptions } from "@pss/pss";
+ * const options: BatchOptions = { batchSize: 200, closeTimeoutMs: 2000 };
+ * console.log(options.batchSize); // 200
  * ```
  */
-export interface BatchCollectorOptions {
+export interface BatchOptions {
   /**
    * How many traces may wait for export. When the queue is full, `add()`
    * drops the new trace and counts it in `stats().dropped.queueFull`.
@@ -43,17 +48,13 @@ export interface BatchCollectorOptions {
    */
   maxQueueSize?: number;
   /**
-   * How many queued traces schedule an export without waiting for the
-   * timer; also how many one export carries, unless `maxExportBatchSize`
-   * allows more.
+   * How many queued traces start an export without waiting for the timer.
    * @default {100}
    */
   batchSize?: number;
   /**
-   * How many traces one export may carry when a backlog has built up (a
-   * burst, a slow destination, `flush()` of a full queue). Larger exports
-   * amortise per-export costs such as a file lock or a round trip; a failed
-   * export is retried and counted whole. At least `batchSize`.
+   * How many traces one export may carry when a backlog has built up; at
+   * least `batchSize`.
    * @default {batchSize}
    */
   maxExportBatchSize?: number;
@@ -63,13 +64,10 @@ export interface BatchCollectorOptions {
    */
   flushIntervalMs?: number;
   /**
-   * How many times a failed export is retried before its traces are given up
-   * (and counted in `stats().dropped.flushFailed`). Whatever this says, a
-   * failing export is given up as soon as the queue is full (fresher traces
-   * win), and while a `flush()` or `close()` waits it is retried at most 3
-   * times, so neither hangs while the destination is down. The default
-   * keeps retrying in the background, so an outage loses nothing the queue
-   * can hold.
+   * How many times a failed export is retried before its traces are given
+   * up (counted in `stats().dropped.flushFailed`). Whatever this says, a
+   * failing batch is given up once the queue is full (fresher traces win),
+   * and retried at most 3 times while a `flush()` or `close()` waits.
    * @default {Infinity}
    */
   maxRetries?: number;
@@ -84,114 +82,190 @@ export interface BatchCollectorOptions {
    */
   retryMaxMs?: number;
   /**
-   * How long one export may take, in milliseconds. A slower export counts as
-   * failed: its promise is abandoned (never awaited again) and the batch is
-   * retried or given up, so a hung destination cannot stall the collector.
+   * How long one export may take, in milliseconds. A slower export is
+   * abandoned (its signal aborts) and retried.
    * @default {10000}
    */
   exportTimeoutMs?: number;
   /**
-   * Receives every failure (a batch given up, the queue starting to drop).
-   * It must not throw; if it does, the error is swallowed.
-   * @default {a console.warn, at most one every 10 seconds per collector}
+   * The deadline of `close()` and `flush()`, in milliseconds. When it
+   * passes, `flush()` resolves (what is left stays queued), and `close()`
+   * gives up what it could not deliver: traces never sent count in
+   * `dropped.flushFailed`, those of an export still running (which may yet
+   * arrive) in `unconfirmed`.
+   * @default {5000}
+   */
+  closeTimeoutMs?: number;
+  /**
+   * Receives every failure: an export that failed (it will be retried), a
+   * batch given up, the queue starting to drop. Must not throw.
+   * @default {a console.warn: the first of each cause at once, then at most one a minute per cause}
    */
   onError?: (error: unknown) => void;
   /**
-   * Whether to flush when the process runs out of work (Deno's
-   * `beforeunload` event, Bun's `process` `beforeExit` event), so traces
-   * added by a script that ends without `close()` still arrive. Neither
-   * event fires on `Deno.exit()`/`process.exit()`, on signals, or on an
-   * uncaught error.
+   * Whether to flush when the process runs out of work (a script that ends
+   * without `close()`). This does not cover `exit()` calls or signals: see
+   * `flushOnSignals`.
    * @default {true}
    */
   flushOnExit?: boolean;
 }
 
 /**
- * Counters of a {@linkcode BatchCollector}. At any moment
- * `added === sent + dropped.queueFull + dropped.flushFailed + dropped.closed
- * + queued + inFlight`: no trace is lost without being counted.
+ * Options of {@linkcode BatchCollector}: the engine's options and the
+ * exporter it ships to.
  *
  * @example
  * ```ts
- * import { BatchCollector, type BatchCollectorStats, type Trace } from "@pss/pss";
- * class DownCollector extends BatchCollector {
- *   protected override flushBatch(): Promise<void> { return Promise.reject(new Error("down")); }
- *   override traces(): Promise<Trace[]> { return Promise.resolve([]); }
- *   override clear(): Promise<void> { return Promise.resolve(); }
- * }
- * const collector = new DownCollector({ maxRetries: 0, onError: () => {} });
+ * import { BatchCollector, type BatchCollectorOptions } from "@pss/pss";
+ * const options: BatchCollectorOptions = {
+ *   exporter: { export: () => Promise.resolve() },
+ *   batchSize: 50,
+ * };
+ * await using collector = new BatchCollector(options);
+ * collector.add({ name: "op" });
+ * ```
+ */
+export interface BatchCollectorOptions extends BatchOptions {
+  /**
+   * Where batches go. Required.
+   * @default {none: required}
+   */
+  exporter: TraceExporter;
+}
+
+/**
+ * Every option key of {@linkcode BatchOptions}, for collectors that check
+ * their own options' names.
+ */
+export const BATCH_OPTION_KEYS: readonly string[] = [
+  "maxQueueSize",
+  "batchSize",
+  "maxExportBatchSize",
+  "flushIntervalMs",
+  "maxRetries",
+  "retryBaseMs",
+  "retryMaxMs",
+  "exportTimeoutMs",
+  "closeTimeoutMs",
+  "onError",
+  "flushOnExit",
+];
+
+/**
+ * The last failure of an export.
+ *
+ * @example
+ * ```ts
+ * import type { ExportFailure } from "@pss/pss";
+ * const failure: ExportFailure = { cause: "ENOSPC", message: "No space left on device", at: Date.now() };
+ * console.log(failure.cause); // ENOSPC
+ * ```
+ */
+export interface ExportFailure {
+  /** A short key of the cause: an error code (`ENOSPC`), Redis's first word (`NOAUTH`). */
+  cause: string;
+  /** The failure's message. */
+  message: string;
+  /** When it happened, in milliseconds since the epoch. */
+  at: number;
+}
+
+/**
+ * Counters of a {@linkcode BatchCollector}. At any moment `added === sent +
+ * unconfirmed + dropped.queueFull + dropped.flushFailed + dropped.closed +
+ * queued + inFlight`. A trace counted `sent` was stored; one counted
+ * `dropped` was not; `unconfirmed` ones were given up after an export of
+ * theirs was abandoned, which may or may not have stored them.
+ *
+ * @example
+ * ```ts
+ * import { BatchCollector, type BatchCollectorStats } from "@pss/pss";
+ * const collector = new BatchCollector({
+ *   exporter: { export: () => Promise.reject(new Error("down")) },
+ *   maxRetries: 0,
+ *   onError: () => {},
+ * });
  * collector.add({ name: "op" });
  * await collector.close();
  * const stats: BatchCollectorStats = collector.stats();
- * console.log(stats.added, stats.sent, stats.dropped.flushFailed, stats.lastError); // 1 0 1 down
+ * console.log(stats.sent, stats.dropped.flushFailed, stats.lastError); // 0 1 down
  * ```
  */
 export interface BatchCollectorStats {
-  /** Traces given to `add()` since construction. */
+  /** Traces given to `add()`. */
   added: number;
   /** Traces waiting in the queue. */
   queued: number;
-  /** Traces in the export that is running or waiting to be retried. */
+  /** Traces in the export running or waiting to be retried. */
   inFlight: number;
-  /** Traces the destination accepted. */
+  /** Traces the destination stored. */
   sent: number;
-  /** Traces not exported, by reason. */
+  /**
+   * Traces given up after an export of theirs was abandoned (timed out, or
+   * cut at the close deadline): it may or may not have stored them.
+   */
+  unconfirmed: number;
+  /** Traces not stored, by reason. */
   dropped: {
     /** Added while the queue was full. */
     queueFull: number;
-    /** Given up after the last retry, or on a failure during shutdown. */
+    /** Given up after the last retry, or at shutdown. */
     flushFailed: number;
     /** Added after `close()`. */
     closed: number;
   };
-  /** The message of the last failure, if any. */
+  /** The message of the last export failure (never "queue is full"). */
   lastError: string | undefined;
+  /** The last export failure, with its cause and time. */
+  lastFailure: ExportFailure | undefined;
 }
 
-/** What a waiter of {@linkcode BatchCollector.flush} waits for. */
+/** What a waiter of `flush()` waits for. */
 interface FlushWaiter {
   /** Resolve once this many traces (counted from the start) are settled. */
   target: number;
   resolve: () => void;
 }
 
-const WARN_INTERVAL_MS = 10_000;
+/** How one batch ended. */
+type Outcome = "sent" | "failed" | "unconfirmed";
 
 /**
- * The engine of shipping collectors: subclasses implement `flushBatch` (send
- * one batch; reject on failure), `traces` and `clear`; the engine does the
- * rest.
+ * The batching engine: give it an exporter, add traces, and it ships them.
  *
  * `add()` puts the trace in a bounded ring buffer (O(1), synchronous, never
- * throws, never blocks; a full queue drops and counts). A background loop
- * sends batches one at a time, in order: when `batchSize` traces wait, when
- * the unref'd `flushIntervalMs` timer fires, or on `flush()`/`close()`. A
- * failed or timed-out export is retried with capped exponential backoff;
- * the traces of a batch that finally fails are counted, never silently lost.
- * Timers never keep the process alive, but an awaited `flush()` or
- * `close()` does until it resolves.
+ * throws; a full queue drops and counts). One export runs at a time, in
+ * order: when `batchSize` traces wait, when the unref'd `flushIntervalMs`
+ * timer fires, or on `flush()`/`close()`. A failed or timed-out export is
+ * retried with capped exponential backoff. `close()` ends within
+ * `closeTimeoutMs` whatever the destination does. Timers never keep the
+ * process alive; an awaited `flush()` or `close()` does until it resolves.
+ * `traces()` resolves to `[]` (an exporter is write-only); the file and
+ * Redis collectors read their destinations back.
  *
- * @example A collector that prints batches
+ * @example A destination of your own is a small exporter
  * ```ts
- * import { BatchCollector, type Trace } from "@pss/pss";
- * class ConsoleCollector extends BatchCollector {
- *   protected override flushBatch(batch: Trace[]): Promise<void> {
- *     console.log(`${batch.length} traces`);
- *     return Promise.resolve();
- *   }
- *   override traces(): Promise<Trace[]> { return Promise.resolve([]); }
- *   override clear(): Promise<void> { return Promise.resolve(); }
- * }
- * await using collector = new ConsoleCollector({ batchSize: 2 });
+ * import { BatchCollector } from "@pss/pss";
+ * let stored = 0;
+ * await using collector = new BatchCollector({
+ *   exporter: {
+ *     export(batch) {
+ *       stored += batch.length;
+ *       return Promise.resolve();
+ *     },
+ *   },
+ *   batchSize: 2,
+ * });
  * collector.add({ name: "a" });
  * collector.add({ name: "b" });
  * await collector.flush();
- * console.log(collector.stats().sent); // 2
+ * console.log(stored, collector.stats().sent); // 2 2
  * ```
  */
-export abstract class BatchCollector implements Collector {
+export class BatchCollector implements Collector {
   readonly #name: string;
+  readonly #exporter: TraceExporter;
   readonly #capacity: number;
   readonly #batchSize: number;
   readonly #maxExport: number;
@@ -200,23 +274,27 @@ export abstract class BatchCollector implements Collector {
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #exportTimeoutMs: number;
+  readonly #closeTimeoutMs: number;
   readonly #onError: (error: unknown) => void;
+  /** The default reporter, when no `onError` was given. */
+  readonly #warner: Warner | undefined;
 
   readonly #ring: (Trace | undefined)[];
   #head = 0;
   #size = 0;
 
   #added = 0;
-  /** Traces that entered the queue; their order is their sequence number. */
   #enqueued = 0;
-  /** Traces taken out of the queue into an export. */
   #dequeued = 0;
   #inFlight = 0;
   #sent = 0;
+  #unconfirmed = 0;
   #droppedQueueFull = 0;
   #droppedFlushFailed = 0;
   #droppedClosed = 0;
-  #lastError: string | undefined;
+  #lastFailure: ExportFailure | undefined;
+  /** Failed attempts since the last export that succeeded. */
+  #failing = 0;
 
   /** Export partial batches until this many traces have been dequeued. */
   #drainUntil = 0;
@@ -227,22 +305,35 @@ export abstract class BatchCollector implements Collector {
   #timer: TimerHandle | undefined;
   #keepAlive: TimerHandle | undefined;
   #shuttingDown = false;
+  /** Set when close()'s deadline passed: give everything up at once. */
+  #expired = false;
+  /** Aborts the running attempt (export timeout or close deadline). */
+  #attempt: AbortController | undefined;
+  #wakeBackoff: (() => void) | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #queueFullReported = false;
-  #lastWarnAt = -Infinity;
-  #suppressedWarnings = 0;
   #removeExitHook: (() => void) | undefined;
 
   /**
    * Sets up the queue; exports start when traces arrive.
    *
    * @param options See {@linkcode BatchCollectorOptions}.
-   * @param name Names the collector in error messages.
-   * @throws {PssConfigError} When an option is out of range.
+   * @param name Names the collector in messages.
+   * @throws {PssConfigError} When an option is unknown or out of range.
    */
-  constructor(options: BatchCollectorOptions = {}, name = "BatchCollector") {
+  constructor(options: BatchCollectorOptions, name = "BatchCollector") {
+    checkKnownKeys(name, options, [...BATCH_OPTION_KEYS, "exporter"]);
+    const exporter = options?.exporter;
+    if (typeof exporter?.export !== "function") {
+      throw new PssConfigError(
+        "exporter",
+        exporter,
+        `${name}'s 'exporter' must be an object with an export(batch, signal) method`,
+      );
+    }
     this.#name = name;
+    this.#exporter = exporter;
     this.#capacity = positiveInteger(
       name,
       "maxQueueSize",
@@ -265,54 +356,36 @@ export abstract class BatchCollector implements Collector {
         `${name}'s 'maxExportBatchSize' must be at least 'batchSize' (${this.#batchSize})`,
       );
     }
-    this.#flushIntervalMs = positiveNumber(
-      name,
-      "flushIntervalMs",
-      options.flushIntervalMs ?? 1000,
-    );
     const maxRetries = options.maxRetries ?? Infinity;
-    if (
-      maxRetries !== Infinity &&
-      (!Number.isSafeInteger(maxRetries) || maxRetries < 0)
-    ) {
-      throw new PssConfigError(
-        "maxRetries",
-        maxRetries,
-        `${name}'s 'maxRetries' must be an integer ≥ 0 or Infinity`,
-      );
+    this.#maxRetries = maxRetries === Infinity || maxRetries === 0
+      ? maxRetries
+      : positiveInteger(name, "maxRetries", maxRetries);
+    const ms = (field: keyof BatchOptions, value: unknown, fallback: number) =>
+      positiveNumber(name, field, value ?? fallback);
+    this.#flushIntervalMs = ms(
+      "flushIntervalMs",
+      options.flushIntervalMs,
+      1000,
+    );
+    this.#retryBaseMs = ms("retryBaseMs", options.retryBaseMs, 100);
+    this.#retryMaxMs = ms("retryMaxMs", options.retryMaxMs, 5000);
+    this.#exportTimeoutMs = ms("exportTimeoutMs", options.exportTimeoutMs, 1e4);
+    this.#closeTimeoutMs = ms("closeTimeoutMs", options.closeTimeoutMs, 5000);
+    if (options.onError !== undefined) {
+      functionOption(name, "onError", options.onError);
+      this.#onError = options.onError;
+    } else {
+      const warner = createWarner({ prefix: `[pss] ${name}` });
+      this.#warner = warner;
+      this.#onError = (error) => warner.warn(causeOf(error), error);
     }
-    this.#maxRetries = maxRetries;
-    this.#retryBaseMs = positiveNumber(
-      name,
-      "retryBaseMs",
-      options.retryBaseMs ?? 100,
-    );
-    this.#retryMaxMs = positiveNumber(
-      name,
-      "retryMaxMs",
-      options.retryMaxMs ?? 5000,
-    );
-    this.#exportTimeoutMs = positiveNumber(
-      name,
-      "exportTimeoutMs",
-      options.exportTimeoutMs ?? 10_000,
-    );
-    if (
-      options.onError !== undefined && typeof options.onError !== "function"
-    ) {
-      throw new PssConfigError(
-        "onError",
-        options.onError,
-        `${name}'s 'onError' must be a function`,
-      );
-    }
-    this.#onError = options.onError ?? ((error) => this.#warn(error));
     this.#ring = new Array(this.#capacity);
     if (options.flushOnExit ?? true) {
-      // The hook holds the collector weakly, and goes when it is collected:
-      // collectors that are dropped without close() do not pile up. (One
-      // with queued traces is held by its timer until they are flushed.)
-      const remove = onProcessIdle(BatchCollector.#idleHook(new WeakRef(this)));
+      // The hook holds the collector weakly and goes when it is collected,
+      // so collectors dropped without close() do not pile up.
+      const remove = runtime.process.onIdle(
+        BatchCollector.#idleHook(new WeakRef(this)),
+      );
       if (remove !== undefined) {
         this.#removeExitHook = remove;
         exitHooks.register(this, remove, this);
@@ -321,9 +394,8 @@ export abstract class BatchCollector implements Collector {
   }
 
   /**
-   * Records a trace for export. Synchronous, O(1), never blocks, never
-   * throws. When the queue is full, or after `close()`, the trace is
-   * dropped and counted.
+   * Records a trace for export. Synchronous, O(1), never throws. When the
+   * queue is full, or after `close()`, the trace is dropped and counted.
    *
    * @param trace The trace to export.
    */
@@ -349,9 +421,8 @@ export abstract class BatchCollector implements Collector {
   }
 
   /**
-   * Calls `observer` with every trace queued from now on (not with traces
-   * dropped because the queue was full or the collector closed). An
-   * observer that throws is reported to `onError`, never to `add`'s caller.
+   * Calls `observer` with every trace queued from now on (not with dropped
+   * ones). An observer that throws is reported to `onError`.
    *
    * @param observer Called synchronously inside `add`.
    * @returns A function that removes the observer.
@@ -374,20 +445,8 @@ export abstract class BatchCollector implements Collector {
   }
 
   /**
-   * Sends one batch to the destination. Resolve when the destination has
-   * accepted it; reject (or throw) when it has not, and the engine retries.
-   * Never called concurrently with itself, except after an export timed out
-   * (the timed-out call is abandoned, not awaited). A retry passes the very
-   * same array again, so a subclass can recognise it (for example to finish
-   * a write that failed part-way).
-   *
-   * @param batch One to `batchSize` traces, oldest first.
-   */
-  protected abstract flushBatch(batch: Trace[]): Promise<void>;
-
-  /**
-   * Reports a problem of the subclass's own to `onError` (by default a
-   * rate-limited `console.warn`), never to the host.
+   * Reports a problem to `onError` (by default a warning limited per
+   * cause), never to the host.
    *
    * @param error What went wrong.
    */
@@ -396,23 +455,30 @@ export abstract class BatchCollector implements Collector {
   }
 
   /**
-   * Everything the destination holds, oldest first.
+   * What the destination holds. An exporter is write-only, so the engine
+   * resolves to `[]`; the file and Redis collectors read theirs back.
    *
    * @returns The traces read back.
    */
-  abstract traces(): Promise<Trace[]>;
+  traces(): Promise<Trace[]> {
+    return Promise.resolve([]);
+  }
 
   /**
-   * Forgets what the destination holds.
+   * Flushes. (An exporter cannot be emptied; the file and Redis collectors
+   * empty their destinations.)
    *
-   * @returns Resolves when done.
+   * @returns Resolves when flushed.
    */
-  abstract clear(): Promise<void>;
+  clear(): Promise<void> {
+    return this.flush();
+  }
 
   /**
-   * Resolves when every trace added before the call, including those in an
-   * export already running, has been sent or given up (and counted). Never
-   * rejects. While it waits, the process stays alive.
+   * Resolves when every trace added before the call has been sent or given
+   * up (and counted), or when `closeTimeoutMs` has passed (what is left
+   * stays queued and counted). Never rejects. While it waits, the process
+   * stays alive.
    *
    * @returns Resolves when done.
    */
@@ -420,7 +486,17 @@ export abstract class BatchCollector implements Collector {
     const target = this.#enqueued;
     if (this.#settled() >= target) return Promise.resolve();
     const done = new Promise<void>((resolve) => {
-      this.#waiters.push({ target, resolve });
+      const waiter = { target, resolve };
+      this.#waiters.push(waiter);
+      const timer = unrefTimer(setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        if (this.#waiters.length === 0) this.#releaseProcess();
+        resolve();
+      }, this.#closeTimeoutMs));
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
     this.#holdProcess();
     if (target > this.#drainUntil) this.#drainUntil = target;
@@ -429,25 +505,53 @@ export abstract class BatchCollector implements Collector {
   }
 
   /**
-   * Flushes, stops the timer and detaches from the process. Idempotent:
-   * every call returns the same promise. Traces added afterwards are dropped
-   * and counted in `stats().dropped.closed`. During shutdown a batch that
-   * fails after its retries ends the shutdown: the traces still queued are
-   * given up and counted, so `close()` stays bounded when the destination
-   * is down.
+   * Flushes within `closeTimeoutMs`, then shuts the exporter down.
+   * Idempotent: every call returns the same promise, which never rejects.
+   * What could not be delivered by the deadline is given up and counted
+   * (`dropped.flushFailed`, or `unconfirmed` for an export still running);
+   * traces added afterwards count in `dropped.closed`.
    *
    * @returns Resolves when everything is sent or given up.
    */
   close(): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     this.#shuttingDown = true;
     this.#clearTimer();
     this.#removeExitHook?.();
     this.#removeExitHook = undefined;
     exitHooks.unregister(this);
-    this.#closing = this.flush();
-    return this.#closing;
+    const deadline = performance.now() + this.#closeTimeoutMs;
+    this.#holdProcess();
+    try {
+      await this.flush();
+      if (this.#settled() < this.#enqueued) {
+        // The deadline passed: stop waiting for the destination.
+        this.#expired = true;
+        this.#attempt?.abort(
+          new Error(`${this.#name} closed after ${this.#closeTimeoutMs} ms`),
+        );
+        this.#wakeBackoff?.();
+        if (!this.#pumping) this.#giveUpQueue();
+        await this.#whenIdle();
+      }
+      const shutdown = this.#exporter.shutdown?.();
+      if (shutdown !== undefined) {
+        const left = Math.max(0, deadline - performance.now());
+        await Promise.race([
+          Promise.resolve(shutdown).catch((error) => this.#report(error)),
+          sleepUnref(left),
+        ]);
+      }
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      this.#releaseProcess();
+    }
   }
 
   /** Same as {@linkcode BatchCollector.close}. */
@@ -466,16 +570,19 @@ export abstract class BatchCollector implements Collector {
       queued: this.#size,
       inFlight: this.#inFlight,
       sent: this.#sent,
+      unconfirmed: this.#unconfirmed,
       dropped: {
         queueFull: this.#droppedQueueFull,
         flushFailed: this.#droppedFlushFailed,
         closed: this.#droppedClosed,
       },
-      lastError: this.#lastError,
+      lastError: this.#lastFailure?.message,
+      lastFailure: this.#lastFailure === undefined
+        ? undefined
+        : { ...this.#lastFailure },
     };
   }
 
-  /** Traces out of the queue and out of flight: sent or given up. */
   #settled(): number {
     return this.#dequeued - this.#inFlight;
   }
@@ -503,9 +610,15 @@ export abstract class BatchCollector implements Collector {
   }
 
   #shouldExport(): boolean {
-    if (this.#size === 0) return false;
-    return this.#size >= this.#batchSize ||
-      this.#dequeued < this.#drainUntil;
+    if (this.#size === 0 || this.#expired) return false;
+    return this.#size >= this.#batchSize || this.#dequeued < this.#drainUntil;
+  }
+
+  #idle: (() => void)[] = [];
+
+  #whenIdle(): Promise<void> {
+    if (!this.#pumping) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   async #pump(): Promise<void> {
@@ -514,18 +627,19 @@ export abstract class BatchCollector implements Collector {
     try {
       while (this.#shouldExport()) {
         const batch = this.#take();
-        const ok = await this.#exportWithRetries(batch);
+        const outcome = await this.#exportWithRetries(batch);
         this.#inFlight = 0;
-        if (ok) this.#sent += batch.length;
-        else {
-          this.#droppedFlushFailed += batch.length;
-          if (this.#shuttingDown) this.#giveUpQueue();
-        }
+        if (outcome === "sent") this.#sent += batch.length;
+        else if (outcome === "unconfirmed") this.#unconfirmed += batch.length;
+        else this.#droppedFlushFailed += batch.length;
+        if (outcome !== "sent" && this.#shuttingDown) this.#giveUpQueue();
         this.#resolveWaiters();
       }
+      if (this.#expired) this.#giveUpQueue();
     } finally {
       this.#pumping = false;
       this.#resolveWaiters();
+      for (const resolve of this.#idle.splice(0)) resolve();
       if (this.#size > 0 && this.#timer === undefined && !this.#closed) {
         this.#armTimer();
       }
@@ -549,7 +663,7 @@ export abstract class BatchCollector implements Collector {
     return batch;
   }
 
-  /** Drops everything queued, counted as failed (shutdown with a dead destination). */
+  /** Gives up everything queued, counted as failed (never sent). */
   #giveUpQueue(): void {
     const count = this.#size;
     if (count === 0) return;
@@ -558,73 +672,125 @@ export abstract class BatchCollector implements Collector {
     this.#size = 0;
     this.#dequeued += count;
     this.#droppedFlushFailed += count;
+    this.#resolveWaiters();
   }
 
-  async #exportWithRetries(batch: Trace[]): Promise<boolean> {
+  async #exportWithRetries(batch: Trace[]): Promise<Outcome> {
     let lastError: unknown;
+    /** An abandoned attempt may still store the batch. */
+    let inDoubt = false;
     for (let attempt = 0;; attempt++) {
       if (attempt > 0) {
         // Someone waits for this export: keep flush() and close() bounded.
         const cap = this.#shuttingDown || this.#waiters.length > 0
           ? Math.min(this.#maxRetries, WAITED_RETRIES)
           : this.#maxRetries;
-        if (attempt > cap) break;
-        // Keep a failing batch only while new traces still have room:
-        // once the queue is full, fresher traces win.
+        if (attempt > cap || this.#expired) break;
+        if (lastError instanceof PermanentExportError) break;
+        // Once the queue is full, fresher traces win.
         if (this.#size >= this.#capacity) break;
-        const backoff = Math.min(
-          this.#retryMaxMs,
-          this.#retryBaseMs * 2 ** (attempt - 1),
+        await this.#backoff(
+          Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (attempt - 1)),
         );
-        await sleepUnref(backoff);
+        if (this.#expired) break;
       }
-      try {
-        await this.#exportOnce(batch);
-        return true;
-      } catch (error) {
-        lastError = error;
-        this.#lastError = messageOf(error);
+      const result = await this.#exportOnce(batch);
+      if (result === undefined) {
+        if (this.#failing > 0) this.#recovered();
+        return "sent";
       }
+      lastError = result.error;
+      inDoubt ||= result.abandoned ||
+        result.error instanceof ExportInDoubtError;
+      this.#failed(batch, result.error, attempt);
     }
+    const outcome: Outcome = inDoubt ? "unconfirmed" : "failed";
     this.#report(
       new Error(
-        `${this.#name} gave up a batch of ${batch.length} traces: ${
-          messageOf(lastError)
-        }`,
+        `${this.#name} gave up a batch of ${batch.length} traces${
+          outcome === "unconfirmed" ? " (its last export may still arrive)" : ""
+        }: ${messageOf(lastError)}`,
         { cause: lastError },
       ),
     );
-    return false;
+    return outcome;
   }
 
-  #exportOnce(batch: Trace[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = unrefTimer(setTimeout(() => {
-        reject(
-          new Error(
-            `${this.#name} export timed out after ${this.#exportTimeoutMs} ms`,
-          ),
-        );
-      }, this.#exportTimeoutMs));
-      let pending: Promise<void>;
-      try {
-        pending = Promise.resolve(this.flushBatch(batch));
-      } catch (error) {
-        clearTimeout(timer);
-        reject(error);
-        return;
-      }
-      pending.then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
+  /** Runs one attempt; `undefined` when it stored the batch. */
+  async #exportOnce(
+    batch: Trace[],
+  ): Promise<{ error: unknown; abandoned: boolean } | undefined> {
+    const controller = new AbortController();
+    this.#attempt = controller;
+    const timer = unrefTimer(setTimeout(() => {
+      controller.abort(
+        new Error(
+          `${this.#name} export timed out after ${this.#exportTimeoutMs} ms`,
+        ),
+      );
+    }, this.#exportTimeoutMs));
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener(
+        "abort",
+        () => reject(controller.signal.reason),
+        { once: true },
       );
     });
+    aborted.catch(() => {});
+    try {
+      await Promise.race([
+        this.#exporter.export(batch, controller.signal),
+        aborted,
+      ]);
+      return undefined;
+    } catch (error) {
+      return { error, abandoned: controller.signal.aborted };
+    } finally {
+      clearTimeout(timer);
+      if (this.#attempt === controller) this.#attempt = undefined;
+    }
+  }
+
+  #backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wakeBackoff = undefined;
+        resolve();
+      };
+      const timer = unrefTimer(setTimeout(wake, ms));
+      this.#wakeBackoff = wake;
+    });
+  }
+
+  #failed(batch: Trace[], error: unknown, attempt: number): void {
+    const cause = causeOf(error);
+    const message = messageOf(error);
+    this.#lastFailure = { cause, message, at: Date.now() };
+    this.#failing++;
+    // The first failure of a batch is reported at once (the warner limits
+    // each cause on its own); its retries only when the cause changes.
+    if (attempt === 0) {
+      this.#report(
+        Object.assign(
+          new Error(
+            `${this.#name} could not export ${batch.length} traces (retrying): ${message}`,
+            { cause: error },
+          ),
+          { code: cause },
+        ),
+      );
+    }
+  }
+
+  /** Says so when exports work again (a note, not an error: not onError's). */
+  #recovered(): void {
+    const failures = this.#failing;
+    this.#failing = 0;
+    this.#warner?.warn(
+      "recovered",
+      `exports work again after ${failures} failed attempts`,
+    );
   }
 
   #resolveWaiters(): void {
@@ -636,13 +802,12 @@ export abstract class BatchCollector implements Collector {
       else still.push(waiter);
     }
     this.#waiters = still;
-    if (still.length === 0) this.#releaseProcess();
+    if (still.length === 0 && this.#closing === undefined) {
+      this.#releaseProcess();
+    }
   }
 
-  /**
-   * A ref'd timer that keeps the process alive while someone awaits a
-   * flush, since the export loop's own timers are unref'd.
-   */
+  /** A ref'd timer that keeps the process alive while someone awaits. */
   #holdProcess(): void {
     this.#keepAlive ??= setInterval(() => {}, 1 << 30);
   }
@@ -652,11 +817,6 @@ export abstract class BatchCollector implements Collector {
     this.#keepAlive = undefined;
   }
 
-  /**
-   * The process has no work left: flush what can be flushed.
-   *
-   * @returns Whether a flush was started (and keeps the process alive).
-   */
   /**
    * The exit hook, made outside the constructor: a closure made there would
    * share the constructor's context, which holds `this` strongly.
@@ -668,6 +828,7 @@ export abstract class BatchCollector implements Collector {
     };
   }
 
+  /** The process has no work left: flush what can be flushed. */
   #onIdle(): boolean {
     if (this.#closed || this.#settled() >= this.#enqueued) return false;
     this.#shuttingDown = true;
@@ -679,10 +840,17 @@ export abstract class BatchCollector implements Collector {
 
   #reportQueueFull(): void {
     this.#queueFullReported = true;
-    const message =
-      `${this.#name} queue is full (${this.#capacity} traces): dropping new traces`;
-    this.#lastError = message;
-    queueMicrotask(() => this.#report(new Error(message)));
+    const error = Object.assign(
+      new Error(
+        `${this.#name} queue is full (${this.#capacity} traces): dropping new traces${
+          this.#lastFailure === undefined
+            ? ""
+            : ` (exports failing: ${this.#lastFailure.message})`
+        }`,
+      ),
+      { code: "queue-full" },
+    );
+    queueMicrotask(() => this.#report(error));
   }
 
   #report(error: unknown): void {
@@ -692,89 +860,11 @@ export abstract class BatchCollector implements Collector {
       // The hook must not break the export loop or reach the host.
     }
   }
-
-  #warn(error: unknown): void {
-    const now = Date.now();
-    if (now - this.#lastWarnAt < WARN_INTERVAL_MS) {
-      this.#suppressedWarnings++;
-      return;
-    }
-    const suppressed = this.#suppressedWarnings;
-    this.#lastWarnAt = now;
-    this.#suppressedWarnings = 0;
-    console.warn(
-      `[pss] ${messageOf(error)}${
-        suppressed > 0 ? ` (${suppressed} similar warnings suppressed)` : ""
-      }`,
-    );
-  }
 }
 
-function positiveInteger(name: string, field: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new PssConfigError(
-      field,
-      value,
-      `${name}'s '${field}' must be a positive integer`,
-    );
-  }
-  return value;
-}
-
-function positiveNumber(name: string, field: string, value: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new PssConfigError(
-      field,
-      value,
-      `${name}'s '${field}' must be a finite number > 0`,
-    );
-  }
-  return value;
-}
+/** Detaches the exit hook of a collector collected without close(). */
+const exitHooks = new FinalizationRegistry<() => void>((remove) => remove());
 
 function sleepUnref(ms: number): Promise<void> {
   return new Promise((resolve) => unrefTimer(setTimeout(resolve, ms)));
-}
-
-interface ProcessEvents {
-  on(event: "beforeExit", listener: () => void): unknown;
-  off(event: "beforeExit", listener: () => void): unknown;
-}
-
-const IS_DENO = "Deno" in globalThis;
-
-/** Detaches the exit hook of a collector that was collected without close(). */
-const exitHooks = new FinalizationRegistry<() => void>((remove) => remove());
-const BUN_PROCESS = !IS_DENO && "Bun" in globalThis
-  ? (globalThis as { process?: ProcessEvents }).process
-  : undefined;
-
-/**
- * Calls `listener` whenever the process has run out of work and is about to
- * exit on its own; when the listener returns `true` it has scheduled work
- * and the process keeps running. Deno: `beforeunload`, which continues only
- * when the event is cancelled (and fires again at once if nothing was
- * scheduled); Bun: `process` `beforeExit`, which continues whenever work was
- * scheduled. Returns the detach function, or `undefined` where the runtime
- * offers neither.
- */
-function onProcessIdle(listener: () => boolean): (() => void) | undefined {
-  try {
-    if (IS_DENO && typeof globalThis.addEventListener === "function") {
-      const onBeforeUnload = (event: Event): void => {
-        if (listener()) event.preventDefault();
-      };
-      globalThis.addEventListener("beforeunload", onBeforeUnload);
-      return () =>
-        globalThis.removeEventListener("beforeunload", onBeforeUnload);
-    }
-    if (BUN_PROCESS !== undefined) {
-      const onBeforeExit = (): void => void listener();
-      BUN_PROCESS.on("beforeExit", onBeforeExit);
-      return () => void BUN_PROCESS.off("beforeExit", onBeforeExit);
-    }
-  } catch {
-    // No exit hook: close() remains the way to flush.
-  }
-  return undefined;
 }

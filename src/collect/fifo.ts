@@ -1,6 +1,7 @@
 /**
  * A collector that appends traces as NDJSON lines to a file (or a named
- * pipe) that many processes may share.
+ * pipe) that many processes may share: the {@linkcode BatchCollector}
+ * engine over a file exporter.
  *
  * @example
  * ```ts
@@ -13,7 +14,7 @@
  *   collector.add({ name: "op", duration: 0.01 });
  * }
  * const traces = await Array.fromAsync(readTraces(path));
- * console.log(traces.length, computePss(traces).pss);
+ * console.log(traces.length, computePss(traces).pss > 0); // 1 true
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
@@ -21,11 +22,21 @@
  */
 
 import { stringifyTrace, type Trace } from "../trace.ts";
-import { BatchCollector, type BatchCollectorOptions } from "./batch.ts";
+import {
+  BATCH_OPTION_KEYS,
+  BatchCollector,
+  type BatchOptions,
+} from "./batch.ts";
+import type { TraceExporter } from "./exporter.ts";
 import { type RawEntry, readNdjsonEntries, readTraces } from "./read.ts";
 import type { TraceSource } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type FileKind, type FilePort, fileSystem } from "../runtime/fs.ts";
+import type { FileSystemPort } from "../runtime/fs.ts";
+import { checkKnownKeys } from "../_options.ts";
+import { messageOf } from "../_message.ts";
+
+export type { FilePort, FileSystemPort } from "../runtime/fs.ts";
 
 /**
  * Options for {@linkcode FileFifoCollector}.
@@ -34,7 +45,7 @@ import { type FileKind, type FilePort, fileSystem } from "../runtime/fs.ts";
  * ```ts
  * import { FileFifoCollector, type FileFifoCollectorOptions } from "@pss/pss/fifo";
  * const dir = await Deno.makeTempDir();
- * const options: FileFifoCollectorOptions = { path: `${dir}/traces.ndjson`, batchSize: 200, flushIntervalMs: 500 };
+ * const options: FileFifoCollectorOptions = { path: `${dir}/traces.ndjson`, batchSize: 200 };
  * const collector = new FileFifoCollector(options);
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
@@ -42,7 +53,7 @@ import { type FileKind, type FilePort, fileSystem } from "../runtime/fs.ts";
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export interface FileFifoCollectorOptions extends BatchCollectorOptions {
+export interface FileFifoCollectorOptions extends BatchOptions {
   /**
    * The NDJSON file (created with its directories when missing) or named
    * pipe to append to. Required.
@@ -54,44 +65,239 @@ export interface FileFifoCollectorOptions extends BatchCollectorOptions {
    * @default {the larger of `batchSize` and 1000}
    */
   maxExportBatchSize?: number;
+  /**
+   * How long one export waits for a reader to open a named pipe, in
+   * milliseconds; without one the export fails (and is retried).
+   * @default {1000}
+   */
+  pipeOpenTimeoutMs?: number;
+  /**
+   * The file system to write through: the running runtime's by default.
+   * Tests give one that fails on purpose.
+   * @default {the runtime's}
+   */
+  fileSystem?: FileSystemPort;
 }
 
+const OWN_KEYS = ["path", "pipeOpenTimeoutMs", "fileSystem"];
 const encoder = new TextEncoder();
 /** Traces one locked write may carry by default when a backlog has built up. */
 const DEFAULT_MAX_EXPORT = 1000;
-const NEWLINE = Uint8Array.of(10);
 
-/** A batch whose write failed part-way, so its retry can finish it. */
-interface PartialWrite {
-  batch: Trace[];
-  bytes: Uint8Array;
-  /** Bytes of `bytes` already in the file. */
-  written: number;
+/**
+ * Options of {@linkcode createFileExporter}.
+ *
+ * @example
+ * ```ts
+ * import type { FileExporterOptions } from "@pss/pss/fifo";
+ * const options: FileExporterOptions = { path: "/tmp/traces.ndjson" };
+ * console.log(options.path); // /tmp/traces.ndjson
+ * ```
+ */
+export interface FileExporterOptions {
+  /** The file or named pipe. @default {none: required} */
+  path: string | URL;
+  /** See {@linkcode FileFifoCollectorOptions.pipeOpenTimeoutMs}. @default {1000} */
+  pipeOpenTimeoutMs?: number;
+  /** See {@linkcode FileFifoCollectorOptions.fileSystem}. @default {the runtime's} */
+  fileSystem?: FileSystemPort;
 }
 
 /**
- * Appends every trace as one NDJSON line in pypss's schema
- * (`JSON.stringify(traceToJson(trace))`) to a file that any number of
- * processes (Deno, Bun, pypss readers) may share.
+ * An exporter that appends each batch as NDJSON lines, all or nothing: the
+ * batch is written under an exclusive `flock`, and a write that fails
+ * part-way (a full disk) is cut back to where the batch began, so the file
+ * never holds a torn line or part of a batch counted as dropped. Writes run
+ * one at a time: a retry waits for an abandoned write to end, and a batch
+ * an abandoned write stored is not written again. A named pipe cannot be
+ * cut back; its writes resume where they stopped.
  *
- * Each batch is written with one `write` loop under an exclusive `flock`,
- * so lines from different processes never tear or interleave; readers take
- * a shared lock. On Bun the lock goes through libc's `flock` via `bun:ffi`
- * (see `src/runtime/fs_bun.ts`); both runtimes' locks are the same
- * `flock(2)` locks on Linux and macOS. A named pipe gets the same lines;
- * `traces()` and `clear()` then do nothing (reading would take lines from
- * the pipe's reader). Batching, retries, drop counters and exit flushing
- * come from {@linkcode BatchCollector}.
+ * @param options Where to write.
+ * @returns The exporter (give it to a {@linkcode BatchCollector}).
  *
- * `FileFifoCollector` is also a {@linkcode TraceSource}: `readTraces(collector)`
- * streams its file with bounded memory.
- *
- * @example Several processes, one file
+ * @example
  * ```ts
+ * import { BatchCollector } from "@pss/pss";
+ * import { createFileExporter } from "@pss/pss/fifo";
+ * const dir = await Deno.makeTempDir();
+ * await using collector = new BatchCollector({
+ *   exporter: createFileExporter({ path: `${dir}/t.ndjson` }),
+ * });
+ * collector.add({ name: "op" });
+ * await collector.flush();
+ * console.log((await Deno.readTextFile(`${dir}/t.ndjson`)).split("\n").length); // 2
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function createFileExporter(
+  options: FileExporterOptions,
+): TraceExporter {
+  const fs = options.fileSystem ?? fileSystem;
+  const kind = fs.kindSync(options.path) === "fifo" ? "fifo" : "file";
+  return new FileExporter(
+    options.path,
+    kind,
+    fs,
+    options.pipeOpenTimeoutMs ?? 1000,
+  );
+}
+
+class FileExporter implements TraceExporter {
+  readonly #path: string | URL;
+  readonly #kind: FileKind;
+  readonly #fs: FileSystemPort;
+  readonly #pipeWaitMs: number;
+  #file: Promise<FilePort> | undefined;
+  /** Batches stored, so a retry after an abandoned write stores nothing twice. */
+  readonly #stored = new WeakSet<readonly Trace[]>();
+  /** Bytes of a batch a pipe took before its write failed. */
+  readonly #piped = new WeakMap<readonly Trace[], number>();
+  #busy: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    path: string | URL,
+    kind: FileKind,
+    fs: FileSystemPort,
+    pipeWaitMs: number,
+  ) {
+    this.#path = path;
+    this.#kind = kind;
+    this.#fs = fs;
+    this.#pipeWaitMs = pipeWaitMs;
+  }
+
+  export(batch: readonly Trace[], signal: AbortSignal): Promise<void> {
+    const run = this.#busy.then(() => this.#write(batch, signal));
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #write(batch: readonly Trace[], signal: AbortSignal): Promise<void> {
+    if (this.#stored.has(batch)) return;
+    signal.throwIfAborted();
+    let text = "";
+    for (const trace of batch) text += stringifyTrace(trace) + "\n";
+    let bytes = encoder.encode(text);
+    const file = await this.#lockCurrent();
+    try {
+      if (this.#kind === "fifo") {
+        bytes = bytes.subarray(this.#piped.get(batch) ?? 0);
+        let written = 0;
+        try {
+          while (written < bytes.length) {
+            written += await file.write(bytes.subarray(written));
+          }
+        } catch (error) {
+          this.#piped.set(batch, (this.#piped.get(batch) ?? 0) + written);
+          this.#drop(); // A pipe whose reader left is opened anew.
+          throw error;
+        }
+      } else {
+        const start = await file.size();
+        let written = 0;
+        try {
+          while (written < bytes.length) {
+            written += await file.write(bytes.subarray(written));
+          }
+        } catch (error) {
+          if (written > 0) await this.#cutBack(file, start, error);
+          throw error;
+        }
+      }
+      this.#stored.add(batch);
+    } finally {
+      await file.unlock().catch(() => {});
+    }
+  }
+
+  /** Cuts a batch written in part back off the file, so none of it counts. */
+  async #cutBack(file: FilePort, size: number, error: unknown): Promise<void> {
+    try {
+      await file.truncate(size);
+    } catch (cut) {
+      this.#drop();
+      throw new Error(
+        `${messageOf(error)}; cutting the partial batch back failed too (${
+          messageOf(cut)
+        }): the file may end with a torn line`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * The open file, exclusively locked, once `path` still names it: a file
+   * renamed or deleted under the collector (log rotation) is let go and
+   * `path` opened anew.
+   */
+  async #lockCurrent(): Promise<FilePort> {
+    let file = await this.#open();
+    await file.lock(true);
+    if (this.#kind !== "file") return file;
+    let current: boolean;
+    try {
+      const [mine, named] = await Promise.all([
+        file.identity(),
+        this.#fs.identity(this.#path),
+      ]);
+      current = mine === named;
+    } catch {
+      current = true; // Cannot tell: keep writing where we are.
+    }
+    if (current) return file;
+    await file.unlock().catch(() => {});
+    this.#drop();
+    file = await this.#open();
+    await file.lock(true);
+    return file;
+  }
+
+  #open(): Promise<FilePort> {
+    if (this.#file === undefined) {
+      const opening = this.#kind === "fifo"
+        ? this.#fs.openPipeWriter(this.#path, this.#pipeWaitMs)
+        : this.#fs.open(this.#path, "append");
+      this.#file = opening;
+      opening.catch(() => {
+        if (this.#file === opening) this.#file = undefined;
+      });
+    }
+    return this.#file;
+  }
+
+  #drop(): void {
+    const file = this.#file;
+    this.#file = undefined;
+    file?.then((f) => f.close(), () => {});
+  }
+
+  async shutdown(): Promise<void> {
+    await this.#busy;
+    this.#drop();
+  }
+}
+
+/**
+ * Appends every trace as one NDJSON line in pypss's schema to a file that
+ * any number of processes (Deno, Bun, pypss readers) may share, or to a
+ * named pipe.
+ *
+ * Each batch is written under an exclusive `flock` (readers take a shared
+ * one), so lines of different processes never tear or interleave; a batch
+ * is in the file whole or not at all (see {@linkcode createFileExporter}).
+ * A named pipe with no reader never blocks the process: each export waits
+ * at most `pipeOpenTimeoutMs` for one. `traces()` and `clear()` do nothing
+ * on a pipe. Batching, retries, counters and the close deadline come from
+ * {@linkcode BatchCollector}. It is also a {@linkcode TraceSource}:
+ * `readTraces(collector)` streams its file with bounded memory.
+ *
+ * @example Flush on SIGTERM and SIGINT too (containers stop with SIGTERM)
+ * ```ts
+ * import { flushOnSignals } from "@pss/pss";
  * import { FileFifoCollector } from "@pss/pss/fifo";
  * const dir = await Deno.makeTempDir();
- * const path = `${dir}/shared.ndjson`;
- * const collector = new FileFifoCollector({ path, batchSize: 500 });
+ * const collector = new FileFifoCollector({ path: `${dir}/shared.ndjson` });
+ * using _signals = flushOnSignals([collector]);
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
  * console.log((await collector.traces()).length); // 1
@@ -101,9 +307,7 @@ interface PartialWrite {
 export class FileFifoCollector extends BatchCollector implements TraceSource {
   readonly #path: string | URL;
   readonly #kind: FileKind;
-  #file: Promise<FilePort> | undefined;
-  #partial: PartialWrite | undefined;
-  #closing: Promise<void> | undefined;
+  readonly #fs: FileSystemPort;
 
   /**
    * Checks that `path` can be appended to (creating its directories), then
@@ -114,40 +318,50 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
    * cannot be created or written (checked synchronously, here).
    */
   constructor(options: FileFifoCollectorOptions) {
-    const path = options?.path;
-    if (
-      !(path instanceof URL) && (typeof path !== "string" || path === "")
-    ) {
+    const name = "FileFifoCollector";
+    checkKnownKeys(name, options, [...BATCH_OPTION_KEYS, ...OWN_KEYS]);
+    const { path, pipeOpenTimeoutMs, fileSystem: given, ...batch } = options;
+    if (!(path instanceof URL) && (typeof path !== "string" || path === "")) {
       throw new PssConfigError(
         "path",
         path,
-        "FileFifoCollector's 'path' must be a non-empty string or a URL",
+        `${name}'s 'path' must be a non-empty string or a URL`,
       );
     }
+    const fs = given ?? fileSystem;
     let kind: FileKind;
     try {
-      kind = fileSystem.prepareAppendSync(path);
+      kind = fs.prepareAppendSync(path);
     } catch (error) {
       throw new PssConfigError(
         "path",
         String(path),
-        `FileFifoCollector cannot append to 'path' (${
-          error instanceof Error ? error.message : String(error)
-        })`,
+        `${name} cannot append to 'path' (${messageOf(error)})`,
       );
     }
-    // A backlog is written in larger locked writes: the lock and unlock
-    // cost two round trips to the runtime per export, more than the write.
+    // A backlog goes out in larger locked writes: the lock and unlock cost
+    // two round trips to the runtime per export, more than the write.
     super({
-      ...options,
-      maxExportBatchSize: options.maxExportBatchSize ??
-        Math.max(options.batchSize ?? 100, DEFAULT_MAX_EXPORT),
-    }, "FileFifoCollector");
+      ...batch,
+      maxExportBatchSize: batch.maxExportBatchSize ??
+        Math.max(batch.batchSize ?? 100, DEFAULT_MAX_EXPORT),
+      exporter: createFileExporter({
+        path,
+        pipeOpenTimeoutMs,
+        fileSystem: fs,
+      }),
+    }, name);
     this.#path = path;
     this.#kind = kind;
+    this.#fs = fs;
+    if (fs.locking === "none") {
+      this.reportError(
+        new Error(
+          `${name} cannot lock files on this runtime (libc flock is unavailable): lines from concurrent writers may interleave`,
+        ),
+      );
+    }
   }
-
-  #lockChecked = false;
 
   /** The file or pipe this collector appends to. */
   get path(): string | URL {
@@ -155,57 +369,9 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
   }
 
   /**
-   * Appends one batch under an exclusive lock. A write that fails part-way
-   * is finished by the retry: it ends the torn line with a newline (the
-   * reader then skips it, counted) and writes from the torn line on, so no
-   * trace is written twice.
-   *
-   * @param batch The traces to append, oldest first.
-   */
-  protected override async flushBatch(batch: Trace[]): Promise<void> {
-    if (!this.#lockChecked) {
-      this.#lockChecked = true;
-      if (fileSystem.locking === "none") {
-        this.reportError(
-          new Error(
-            "FileFifoCollector cannot lock files on this runtime (libc flock is unavailable): lines from concurrent writers may interleave",
-          ),
-        );
-      }
-    }
-    let bytes: Uint8Array;
-    const partial = this.#partial;
-    this.#partial = undefined;
-    if (partial !== undefined && partial.batch === batch) {
-      const lineStart = partial.bytes.lastIndexOf(10, partial.written - 1) + 1;
-      const rest = partial.bytes.subarray(lineStart);
-      bytes = partial.written > lineStart ? concat(NEWLINE, rest) : rest;
-    } else {
-      let text = "";
-      for (const trace of batch) {
-        text += stringifyTrace(trace) + "\n";
-      }
-      bytes = encoder.encode(text);
-    }
-    const file = await this.#lockCurrent();
-    let written = 0;
-    try {
-      while (written < bytes.length) {
-        written += await file.write(bytes.subarray(written));
-      }
-    } catch (error) {
-      if (written > 0) this.#partial = { batch, bytes, written };
-      throw error;
-    } finally {
-      await file.unlock().catch(() => {});
-    }
-  }
-
-  /**
    * Every trace in the file, oldest first, after flushing this collector's
-   * queue. Reads under a shared lock; malformed lines are skipped (count
-   * them with `readTraces(collector, { onSkip })`). A named pipe yields
-   * nothing.
+   * queue. Malformed lines are skipped (count them with
+   * `readTraces(collector, { onSkip })`). A named pipe yields nothing.
    *
    * @returns The traces in the file.
    */
@@ -216,8 +382,8 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
   }
 
   /**
-   * Streams the file's lines as raw entries (`position` is `"line N"`); see
-   * {@linkcode readNdjsonEntries}. A named pipe yields nothing.
+   * Streams the file's lines as raw entries (`position` is `"line N"`). A
+   * named pipe yields nothing.
    *
    * @returns An async iterable of raw entries.
    */
@@ -228,15 +394,14 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
 
   /**
    * Flushes this collector's queue, then empties the file under an
-   * exclusive lock (other processes' queued traces land after). Does
-   * nothing to a named pipe.
+   * exclusive lock. Does nothing to a named pipe.
    *
    * @returns Resolves when the file is empty.
    */
   override async clear(): Promise<void> {
     if (this.#kind === "fifo") return;
     await this.flush();
-    const file = await fileSystem.open(this.#path, "readWrite");
+    const file = await this.#fs.open(this.#path, "readWrite");
     try {
       await file.lock(true);
       try {
@@ -248,67 +413,4 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
       file.close();
     }
   }
-
-  /**
-   * Flushes (see {@linkcode BatchCollector.close}), then closes the file.
-   * Idempotent.
-   *
-   * @returns Resolves when done.
-   */
-  override close(): Promise<void> {
-    this.#closing ??= super.close().then(async () => {
-      const file = this.#file;
-      this.#file = undefined;
-      if (file !== undefined) (await file.catch(() => undefined))?.close();
-    });
-    return this.#closing;
-  }
-
-  /**
-   * The open file, exclusively locked, once `path` is known to still name
-   * it: a file renamed or deleted under the collector (log rotation) is let
-   * go and `path` opened anew, so writes follow the path as pypss's
-   * open-per-batch does. Costs a `stat` and an `fstat` per export.
-   */
-  async #lockCurrent(): Promise<FilePort> {
-    let file = await this.#open();
-    await file.lock(true);
-    if (this.#kind !== "file") return file;
-    let current: boolean;
-    try {
-      const [mine, named] = await Promise.all([
-        file.identity(),
-        fileSystem.identity(this.#path),
-      ]);
-      current = mine === named;
-    } catch {
-      current = true; // Cannot tell: keep writing where we are.
-    }
-    if (current) return file;
-    await file.unlock().catch(() => {});
-    this.#file = undefined;
-    file.close();
-    file = await this.#open();
-    await file.lock(true);
-    return file;
-  }
-
-  /** Opens the file once; a failed open is retried by the next export. */
-  #open(): Promise<FilePort> {
-    if (this.#file === undefined) {
-      const opening = fileSystem.open(this.#path, "append");
-      this.#file = opening;
-      opening.catch(() => {
-        if (this.#file === opening) this.#file = undefined;
-      });
-    }
-    return this.#file;
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

@@ -181,7 +181,8 @@ export let globalCollector: Collector = new MemoryCollector();
  *
  * @example
  * ```ts
- * import { computePss, getGlobalCollector } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { getGlobalCollector } from "./memory.ts";
  * const report = computePss(await getGlobalCollector().traces());
  * ```
  */

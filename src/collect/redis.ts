@@ -1,15 +1,13 @@
 /**
  * Ships traces to Redis so that many workers (processes, hosts, runtimes,
- * pypss included) feed one scorer.
+ * pypss included) feed one scorer: the {@linkcode BatchCollector} engine over
+ * an exporter that stores each batch exactly once.
  *
  * Each trace is stored as one pypss JSON document (snake_case keys, seconds
- * and bytes), so pypss's own readers work on the same key:
- *
- * - `mode: "list"` (the default): `RPUSH key <json> <json> …`, one command
- *   per batch, read back with `LRANGE`.
- * - `mode: "stream"`: `XADD key [MAXLEN ~ n] * trace <json>` per trace, one
- *   `MULTI`/`EXEC` transaction per batch, for consumers that want consumer
- *   groups (`XREADGROUP`). Read back with `XRANGE`.
+ * and bytes), so pypss's own readers work on the same key: `mode: "list"`
+ * (the default) appends to a list (read back with `LRANGE`), `mode:
+ * "stream"` adds stream entries with the JSON in the field `trace` (for
+ * consumer groups; read back with `XRANGE`).
  *
  * Imported from `@pss/pss/redis` so that users of the core never load the
  * Redis client.
@@ -21,10 +19,21 @@ import { createClient } from "redis";
 import { stringifyTrace, traceFromJson } from "../trace.ts";
 import type { Trace } from "../trace.ts";
 import { PssConfigError } from "../score/config.ts";
-import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
-import { BatchCollector } from "./batch.ts";
-import type { BatchCollectorOptions, BatchCollectorStats } from "./batch.ts";
+import { BATCH_OPTION_KEYS, BatchCollector } from "./batch.ts";
+import type { BatchCollectorStats, BatchOptions } from "./batch.ts";
+import { ExportInDoubtError, type TraceExporter } from "./exporter.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
+import {
+  type Emitter,
+  isEmitter,
+  type RedisClientLike,
+  RedisConnection,
+} from "./redis_connection.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
+import { messageOf } from "../_message.ts";
+import { createWarner } from "../_warn.ts";
+
+export type { RedisClientLike } from "./redis_connection.ts";
 
 /**
  * Where a {@linkcode RedisCollector} writes: a list or a stream.
@@ -38,52 +47,6 @@ import type { RawEntry, TraceSource } from "./read.ts";
 export type RedisMode = "list" | "stream";
 
 /**
- * What a {@linkcode RedisCollector} needs of a Redis client: the subset of a
- * node-redis v5 client (`createClient()` from `redis`) it uses, so any such
- * client can be passed as `client`. The client must also be an event
- * emitter (`on`/`off` for `"error"` and `"ready"`), as node-redis clients
- * are; that part is checked at run time because node-redis's own typings
- * of it do not resolve without `@types/node`.
- *
- * @example Share one client between the collector and the application
- * ```ts
- * import { createClient } from "redis";
- * import { RedisCollector } from "@pss/pss/redis";
- * const client = createClient({ disableOfflineQueue: true });
- * client.on("error", () => {}); // the collector reports errors too
- * await client.connect();
- * const collector = new RedisCollector({ client, key: "myapp:example:client" });
- * await collector.close(); // leaves the client open
- * client.destroy();
- * ```
- */
-export interface RedisClientLike {
-  /** Whether the client is open (connected or reconnecting). */
-  readonly isOpen: boolean;
-  /** Whether the connection is up and ready for commands. */
-  readonly isReady: boolean;
-  /** Opens the connection (retrying per the client's reconnect strategy). */
-  connect(): Promise<unknown>;
-  /** Sends one raw command, for example `["RPUSH", key, value]`. */
-  sendCommand(args: string[]): Promise<unknown>;
-  /** Closes the connection at once, rejecting pending commands. */
-  destroy(): void;
-  /** Lets the process exit while the connection is open. */
-  unref(): void;
-}
-
-/** The event-emitter part of a node-redis client. */
-interface Emitter {
-  on(event: string, listener: (value: unknown) => void): unknown;
-  off(event: string, listener: (value: unknown) => void): unknown;
-}
-
-function isEmitter(value: unknown): value is Emitter {
-  return typeof (value as Emitter | null)?.on === "function" &&
-    typeof (value as Emitter | null)?.off === "function";
-}
-
-/**
  * The default Redis URL (IPv4 loopback, so a Redis bound to 127.0.0.1 is
  * found even where `localhost` resolves to `::1` first).
  *
@@ -95,8 +58,7 @@ function isEmitter(value: unknown): value is Emitter {
  */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /**
- * The default key, the one pypss's documentation uses, so pss and pypss
- * workers left at their defaults feed the same scorer.
+ * The default key, the one pypss's documentation uses.
  *
  * @example
  * ```ts
@@ -108,7 +70,7 @@ export const DEFAULT_REDIS_KEY = "pypss:traces";
 /**
  * The stream field that holds a trace's JSON in `mode: "stream"`.
  *
- * @example A consumer reading the stream by hand
+ * @example
  * ```ts
  * import { REDIS_STREAM_FIELD } from "@pss/pss/redis";
  * const fields: Record<string, string> = { trace: '{"name":"op"}' };
@@ -121,69 +83,49 @@ export const REDIS_STREAM_FIELD = "trace";
  * Options for {@linkcode RedisCollector}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { RedisCollector, type RedisCollectorOptions } from "@pss/pss/redis";
- * const options: RedisCollectorOptions = { url: "redis://127.0.0.1:6379", key: "myapp:example:options", mode: "stream", maxLen: 100_000, batchSize: 200 };
+ * const options: RedisCollectorOptions = { key: "myapp:traces", mode: "stream", maxLen: 100_000 };
  * await using collector = new RedisCollector(options);
- * collector.add({ name: "job", duration: 0.05 });
- * await collector.flush();
- * console.log((await collector.traces()).length); // 1
- * await collector.clear();
  * ```
  */
-export interface RedisCollectorOptions extends BatchCollectorOptions {
+export interface RedisCollectorOptions extends BatchOptions {
   /**
-   * How many queued traces send an `RPUSH` (or an `XADD` transaction)
-   * without waiting for the timer. Larger than the engine's default because
-   * each export costs one round trip and one export is in flight at a time;
-   * pypss recommends 500 too.
+   * How many queued traces start an export without waiting for the timer.
    * @default {500}
    */
   batchSize?: number;
   /**
-   * How many traces one `RPUSH` (or one `XADD` transaction) may carry when a
-   * backlog has built up (a burst, a slow round trip, the end of an
-   * outage, `flush()`): the backlog goes out in fewer round trips, so a
-   * small `batchSize` still ships at pipelined speed. It is also what one
-   * lost reply can store twice (see {@linkcode RedisCollector}).
+   * How many traces one export may carry when a backlog has built up.
    * @default {Math.max(batchSize, 1000)}
    */
   maxExportBatchSize?: number;
   /**
-   * Where Redis is: `redis://[[user]:password@]host[:port][/db]`, or
-   * `rediss://` for TLS. A URL that does not parse is a configuration error
-   * (thrown); a host that does not answer is not (reported, retried).
-   * Ignored when `client` is given.
+   * `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. A
+   * URL that does not parse is a configuration error; a host that does not
+   * answer is reported and retried. Not with `client`.
    * @default {"redis://127.0.0.1:6379"}
    */
   url?: string;
   /**
-   * An existing node-redis v5 client to use instead of creating one. The
-   * collector opens it if it is not open, but never closes it: its owner
-   * does. Create it with `disableOfflineQueue: true`, or batches sent during
-   * an outage wait in the client's queue until `exportTimeoutMs`. It
-   * reconnects by its own `reconnectStrategy`, whose waits (node-redis's
-   * default included) keep the process alive during an outage.
+   * An existing node-redis v5 client (create it with `disableOfflineQueue:
+   * true`). The collector opens it if needed but never closes it.
    * @default {undefined}
    */
   client?: RedisClientLike;
   /**
-   * The list or stream key traces go to. pypss workers writing to the same
-   * key feed the same scorer.
+   * The list or stream key traces go to.
    * @default {"pypss:traces"}
    */
   key?: string;
   /**
-   * `"list"`: `RPUSH`, what pypss writes and reads. `"stream"`: `XADD` with
-   * the trace's JSON in the field `trace`, for consumer groups.
+   * `"list"` (what pypss writes and reads) or `"stream"`.
    * @default {"list"}
    */
   mode?: RedisMode;
   /**
-   * Keeps the key bounded: in a stream, `XADD … MAXLEN ~ maxLen` (Redis
-   * trims approximately, in whole macro nodes); in a list, `LTRIM` to the
-   * newest `maxLen` entries in the same transaction as the `RPUSH`.
-   * Unbounded when not given.
+   * Keeps the key bounded: the newest `maxLen` list entries (`LTRIM`), or
+   * `XADD … MAXLEN ~ maxLen` (approximate) in a stream.
    * @default {undefined}
    */
   maxLen?: number;
@@ -197,88 +139,118 @@ export interface RedisCollectorOptions extends BatchCollectorOptions {
    * @default {1000}
    */
   readPageSize?: number;
+  /**
+   * How long Redis remembers the id of a stored batch, in seconds: a retry
+   * of that batch within this time stores nothing twice.
+   * @default {3600}
+   */
+  batchIdTtlSeconds?: number;
 }
 
 /**
  * {@linkcode BatchCollectorStats} plus the connection state.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { RedisCollector, type RedisCollectorStats } from "@pss/pss/redis";
- * await using collector = new RedisCollector({ key: "myapp:example:stats" });
+ * await using collector = new RedisCollector({ key: "myapp:traces" });
  * const stats: RedisCollectorStats = collector.stats();
- * if (!stats.connected) console.warn(`Redis is not ready yet: ${stats.lastError ?? "connecting"}`);
- * console.log(stats.added, stats.queued); // 0 0
+ * if (!stats.connected) console.warn(stats.connectionError ?? "connecting");
  * ```
  */
 export interface RedisCollectorStats extends BatchCollectorStats {
-  /** Whether the connection to Redis is up and ready for commands now. */
+  /** Whether Redis accepts our commands now (false while it refuses us). */
   connected: boolean;
+  /** Why the connection is down, while it is. */
+  connectionError: string | undefined;
 }
 
 const NAME = "RedisCollector";
-const RECONNECT_MAX_MS = 1000;
-/** How long `close()` waits for a connection attempt it interrupts. */
-const CLOSE_CONNECT_GRACE_MS = 1000;
-/**
- * Traces per export when a backlog has built up, unless `batchSize` is
- * larger: ten round trips for 10,000 queued traces (as fast as pipelining
- * batches of 100, measured in bench/redis_bench.ts), while one `RPUSH` stays
- * a few hundred kilobytes.
- */
+const OWN_KEYS = [
+  "url",
+  "client",
+  "key",
+  "mode",
+  "maxLen",
+  "connectTimeoutMs",
+  "readPageSize",
+  "batchIdTtlSeconds",
+];
+/** Traces per export when a backlog has built up, unless `batchSize` is larger. */
 const DEFAULT_MAX_EXPORT = 1000;
-const WARN_INTERVAL_MS = 10_000;
-
-function configError(field: string, value: unknown, rule: string): never {
-  throw new PssConfigError(
-    field,
-    value,
-    `${NAME}'s '${field}' ${rule}`,
-  );
-}
-
-function checkPositiveInteger(field: string, value: unknown): void {
-  if (
-    value !== undefined &&
-    (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
-  ) {
-    configError(field, value, "must be a positive integer");
-  }
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return error.message ||
-      (typeof code === "string" ? code : error.name);
-  }
-  return String(error);
-}
-
-/** The smallest stream id greater than `id` (`XRANGE` with `(` needs Redis 6.2). */
-function nextStreamId(id: string): string {
-  const dash = id.indexOf("-");
-  const ms = id.slice(0, dash);
-  const seq = BigInt(id.slice(dash + 1));
-  return seq === 0xffff_ffff_ffff_ffffn
-    ? `${BigInt(ms) + 1n}-0`
-    : `${ms}-${seq + 1n}`;
-}
 
 /**
- * The wait before reconnection attempt `attempt` (0 for the first after a
- * failure): capped exponential backoff plus jitter, so workers that lost the
- * same Redis do not all come back in the same millisecond.
+ * Stores one batch once: `SET id NX EX ttl` guards the append, all in one
+ * atomic script, so a retry of a batch Redis already stored (its reply was
+ * lost, or the export was abandoned while Redis was paused) stores nothing.
+ * KEYS: the target, the batch id's key. ARGV: ttl, mode, maxLen ("" for
+ * none), then the traces' JSON. Appends in chunks (Lua's unpack is bounded).
  */
-function reconnectDelayMs(attempt: number): number {
-  return Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS) +
-    Math.floor(Math.random() * 100);
+const STORE_ONCE = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local n = #ARGV
+if ARGV[2] == 'list' then
+  for i = 4, n, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, n)))
+  end
+  if ARGV[3] ~= '' then redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1) end
+else
+  for i = 4, n do
+    if ARGV[3] == '' then
+      redis.call('XADD', KEYS[1], '*', '${REDIS_STREAM_FIELD}', ARGV[i])
+    else
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', '${REDIS_STREAM_FIELD}', ARGV[i])
+    end
+  end
+end
+return 1`;
+
+/** Deletes the key only when it holds what the collector writes. */
+const CLEAR_OWN = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= ARGV[1] and kind ~= 'none' then return kind end
+redis.call('DEL', KEYS[1])
+return 'ok'`;
+
+/** The SHA-1 of a script, as `EVALSHA` names it. */
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
 }
 
+/** Runs a script by its SHA, loading it when Redis does not know it yet. */
+async function runScript(
+  client: RedisClientLike,
+  script: { text: string; sha: Promise<string> },
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args];
+  try {
+    return await client.sendCommand(["EVALSHA", await script.sha, ...tail]);
+  } catch (error) {
+    if (!/^NOSCRIPT/.test(messageOf(error))) throw error;
+    return await client.sendCommand(["EVAL", script.text, ...tail]);
+  }
+}
+
+function script(text: string): { text: string; sha: Promise<string> } {
+  return { text, sha: sha1(text) };
+}
+
+const STORE = script(STORE_ONCE);
+const CLEAR = script(CLEAR_OWN);
+
 /**
- * Awaits `promise` while a ref'd timer keeps the process alive: the socket of
- * a client the collector created is unref'd, so an awaited read must not
- * let the event loop run dry.
+ * Awaits `promise` while a ref'd timer keeps the process alive: the socket
+ * of a client the collector created is unref'd.
  */
 async function held<T>(promise: Promise<T>): Promise<T> {
   const keepAlive = setInterval(() => {}, 1 << 30);
@@ -289,37 +261,16 @@ async function held<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Runs `commands` in one `MULTI`/`EXEC` transaction: all are applied or none.
- * They are queued synchronously, so no other command of a shared client can
- * slip between them.
- */
-async function transaction(
-  client: RedisClientLike,
-  commands: string[][],
-): Promise<void> {
-  const sent = [client.sendCommand(["MULTI"])];
-  for (const command of commands) sent.push(client.sendCommand(command));
-  sent.push(client.sendCommand(["EXEC"]));
-  const replies = await Promise.allSettled(sent);
-  for (const reply of replies) {
-    if (reply.status === "rejected") throw reply.reason;
-  }
-  const exec = (replies[replies.length - 1] as PromiseFulfilledResult<unknown>)
-    .value;
-  if (!Array.isArray(exec)) {
-    throw new Error(`${NAME}: the transaction was aborted`);
-  }
-  for (const result of exec) {
-    if (result instanceof Error) throw result;
-  }
+/** The smallest stream id greater than `id`. */
+function nextStreamId(id: string): string {
+  const dash = id.indexOf("-");
+  const seq = BigInt(id.slice(dash + 1));
+  return seq === 0xffff_ffff_ffff_ffffn
+    ? `${BigInt(id.slice(0, dash)) + 1n}-0`
+    : `${id.slice(0, dash)}-${seq + 1n}`;
 }
 
-/**
- * The text of a stream entry: its `trace` field, else its fields as one JSON
- * object (so an entry written as flat `name`/`duration` fields reads as a
- * trace).
- */
+/** A stream entry's `trace` field, else its fields as one JSON object. */
 function entryText(fields: unknown[]): string {
   const record: Record<string, unknown> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) {
@@ -335,246 +286,225 @@ function entryText(fields: unknown[]): string {
   return JSON.stringify(record);
 }
 
+/** Whether `error` is an error reply of Redis (its message opens with a code). */
+function isRedisReply(error: unknown): boolean {
+  return /^[A-Z][A-Z_]{2,} /.test(messageOf(error)) ||
+    (error as { name?: unknown } | null)?.name === "ErrorReply";
+}
+
+/** The exporter: one idempotent script call per batch. */
+class RedisExporter implements TraceExporter {
+  readonly #connection: RedisConnection;
+  readonly #key: string;
+  readonly #mode: RedisMode;
+  readonly #maxLen: string;
+  readonly #ttl: string;
+  /** Each batch's id, the same on every retry. */
+  readonly #ids = new WeakMap<readonly Trace[], string>();
+
+  constructor(
+    connection: RedisConnection,
+    key: string,
+    mode: RedisMode,
+    maxLen: number | undefined,
+    ttlSeconds: number,
+  ) {
+    this.#connection = connection;
+    connection.start(); // only once the options are known to be valid
+    this.#key = key;
+    this.#mode = mode;
+    this.#maxLen = maxLen === undefined ? "" : String(maxLen);
+    this.#ttl = String(ttlSeconds);
+  }
+
+  async export(batch: readonly Trace[], signal: AbortSignal): Promise<void> {
+    if (batch.length === 0) return;
+    let id = this.#ids.get(batch);
+    if (id === undefined) {
+      id = crypto.randomUUID();
+      this.#ids.set(batch, id);
+    }
+    await this.#connection.ready();
+    signal.throwIfAborted();
+    const args = new Array<string>(batch.length + 3);
+    args[0] = this.#ttl;
+    args[1] = this.#mode;
+    args[2] = this.#maxLen;
+    for (let i = 0; i < batch.length; i++) {
+      args[i + 3] = stringifyTrace(batch[i]);
+    }
+    try {
+      await runScript(
+        this.#connection.client,
+        STORE,
+        [this.#key, `${this.#key}:pss-batch:${id}`],
+        args,
+      );
+    } catch (error) {
+      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) means the script did not
+      // run to the end, and a script is atomic: nothing stored. Anything
+      // else (the connection broke) leaves it open.
+      if (isRedisReply(error)) throw error;
+      throw new ExportInDoubtError(messageOf(error), { cause: error });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.#connection.close();
+  }
+}
+
 /**
  * A collector that ships batches of traces to a Redis list (or stream) in
  * pypss's JSON format, so that workers on many hosts feed one scorer.
  *
- * `add` is synchronous and never throws; batches of `batchSize` (500) traces (or
- * whatever is queued every `flushIntervalMs`) go out as one `RPUSH`, and a
- * backlog in `RPUSH`es of up to `maxExportBatchSize` (1000). The
- * connection is opened at construction without blocking: a refused or lost
- * connection is reported through `onError` and `stats().lastError`, traces
- * keep queuing (up to `maxQueueSize`, beyond which they are dropped and
- * counted), the collector reconnects with backoff (up to 1 s between
- * attempts, also after a connection that was up drops) and failed batches
- * are retried, then dropped and counted in `stats().dropped.flushFailed`.
- * Neither the connection nor the reconnection timers keep the process
- * alive: a script that ends exits, after one last flush attempt, even when
- * Redis is down; only an awaited `flush()`, `close()` or read holds it
- * while it waits. One export is in flight at a time, so
- * batches are stored in order; an export whose reply is lost when the
- * connection breaks is sent again, so such a break can store that one export
- * (at most `maxExportBatchSize` traces) twice.
+ * Each batch is stored by one atomic script call (`EVALSHA`) that appends it
+ * only if its id is new, so a retry after a lost reply, a dropped
+ * connection or an export abandoned while Redis was paused stores nothing
+ * twice: a trace counted `sent` is in Redis exactly once. The connection is
+ * opened without blocking and checked with `PING` (a wrong or missing
+ * password reads as Redis's NOAUTH/WRONGPASS, and `stats().connected` stays
+ * false); an outage is reported once, with its cause, and so is the
+ * recovery; the collector reconnects on unref'd timers, so an outage never
+ * keeps the process alive. On Deno, it needs `--allow-net`.
  *
- * `traces()` and `readRawEntries()` read the key back (with paged
- * `LRANGE`/`XRANGE`); unlike `add`, they reject when Redis cannot be read.
- * `close()` flushes, then disconnects a client the collector created.
- *
- * @example Ship traces, read them back
- * ```ts
+ * @example Ship traces, read them back, flush on SIGTERM/SIGINT
+ * ```ts ignore
+ * import { flushOnSignals } from "@pss/pss";
  * import { RedisCollector } from "@pss/pss/redis";
- * await using collector = new RedisCollector({
- *   url: "redis://127.0.0.1:6379",
- *   key: "myapp:example:traces",
- * });
+ * await using collector = new RedisCollector({ key: "myapp:traces" });
+ * using _signals = flushOnSignals([collector]);
  * collector.add({ name: "db.query", duration: 0.012 });
  * await collector.flush();
- * console.log((await collector.traces()).length); // 1
- * await collector.clear();
- * ```
- *
- * @example One scorer reading what every worker wrote to a stream
- * ```ts
- * import { readTraces } from "@pss/pss";
- * import { RedisCollector } from "@pss/pss/redis";
- * await using source = new RedisCollector({
- *   key: "myapp:example:stream",
- *   mode: "stream",
- * });
- * const reader = readTraces(source);
- * for await (const trace of reader) console.log(trace.name);
- * console.log(reader.stats); // { read: 0, skipped: 0 }
+ * console.log((await collector.traces()).length);
  * ```
  */
 export class RedisCollector extends BatchCollector implements TraceSource {
-  readonly #client: RedisClientLike & Emitter;
-  readonly #ownsClient: boolean;
+  readonly #connection: RedisConnection;
   readonly #key: string;
   readonly #mode: RedisMode;
-  readonly #maxLen: number | undefined;
   readonly #readPageSize: number;
-  readonly #connectTimeoutMs: number;
-  readonly #where: string;
-  readonly #onError: ((error: unknown) => void) | undefined;
-  #connectionError: string | undefined;
-  #down = false;
-  #lastWarnAt = -Infinity;
-  #closing: Promise<void> | undefined;
-  /** Set once `close()` has flushed: no more reconnection, no more reports. */
-  #stopped = false;
-  /** The connection attempt in progress (a client the collector created). */
-  #connecting: Promise<void> | undefined;
-  #reconnectTimer: TimerHandle | undefined;
-  #reconnectAttempts = 0;
-  readonly #listener = (error: unknown): void => {
-    if (this.#stopped) return;
-    this.#onConnectionError(error);
-    // A connection that was up has dropped (node-redis, told not to
-    // reconnect, has closed the client): try again at once, as node-redis
-    // would, then back off. A failed attempt schedules its own retry.
-    if (
-      this.#ownsClient && !this.#client.isOpen && this.#connecting === undefined
-    ) {
-      this.#scheduleReconnect(0);
-    }
-  };
-  readonly #readyListener = (): void => {
-    this.#down = false;
-    this.#reconnectAttempts = 0;
-  };
 
   /**
    * Creates the collector and starts connecting (without waiting).
    *
-   * @param options See {@linkcode RedisCollectorOptions} and
-   * {@linkcode BatchCollectorOptions}.
-   * @throws {PssConfigError} When an option is invalid: a `url` that does not
-   * parse or is not `redis:`/`rediss:`, an empty `key`, an unknown `mode`, a
-   * `maxLen`, `readPageSize`, `connectTimeoutMs` or batch option that is not
-   * a positive integer, or both `url` and `client`.
+   * @param options See {@linkcode RedisCollectorOptions}.
+   * @throws {PssConfigError} When an option is unknown or invalid (a `url`
+   * that is not `redis:`/`rediss:`, an empty `key`, both `url` and
+   * `client`, …).
    */
   constructor(options: RedisCollectorOptions = {}) {
-    const key = options.key ?? DEFAULT_REDIS_KEY;
+    checkKnownKeys(NAME, options, [...BATCH_OPTION_KEYS, ...OWN_KEYS]);
+    const {
+      url: givenUrl,
+      client: givenClient,
+      key = DEFAULT_REDIS_KEY,
+      mode = "list",
+      maxLen,
+      connectTimeoutMs = 5000,
+      readPageSize = 1000,
+      batchIdTtlSeconds = 3600,
+      ...batch
+    } = options;
+    const fail = (field: string, value: unknown, rule: string): never => {
+      throw new PssConfigError(field, value, `${NAME}'s '${field}' ${rule}`);
+    };
     if (typeof key !== "string" || key === "") {
-      configError("key", key, "must be a non-empty string");
+      fail("key", key, "must be a non-empty string");
     }
-    const mode = options.mode ?? "list";
     if (mode !== "list" && mode !== "stream") {
-      configError("mode", mode, 'must be "list" or "stream"');
+      fail("mode", mode, 'must be "list" or "stream"');
     }
-    checkPositiveInteger("maxLen", options.maxLen);
-    checkPositiveInteger("readPageSize", options.readPageSize);
-    checkPositiveInteger("connectTimeoutMs", options.connectTimeoutMs);
-    if (options.client !== undefined && options.url !== undefined) {
-      configError("url", options.url, "cannot be given together with 'client'");
+    if (maxLen !== undefined) positiveInteger(NAME, "maxLen", maxLen);
+    positiveInteger(NAME, "readPageSize", readPageSize);
+    positiveInteger(NAME, "connectTimeoutMs", connectTimeoutMs);
+    positiveInteger(NAME, "batchIdTtlSeconds", batchIdTtlSeconds);
+    if (givenClient !== undefined && givenUrl !== undefined) {
+      fail("url", givenUrl, "cannot be given together with 'client'");
     }
-    const url = options.url ?? DEFAULT_REDIS_URL;
-    let where = url;
-    if (options.client === undefined) {
-      let parsed: URL;
+    const url = givenUrl ?? DEFAULT_REDIS_URL;
+    let where = "the given client";
+    let client: unknown = givenClient;
+    if (client === undefined) {
+      let parsed: URL | undefined;
       try {
         parsed = new URL(url);
       } catch {
-        configError("url", url, "must be a redis:// or rediss:// URL");
+        // Reported below.
       }
-      if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-        configError("url", url, "must be a redis:// or rediss:// URL");
+      if (parsed?.protocol !== "redis:" && parsed?.protocol !== "rediss:") {
+        fail("url", url, "must be a redis:// or rediss:// URL");
       }
-      // Never echo a password into messages.
-      if (parsed.password !== "") parsed.password = "***";
+      parsed = parsed as URL;
+      if (parsed.password !== "") parsed.password = "***"; // never echoed
       where = parsed.href;
-    }
-
-    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    let client: unknown = options.client;
-    if (client === undefined) {
       try {
         client = createClient({
           url,
           disableOfflineQueue: true,
+          // node-redis sleeps between its own attempts on a ref'd timer,
+          // which keeps Bun alive while Redis is down: the connection
+          // reconnects on unref'd timers of its own instead.
           socket: {
             connectTimeout: connectTimeoutMs,
-            // node-redis sleeps between its own attempts on a ref'd timer,
-            // which keeps Bun alive for as long as Redis is down: each
-            // connect() makes one attempt and the collector schedules the
-            // next on an unref'd timer (#scheduleReconnect).
             reconnectStrategy: false,
           },
         });
       } catch (error) {
-        configError("url", url, `is not usable (${messageOf(error)})`);
+        fail("url", url, `is not usable (${messageOf(error)})`);
       }
-    } else {
-      where = "the given client";
     }
     const usable = client as RedisClientLike | null;
     if (
       !isEmitter(client) || typeof usable?.sendCommand !== "function" ||
       typeof usable?.connect !== "function"
     ) {
-      configError("client", client, "must be a node-redis v5 client");
+      fail("client", client, "must be a node-redis v5 client");
     }
-
-    const batchSize = options.batchSize ?? 500;
-    super({
-      ...options,
-      batchSize,
-      maxExportBatchSize: options.maxExportBatchSize ??
-        Math.max(batchSize, DEFAULT_MAX_EXPORT),
-    }, NAME);
-
-    this.#ownsClient = options.client === undefined;
-    this.#client = client as RedisClientLike & Emitter;
-    this.#key = key;
-    this.#mode = mode;
-    this.#maxLen = options.maxLen;
-    this.#readPageSize = options.readPageSize ?? 1000;
-    this.#connectTimeoutMs = connectTimeoutMs;
-    this.#where = where;
-    this.#onError = options.onError;
-
-    // node-redis emits 'error' on every failed (re)connection; an EventEmitter
-    // without a listener would throw it into the host.
-    const connection = this.#client;
-    connection.on("error", this.#listener);
-    connection.on("ready", this.#readyListener);
-    if (this.#ownsClient) {
-      // The socket must not keep the host alive; close() flushes what is left.
-      connection.unref();
-      this.#connect();
-    } else if (!connection.isOpen) {
-      // A given client reconnects by its own strategy: its owner's choice.
-      connection.connect().catch((error: unknown) =>
-        this.#onConnectionError(error)
-      );
-    }
-  }
-
-  /** One connection attempt of a client the collector created. */
-  #connect(): void {
-    const client = this.#client;
-    if (this.#stopped || this.#connecting !== undefined || client.isOpen) {
-      return;
-    }
-    let attempt: Promise<unknown>;
-    try {
-      attempt = client.connect();
-    } catch (error) {
-      attempt = Promise.reject(error);
-    }
-    this.#connecting = attempt.then(
-      () => {
-        this.#connecting = undefined;
-        // Connected while close() was giving up on the attempt.
-        if (this.#stopped) this.#destroyClient();
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
-        if (this.#stopped) return;
-        this.#onConnectionError(error);
-        this.#scheduleReconnect(reconnectDelayMs(this.#reconnectAttempts++));
+    const warner = createWarner({ prefix: `[pss] ${NAME}` });
+    const onError = batch.onError;
+    const connection = new RedisConnection(
+      client as RedisClientLike & Emitter,
+      {
+        owned: givenClient === undefined,
+        where,
+        connectTimeoutMs,
+        events: {
+          down: (error) => {
+            if (onError === undefined) warner.warn("connection", error);
+            else {
+              try {
+                onError(error);
+              } catch {
+                // The host's hook must not break the collector.
+              }
+            }
+          },
+          up: (message) => {
+            if (onError === undefined) warner.warn("reconnected", message);
+          },
+        },
       },
     );
-  }
-
-  /**
-   * The next connection attempt, on an unref'd timer: an outage never keeps
-   * the host alive (an awaited `flush()` or `close()` does, while it waits).
-   */
-  #scheduleReconnect(delayMs: number): void {
-    if (this.#stopped || this.#reconnectTimer !== undefined) return;
-    this.#reconnectTimer = unrefTimer(setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      this.#connect();
-    }, delayMs));
-  }
-
-  #destroyClient(): void {
-    try {
-      if (this.#client.isOpen) this.#client.destroy();
-    } catch {
-      // Already closed.
-    }
+    const batchSize = batch.batchSize ?? 500;
+    super({
+      ...batch,
+      batchSize,
+      maxExportBatchSize: batch.maxExportBatchSize ??
+        Math.max(batchSize, DEFAULT_MAX_EXPORT),
+      exporter: new RedisExporter(
+        connection,
+        key,
+        mode,
+        maxLen,
+        batchIdTtlSeconds,
+      ),
+    }, NAME);
+    this.#connection = connection;
+    connection.start(); // only once the options are known to be valid
+    this.#key = key;
+    this.#mode = mode;
+    this.#readPageSize = readPageSize;
   }
 
   /** The key traces are written to. */
@@ -588,153 +518,29 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   }
 
   /**
-   * The batch counters plus whether Redis is connected. `lastError` also
-   * reports connection failures that happened while nothing was being sent.
+   * The batch counters plus whether Redis accepts commands now.
    *
    * @returns A fresh snapshot.
-   *
-   * @example Health check
-   * ```ts
-   * import { RedisCollector } from "@pss/pss/redis";
-   * await using collector = new RedisCollector({ key: "myapp:example:stats" });
-   * const { connected, dropped, lastError } = collector.stats();
-   * console.log(connected, dropped.queueFull + dropped.flushFailed, lastError);
-   * ```
    */
   override stats(): RedisCollectorStats {
-    const stats = super.stats();
     return {
-      ...stats,
-      lastError: stats.lastError ?? this.#connectionError,
-      connected: this.#client.isReady,
+      ...super.stats(),
+      connected: this.#connection.connected,
+      connectionError: this.#connection.error,
     };
-  }
-
-  #onConnectionError(error: unknown): void {
-    const message = `${NAME} cannot reach Redis at ${this.#where}: ${
-      messageOf(error)
-    }`;
-    this.#connectionError = message;
-    // One report per outage: node-redis emits an error on every attempt.
-    if (this.#down) return;
-    this.#down = true;
-    const report = new Error(message, { cause: error });
-    if (this.#onError !== undefined) {
-      try {
-        this.#onError(report);
-      } catch {
-        // The host's hook failing must not break the collector.
-      }
-      return;
-    }
-    const now = Date.now();
-    if (now - this.#lastWarnAt < WARN_INTERVAL_MS) return;
-    this.#lastWarnAt = now;
-    console.warn(`[pss] ${message}`);
-  }
-
-  #unreachable(): Error {
-    return new Error(
-      this.#connectionError ??
-        `${NAME} cannot reach Redis at ${this.#where}: not connected`,
-    );
-  }
-
-  /**
-   * Resolves once the client is ready. Fails at once during a known outage;
-   * before the first connection, waits for it (or its first failure).
-   */
-  #ready(): Promise<void> {
-    const client = this.#client;
-    if (client.isReady) return Promise.resolve();
-    // A client the collector created is closed between attempts during an
-    // outage (#down); only close() ends it for good.
-    if (this.#stopped || (!this.#ownsClient && !client.isOpen)) {
-      return Promise.reject(new Error(`${NAME} is closed`));
-    }
-    if (this.#down) return Promise.reject(this.#unreachable());
-    return new Promise((resolve, reject) => {
-      const settle = (error?: Error): void => {
-        clearTimeout(timer);
-        client.off("ready", onReady);
-        client.off("error", onFailure);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onReady = (): void => settle();
-      const onFailure = (): void => settle(this.#unreachable());
-      const timer = unrefTimer(
-        setTimeout(() => settle(this.#unreachable()), this.#connectTimeoutMs),
-      );
-      client.on("ready", onReady);
-      client.on("error", onFailure);
-    });
-  }
-
-  /**
-   * Sends one batch: one `RPUSH` (with `LTRIM` in a transaction when
-   * `maxLen` is set) or one `MULTI`/`XADD…`/`EXEC` transaction, so a batch
-   * is stored whole or not at all.
-   *
-   * @param batch The traces to send, oldest first.
-   * @returns Resolves when Redis has acknowledged the batch.
-   * @throws {Error} When Redis is unreachable or refuses the batch; the base
-   * class retries, then drops and counts.
-   */
-  protected override async flushBatch(batch: Trace[]): Promise<void> {
-    if (batch.length === 0) return;
-    await this.#ready();
-    const client = this.#client;
-    const key = this.#key;
-    const maxLen = this.#maxLen;
-    if (this.#mode === "list") {
-      const push = new Array<string>(batch.length + 2);
-      push[0] = "RPUSH";
-      push[1] = key;
-      for (let i = 0; i < batch.length; i++) {
-        push[i + 2] = stringifyTrace(batch[i]);
-      }
-      if (maxLen === undefined) {
-        await client.sendCommand(push);
-        return;
-      }
-      await transaction(client, [push, ["LTRIM", key, String(-maxLen), "-1"]]);
-      return;
-    }
-    const head = maxLen === undefined
-      ? ["XADD", key, "*"]
-      : ["XADD", key, "MAXLEN", "~", String(maxLen), "*"];
-    const commands = batch.map((trace) => [
-      ...head,
-      REDIS_STREAM_FIELD,
-      stringifyTrace(trace),
-    ]);
-    await transaction(client, commands);
   }
 
   /**
    * Streams every stored entry's raw text with its position, oldest first,
-   * reading `readPageSize` entries per request. In a stream, an entry
-   * without a `trace` field is yielded as the JSON object of its fields (so
-   * flat `name`/`duration` fields read as a trace).
+   * `readPageSize` entries per request.
    *
    * @returns The entries, as an async iterable.
-   * @throws {Error} When Redis cannot be read (for example, the key holds
-   * another type, or Redis is unreachable).
-   *
-   * @example
-   * ```ts
-   * import { RedisCollector } from "@pss/pss/redis";
-   * const collector = new RedisCollector({ key: "myapp:example:raw" });
-   * for await (const { text, position } of collector.readRawEntries()) {
-   *   console.log(position, text.length);
-   * }
-   * await collector.close();
-   * ```
+   * @throws {Error} When Redis cannot be read (the key holds another type,
+   * Redis is unreachable).
    */
   async *readRawEntries(): AsyncGenerator<RawEntry, void, undefined> {
-    await held(this.#ready());
-    const client = this.#client;
+    await held(this.#connection.ready());
+    const client = this.#connection.client;
     const key = this.#key;
     const page = this.#readPageSize;
     if (this.#mode === "list") {
@@ -775,20 +581,13 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   }
 
   /**
-   * Reads every trace stored under the key, oldest first. Entries that are
-   * not valid pypss JSON are skipped; `readTraces(collector)` counts them.
+   * Every valid trace stored under the key, oldest first (malformed entries
+   * are skipped; `readTraces(collector)` counts them).
    *
    * @returns The traces.
    * @throws {Error} When Redis cannot be read.
-   *
-   * @example
-   * ```ts
-   * import { RedisCollector } from "@pss/pss/redis";
-   * await using collector = new RedisCollector({ key: "myapp:example:read" });
-   * console.log((await collector.traces()).length); // 0
-   * ```
    */
-  async traces(): Promise<Trace[]> {
+  override async traces(): Promise<Trace[]> {
     const out: Trace[] = [];
     for await (const { text } of this.readRawEntries()) {
       let value: unknown;
@@ -804,86 +603,29 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   }
 
   /**
-   * Flushes what is queued, then deletes the key (every trace under it,
-   * whoever wrote it).
+   * Flushes, then deletes the key, but only when it holds a list (or, in
+   * stream mode, a stream): a key of another type is someone else's data.
    *
    * @returns Resolves once the key is gone.
-   * @throws {Error} When Redis is unreachable.
-   *
-   * @example
-   * ```ts
-   * import { RedisCollector } from "@pss/pss/redis";
-   * await using collector = new RedisCollector({ key: "myapp:example:clear" });
-   * collector.add({ name: "op" });
-   * await collector.clear();
-   * console.log((await collector.traces()).length); // 0
-   * ```
+   * @throws {Error} When Redis is unreachable, or the key holds another type.
    */
-  async clear(): Promise<void> {
+  override async clear(): Promise<void> {
     await this.flush();
-    await held(this.#ready());
-    await held(this.#client.sendCommand(["DEL", this.#key]));
-  }
-
-  /**
-   * Flushes what is queued (retrying as configured), then disconnects the
-   * client if the collector created it. Idempotent; never rejects.
-   *
-   * @returns Resolves when everything is sent or given up (and counted).
-   *
-   * @example
-   * ```ts
-   * import { RedisCollector } from "@pss/pss/redis";
-   * const collector = new RedisCollector({ key: "myapp:example:close" });
-   * collector.add({ name: "op" });
-   * await collector.clear(); // keep the example's Redis clean
-   * await collector.close();
-   * await collector.close(); // idempotent
-   * console.log(collector.stats().sent); // 1
-   * ```
-   */
-  override close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    try {
-      await super.close();
-    } catch {
-      // The base never rejects; this only guards the disconnect below.
+    await held(this.#connection.ready());
+    const kind = await held(runScript(
+      this.#connection.client,
+      CLEAR,
+      [this.#key],
+      [this.#mode],
+    ));
+    if (kind !== "ok") {
+      const error = new Error(
+        `${NAME} refuses to clear '${this.#key}': it holds a ${
+          String(kind)
+        }, not a ${this.#mode}`,
+      );
+      this.reportError(error);
+      throw error;
     }
-    this.#stopped = true;
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
-    const client = this.#client;
-    client.off("ready", this.#readyListener);
-    if (!this.#ownsClient) {
-      client.off("error", this.#listener);
-      return;
-    }
-    // node-redis cannot destroy a socket that is still connecting (it would
-    // connect afterwards, closed to node-redis but open to Redis): let an
-    // attempt in progress finish, for a bounded time.
-    const connecting = this.#connecting;
-    if (connecting !== undefined) {
-      let timer: TimerHandle | undefined;
-      await Promise.race([
-        connecting,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(
-            resolve,
-            this.#connectTimeoutMs + CLOSE_CONNECT_GRACE_MS,
-          );
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    // Every batch is acknowledged or dropped by now, so nothing of ours is
-    // pending: destroy() closes at once, even during an outage (close()
-    // would wait for a connection that may never come back). The error
-    // listener stays: node-redis may still report on a socket it is closing,
-    // and an EventEmitter without one would throw that into the host.
-    this.#destroyClient();
   }
 }

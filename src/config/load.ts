@@ -20,7 +20,8 @@ import {
 } from "../collect/memory.ts";
 import { configureInstrumentation } from "../instrument/settings.ts";
 import { parseJsonc } from "./_jsonc.ts";
-import { type ConfigHost, configHost } from "./host.ts";
+import { runtime } from "../runtime/adapter.ts";
+import type { EnvironmentPort } from "../runtime/types.ts";
 
 /**
  * The name of every setting a file or the environment can set: the
@@ -117,7 +118,9 @@ export interface LoadConfigOptions {
   env?: Readonly<Record<string, string | undefined>> | false;
   /**
    * Called with each warning: a source skipped because the runtime's
-   * permissions do not allow reading it. The warnings are also returned.
+   * permissions do not allow reading it, or a `PSS_*` variable that is
+   * not a setting but close to one's name (a typo). The warnings are also
+   * returned.
    * @default {console.warn}
    */
   onWarning?: (message: string) => void;
@@ -247,7 +250,7 @@ type JsonRead =
 
 /** Reads and parses one file. */
 async function readJsonFile(
-  host: ConfigHost,
+  host: EnvironmentPort,
   path: string,
   options: { jsonc: boolean; required: boolean },
 ): Promise<JsonRead> {
@@ -351,7 +354,7 @@ export async function loadConfig(
       "'env' must be an object of strings or false",
     );
   }
-  const host = configHost;
+  const host = runtime.env;
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
@@ -470,6 +473,20 @@ export async function loadConfig(
     if (used.length > 0) {
       layers.push(layer);
       sources.push(`environment (${used.join(", ")})`);
+    }
+    // A misspelled variable would otherwise be ignored in silence. Only
+    // names close to a setting's are reported: other PSS_* variables may
+    // belong to something else.
+    const known = Object.values(CONFIG_ENV_VARS);
+    const names = env === undefined ? host.envNames() : Object.keys(env);
+    for (const variable of names ?? []) {
+      if (!variable.startsWith("PSS_") || known.includes(variable)) continue;
+      const suggestion = didYouMean(variable, known);
+      if (suggestion !== "") {
+        warn(
+          `pss: environment variable ${variable} is not a setting and was ignored${suggestion}`,
+        );
+      }
     }
   }
 

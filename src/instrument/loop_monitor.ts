@@ -281,7 +281,8 @@ export function startAsyncMonitoring(
  *
  * @example
  * ```ts
- * import { startAsyncMonitoring, stopAsyncMonitoring } from "@pss/pss";
+ * import { startAsyncMonitoring } from "@pss/pss";
+ * import { stopAsyncMonitoring } from "./loop_monitor.ts";
  * startAsyncMonitoring();
  * console.log(stopAsyncMonitoring()); // 1
  * ```

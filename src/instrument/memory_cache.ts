@@ -82,7 +82,7 @@ function refresh(now: number): number | undefined {
  *
  * @example
  * ```ts
- * import { stopMemoryRefresher } from "@pss/pss";
+ * import { stopMemoryRefresher } from "./memory_cache.ts";
  * stopMemoryRefresher();
  * ```
  */

@@ -13,7 +13,8 @@ import { PssConfigError } from "../score/config.ts";
  *
  * @example
  * ```ts
- * import { configureInstrumentation, type InstrumentationErrorSource, MemoryCollector, monitorBlock, resetInstrumentation } from "@pss/pss";
+ * import { configureInstrumentation, type InstrumentationErrorSource, MemoryCollector, monitorBlock } from "@pss/pss";
+ * import { resetInstrumentation } from "./settings.ts";
  * class FullCollector extends MemoryCollector {
  *   override add(): void { throw new Error("disk full"); }
  * }
@@ -95,7 +96,8 @@ export interface InstrumentationSettings {
  *
  * @example
  * ```ts
- * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions, resetInstrumentation } from "@pss/pss";
+ * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions } from "@pss/pss";
+ * import { resetInstrumentation } from "./settings.ts";
  * const production: InstrumentationOptions = { sampleRate: 0.1, errorSampleRate: 1, cpu: true };
  * configureInstrumentation(production);
  * console.log(getInstrumentationSettings().sampleRate); // 0.1
@@ -309,7 +311,8 @@ export function getInstrumentationSettings(): InstrumentationSettings {
  *
  * @example
  * ```ts
- * import { configureInstrumentation, resetInstrumentation } from "@pss/pss";
+ * import { configureInstrumentation } from "@pss/pss";
+ * import { resetInstrumentation } from "./settings.ts";
  * configureInstrumentation({ sampleRate: 0 });
  * resetInstrumentation();
  * ```

@@ -16,7 +16,7 @@ import { PssConfigError } from "../score/config.ts";
  *
  * @example
  * ```ts
- * import { compareReports, type RowChange } from "@pss/pss";
+ * import { compareReports, type RowChange } from "@pss/pss/report";
  * const base = { pss: 90, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 1, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 50, systemTraceCount: 0, skippedCount: 0 };
  * const head = { ...base, pss: 80 };
  * const change: RowChange = compareReports(
@@ -44,7 +44,7 @@ export interface RowChange {
  *
  * @example
  * ```ts
- * import type { ScoreDelta } from "@pss/pss";
+ * import type { ScoreDelta } from "@pss/pss/report";
  * const delta: ScoreDelta = { pss: -3, breakdown: { timingStability: -0.1, memoryStability: 0, errorVolatility: 0, branchingEntropy: 0, concurrencyChaos: 0 } };
  * console.log(delta.pss); // -3
  * ```
@@ -61,7 +61,8 @@ export interface ScoreDelta {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName, type ComparedSide, type Trace } from "@pss/pss";
+ * import { computePss, computePssByName, type Trace } from "@pss/pss";
+ * import type { ComparedSide } from "@pss/pss/report";
  * const traces: Trace[] = [{ name: "op", duration: 0.1 }];
  * const side: ComparedSide = { report: computePss(traces), rows: computePssByName(traces) };
  * console.log(side.rows.length); // 1
@@ -79,7 +80,7 @@ export interface ComparedSide {
  *
  * @example
  * ```ts
- * import type { CompareOptions } from "@pss/pss";
+ * import type { CompareOptions } from "@pss/pss/report";
  * const options: CompareOptions = { maxDrop: 5, minTraces: 30 };
  * console.log(options);
  * ```
@@ -104,7 +105,8 @@ export interface CompareOptions {
  *
  * @example
  * ```ts
- * import { type Comparison, compareReports, computePss } from "@pss/pss";
+ * import { type Comparison, compareReports } from "@pss/pss/report";
+ * import { computePss } from "@pss/pss";
  * const base = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1 }]);
  * const head = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.3, error: true }]);
  * const result: Comparison = compareReports({ report: base, rows: [] }, { report: head, rows: [] }, { maxDrop: 5 });
@@ -155,7 +157,8 @@ function deltaOf(base: PssReport, head: PssReport): ScoreDelta {
  *
  * @example Gate a pull request on a drop of more than 5 points
  * ```ts
- * import { compareReports, computePss, computePssByName, type Trace } from "@pss/pss";
+ * import { compareReports } from "@pss/pss/report";
+ * import { computePss, computePssByName, type Trace } from "@pss/pss";
  * const before: Trace[] = [{ name: "db", duration: 0.01 }, { name: "db", duration: 0.01 }];
  * const after: Trace[] = [{ name: "db", duration: 0.01 }, { name: "db", duration: 0.09, error: true }];
  * const side = (traces: Trace[]) => ({ report: computePss(traces), rows: computePssByName(traces) });
@@ -246,7 +249,8 @@ function signed(value: number, digits: number): string {
  *
  * @example
  * ```ts
- * import { compareReports, computePss, renderComparisonText } from "@pss/pss";
+ * import { compareReports, renderComparisonText } from "@pss/pss/report";
+ * import { computePss } from "@pss/pss";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * console.log(renderComparisonText(compareReports({ report, rows: [] }, { report, rows: [] })));
  * ```
@@ -365,27 +369,14 @@ export function renderComparisonText(
  *
  * @example
  * ```ts
- * import { comparisonToJson, compareReports, computePss } from "@pss/pss";
+ * import { comparisonToJson, compareReports } from "@pss/pss/report";
+ * import { computePss } from "@pss/pss";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * const json = comparisonToJson(compareReports({ report, rows: [] }, { report, rows: [] }));
  * console.log(json.delta.pss); // 0
  * ```
  */
-export function comparisonToJson(comparison: Comparison): {
-  base: SideJson;
-  head: SideJson;
-  delta: DeltaJson;
-  rows: {
-    name: string;
-    base: SideJson | null;
-    head: SideJson | null;
-    delta: DeltaJson | null;
-    failed: boolean;
-  }[];
-  appeared: string[];
-  vanished: string[];
-  gate: { max_drop: number | null; min_traces: number; failed: boolean };
-} {
+export function comparisonToJson(comparison: Comparison): ComparisonJson {
   return {
     base: sideJson(comparison.base),
     head: sideJson(comparison.head),
@@ -407,15 +398,80 @@ export function comparisonToJson(comparison: Comparison): {
   };
 }
 
-/** One side of a row or of the whole, in the JSON comparison. */
-type SideJson = {
-  pss: number;
-  breakdown: Record<string, number>;
-  traces: number;
-};
+/**
+ * The JSON form of a comparison, as `pss compare --format json` writes it.
+ *
+ * @example
+ * ```ts
+ * import { type ComparisonJson, comparisonToJson, compareReports } from "@pss/pss/report";
+ * import { computePss } from "@pss/pss";
+ * const report = computePss([{ name: "op", duration: 0.1 }]);
+ * const json: ComparisonJson = comparisonToJson(compareReports({ report, rows: [] }, { report, rows: [] }));
+ * console.log(json.gate.failed); // false
+ * ```
+ */
+export interface ComparisonJson {
+  /** The baseline, overall. */
+  base: ComparisonSideJson;
+  /** The head, overall. */
+  head: ComparisonSideJson;
+  /** Head minus base, overall. */
+  delta: ComparisonDeltaJson;
+  /** Every row, worst change first; `null` for a side the row is missing from. */
+  rows: {
+    name: string;
+    base: ComparisonSideJson | null;
+    head: ComparisonSideJson | null;
+    delta: ComparisonDeltaJson | null;
+    failed: boolean;
+  }[];
+  /** Rows only in the head. */
+  appeared: string[];
+  /** Rows only in the baseline. */
+  vanished: string[];
+  /** The gate's settings and verdict. */
+  gate: { max_drop: number | null; min_traces: number; failed: boolean };
+}
 
-/** A change, in the JSON comparison. */
-type DeltaJson = { pss: number; breakdown: Record<string, number> };
+/**
+ * One side of a row or of the whole, in the JSON comparison: pillars under
+ * pypss's snake_case keys, unrounded.
+ *
+ * @example
+ * ```ts
+ * import type { ComparisonSideJson } from "@pss/pss/report";
+ * const side: ComparisonSideJson = { pss: 90, breakdown: { timing_stability: 0.9 }, traces: 10 };
+ * console.log(side.pss); // 90
+ * ```
+ */
+export interface ComparisonSideJson {
+  /** The score. */
+  pss: number;
+  /** The pillars. */
+  breakdown: Record<string, number>;
+  /** Regular traces scored. */
+  traces: number;
+}
+
+/**
+ * A change (head minus base), in the JSON comparison.
+ *
+ * @example
+ * ```ts
+ * import type { ComparisonDeltaJson } from "@pss/pss/report";
+ * const delta: ComparisonDeltaJson = { pss: -4, breakdown: { timing_stability: -0.1 } };
+ * console.log(delta.pss); // -4
+ * ```
+ */
+export interface ComparisonDeltaJson {
+  /** Points. */
+  pss: number;
+  /** Per pillar. */
+  breakdown: Record<string, number>;
+}
+
+type SideJson = ComparisonSideJson;
+type DeltaJson = ComparisonDeltaJson;
 
 function sideJson(report: PssReport): SideJson {
   return {

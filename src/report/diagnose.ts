@@ -21,7 +21,8 @@ import { PssConfigError } from "../score/config.ts";
  *
  * @example
  * ```ts
- * import { computePss, type Verdict, verdictOf } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type Verdict, verdictOf } from "@pss/pss/report";
  * const none: Verdict = verdictOf(computePss([]));
  * const one: Verdict = verdictOf(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(none, one); // no-data excellent
@@ -34,7 +35,7 @@ export type Verdict = "excellent" | "good" | "fair" | "unstable" | "no-data";
  *
  * @example
  * ```ts
- * import { pillarSeverity, type Severity } from "@pss/pss";
+ * import { pillarSeverity, type Severity } from "@pss/pss/report";
  * const severity: Severity | undefined = pillarSeverity("memoryStability", 0.5);
  * console.log(severity); // critical
  * ```
@@ -46,7 +47,7 @@ export type Severity = "warning" | "critical";
  *
  * @example
  * ```ts
- * import { type PillarThresholds, pillarSeverity } from "@pss/pss";
+ * import { type PillarThresholds, pillarSeverity } from "@pss/pss/report";
  * const lenient: PillarThresholds = { warning: 0.7, critical: 0.4 };
  * console.log(pillarSeverity("timingStability", 0.8)); // warning
  * console.log(pillarSeverity("timingStability", 0.8, { thresholds: { timingStability: lenient } })); // undefined
@@ -66,7 +67,7 @@ export interface PillarThresholds {
  *
  * @example
  * ```ts
- * import { DEFAULT_DIAGNOSIS_THRESHOLDS } from "@pss/pss";
+ * import { DEFAULT_DIAGNOSIS_THRESHOLDS } from "@pss/pss/report";
  * console.log(DEFAULT_DIAGNOSIS_THRESHOLDS.errorVolatility.critical); // 0.7
  * ```
  */
@@ -85,7 +86,7 @@ export const DEFAULT_DIAGNOSIS_THRESHOLDS: Readonly<
  *
  * @example
  * ```ts
- * import { diagnoseReport, type PillarFinding } from "@pss/pss";
+ * import { diagnoseReport, type PillarFinding } from "@pss/pss/report";
  * const findings: PillarFinding[] = diagnoseReport({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).findings;
  * console.log(findings[0].label, findings[0].value, findings[0].severity); // Error Volatility 0.18 critical
  * console.log(findings[0].causes);
@@ -111,7 +112,8 @@ export interface PillarFinding {
  *
  * @example
  * ```ts
- * import { computePss, type Diagnosis, diagnoseReport } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type Diagnosis, diagnoseReport } from "@pss/pss/report";
  * const diagnosis: Diagnosis = diagnoseReport(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(diagnosis.verdict, diagnosis.findings.length); // excellent 0
  * console.log(diagnosis.headline); // Excellent: the program is stable under this workload.
@@ -133,7 +135,8 @@ export interface Diagnosis {
  *
  * @example
  * ```ts
- * import { diagnoseReport, type DiagnoseOptions, type PssReport } from "@pss/pss";
+ * import { type PssReport } from "@pss/pss";
+ * import { diagnoseReport, type DiagnoseOptions } from "@pss/pss/report";
  * const report: PssReport = { pss: 99, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.95, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 };
  * const strict: DiagnoseOptions = { thresholds: { errorVolatility: { warning: 0.99, critical: 0.9 } } };
  * console.log(diagnoseReport(report).findings.length); // 0
@@ -204,7 +207,7 @@ const HEADLINES: Readonly<Record<Verdict, string>> = {
  *
  * @example
  * ```ts
- * import { verdictOf } from "@pss/pss";
+ * import { verdictOf } from "@pss/pss/report";
  * console.log(verdictOf({
  *   pss: 80,
  *   breakdown: { timingStability: 0.6, memoryStability: 1, errorVolatility: 1, branchingEntropy: 1, concurrencyChaos: 1 },
@@ -231,7 +234,7 @@ export function verdictOf(report: PssReport): Verdict {
  *
  * @example
  * ```ts
- * import { isEmptyReport } from "@pss/pss";
+ * import { isEmptyReport } from "@pss/pss/report";
  * const breakdown = { timingStability: 0, memoryStability: 0, errorVolatility: 0, branchingEntropy: 0, concurrencyChaos: 0 };
  * console.log(isEmptyReport({ pss: 0, breakdown, traceCount: 0, systemTraceCount: 0, skippedCount: 3 })); // true
  * ```
@@ -254,7 +257,7 @@ export function isEmptyReport(report: PssReport): boolean {
  *
  * @example
  * ```ts
- * import { diagnoseReport } from "@pss/pss";
+ * import { diagnoseReport } from "@pss/pss/report";
  * const diagnosis = diagnoseReport({
  *   pss: 78,
  *   breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 },
@@ -313,7 +316,7 @@ export function diagnoseReport(
  *
  * @example
  * ```ts
- * import { pillarSeverity } from "@pss/pss";
+ * import { pillarSeverity } from "@pss/pss/report";
  * console.log(pillarSeverity("errorVolatility", 0.8)); // "warning"
  * console.log(pillarSeverity("timingStability", 0.8)); // "warning"
  * console.log(pillarSeverity("timingStability", 0.95)); // undefined
@@ -375,7 +378,8 @@ function severityRank(severity: Severity): number {
  *
  * @example
  * ```ts
- * import { computePss, rankByName, type ReportsByName } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { rankByName, type ReportsByName } from "@pss/pss/report";
  * const cache = computePss([{ name: "cache", duration: 0.001 }]);
  * const db = computePss([{ name: "db", duration: 0.1 }, { name: "db", duration: 0.1, error: true }]);
  * const asMap: ReportsByName = new Map([["cache", cache], ["db", db]]);
@@ -397,7 +401,8 @@ export type ReportsByName =
  *
  * @example
  * ```ts
- * import { computePssByName, rankByName } from "@pss/pss";
+ * import { computePssByName } from "@pss/pss";
+ * import { rankByName } from "@pss/pss/report";
  * const rows = computePssByName([
  *   { name: "steady", duration: 0.1 },
  *   { name: "steady", duration: 0.1 },
@@ -450,7 +455,7 @@ function pillarSum(report: PssReport): number {
  *
  * @example
  * ```ts
- * import { formatPillar } from "@pss/pss";
+ * import { formatPillar } from "@pss/pss/report";
  * console.log(formatPillar(0.125), formatPillar(1)); // 0.12 1.00
  * ```
  */

@@ -83,7 +83,7 @@ export interface HtmlReportOptions {
  *
  * @example
  * ```ts
- * import { escapeHtml } from "@pss/pss";
+ * import { escapeHtml } from "./html.ts";
  * console.log(escapeHtml(`<script>alert("x")</script>`));
  * // &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;
  * ```

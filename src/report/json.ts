@@ -54,7 +54,9 @@ import {
  *
  * @example
  * ```ts
- * import { type BreakdownJson, computePss, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type BreakdownJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const breakdown: BreakdownJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).breakdown;
  * for (const [pillar, value] of Object.entries(breakdown)) console.log(pillar, value); // timing_stability 1, memory_stability 1, …
  * ```
@@ -66,7 +68,9 @@ export type BreakdownJson = PypssReportJson["breakdown"];
  *
  * @example
  * ```ts
- * import { computePss, type CountsJson, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type CountsJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const counts: CountsJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).counts;
  * console.log(counts); // { traces: 1, system_traces: 0, skipped: 0 }
  * ```
@@ -85,7 +89,8 @@ export interface CountsJson {
  *
  * @example
  * ```ts
- * import { type FindingJson, reportToJson } from "@pss/pss";
+ * import { type FindingJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const findings: FindingJson[] = reportToJson({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).diagnosis.findings;
  * for (const f of findings) console.log(f.pillar, f.value, f.severity); // error_volatility 0.18 critical
  * ```
@@ -110,7 +115,9 @@ export interface FindingJson {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName, type NamedReportJson, reportToJson } from "@pss/pss";
+ * import { computePss, computePssByName } from "@pss/pss";
+ * import { type NamedReportJson } from "@pss/pss/report";
+ * import { reportToJson } from "./json.ts";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1, error: true }];
  * const json = reportToJson(computePss(traces), { byName: computePssByName(traces) });
  * const rows: NamedReportJson[] = json.by_name ?? [];
@@ -140,10 +147,12 @@ export interface NamedReportJson {
  *
  * @example
  * ```ts
- * import { type DetailsJson, PssAccumulator, reportToJson } from "@pss/pss";
+ * import type { DetailsJson } from "@pss/pss/report";
+ * import { PssAccumulator } from "@pss/pss/score";
+ * import { renderReportJson } from "@pss/pss";
  * const accumulator = new PssAccumulator();
  * accumulator.add({ name: "op", duration: 0.25 });
- * const json = reportToJson(accumulator.report(), { details: accumulator.details() });
+ * const json = JSON.parse(renderReportJson(accumulator.report(), { details: accumulator.details() }));
  * const details: DetailsJson | undefined = json.details;
  * console.log(details?.latency_seconds?.max); // 0.25
  * ```
@@ -176,7 +185,7 @@ export interface DetailsJson {
  *
  * @example
  * ```ts
- * import type { DragRowJson } from "@pss/pss";
+ * import type { DragRowJson } from "@pss/pss/report";
  * const row: DragRowJson = { name: "db.query", pss: 41, traces: 900, weakest_pillar: "Timing Stability", weakest_value: 0.1 };
  * console.log(row.name);
  * ```
@@ -215,7 +224,8 @@ function detailsJson(details: TraceDetails): DetailsJson {
  *
  * @example Read back a JSON report
  * ```ts
- * import { computePss, type PssReportJson, renderReportJson } from "@pss/pss";
+ * import { computePss, renderReportJson } from "@pss/pss";
+ * import { type PssReportJson } from "@pss/pss/report";
  * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]));
  * const json: PssReportJson = JSON.parse(text);
  * console.log(json.pss, json.verdict, json.counts.traces); // 100 excellent 1
@@ -254,7 +264,8 @@ export interface PssReportJson {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName, reportToJson, type ReportToJsonOptions } from "@pss/pss";
+ * import { computePss, computePssByName, type ReportToJsonOptions } from "@pss/pss";
+ * import { reportToJson } from "./json.ts";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1 }];
  * const options: ReportToJsonOptions = {
  *   byName: computePssByName(traces),
@@ -313,7 +324,8 @@ export interface JsonReportOptions extends ReportToJsonOptions {
  *
  * @example
  * ```ts
- * import { computePss, reportToJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { reportToJson } from "./json.ts";
  * const json = reportToJson(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(json.pss, json.breakdown.timing_stability); // 100 1
  * ```

@@ -4,11 +4,10 @@
  * @module
  */
 
-/** What `setTimeout`/`setInterval` return on Deno (a number) or Bun (a Timer object). */
-export type TimerHandle = ReturnType<typeof setTimeout>;
+import { runtime } from "./adapter.ts";
+import type { TimerHandle } from "./types.ts";
 
-const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } })
-  .Deno;
+export type { TimerHandle } from "./types.ts";
 
 /**
  * Lets the process exit even while `handle` is pending: `Deno.unrefTimer`
@@ -26,14 +25,5 @@ const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } })
  * ```
  */
 export function unrefTimer<T extends TimerHandle>(handle: T): T {
-  try {
-    const h = handle as unknown;
-    if (typeof h === "number") deno?.unrefTimer?.(h);
-    else if (h !== null && typeof h === "object" && "unref" in h) {
-      (h as { unref(): void }).unref();
-    }
-  } catch {
-    // Unref is an optimisation; failing to do it must not break the caller.
-  }
-  return handle;
+  return runtime.unrefTimer(handle);
 }

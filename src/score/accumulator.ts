@@ -23,7 +23,7 @@ import { exclusiveQuantiles, max, sum } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { PssAccumulator, type PssAccumulatorOptions } from "@pss/pss";
+ * import { PssAccumulator, type PssAccumulatorOptions } from "@pss/pss/score";
  * const options: PssAccumulatorOptions = { groups: "process" };
  * const accumulator = new PssAccumulator(options);
  * accumulator.add({ name: "op", duration: 0.1 }, "host-a:41");
@@ -54,7 +54,7 @@ export interface PssAccumulatorOptions {
  *
  * @example
  * ```ts
- * import { PssAccumulator, type LatencySummary } from "@pss/pss";
+ * import { PssAccumulator, type LatencySummary } from "@pss/pss/score";
  * const accumulator = new PssAccumulator();
  * for (const duration of [0.1, 0.2, 0.3]) accumulator.add({ name: "op", duration });
  * const latency: LatencySummary | undefined = accumulator.details().latency;
@@ -77,7 +77,7 @@ export interface LatencySummary {
  *
  * @example
  * ```ts
- * import { type LagSummary, PssAccumulator } from "@pss/pss";
+ * import { type LagSummary, PssAccumulator } from "@pss/pss/score";
  * const accumulator = new PssAccumulator();
  * accumulator.addLag(0.002);
  * accumulator.addLag(0.004);
@@ -103,7 +103,7 @@ export interface LagSummary {
  *
  * @example
  * ```ts
- * import { PssAccumulator, type TraceDetails } from "@pss/pss";
+ * import { PssAccumulator, type TraceDetails } from "@pss/pss/score";
  * const accumulator = new PssAccumulator();
  * accumulator.add({ name: "op", duration: 0.1, error: true, exceptionType: "TimeoutError" });
  * const details: TraceDetails = accumulator.details();
@@ -142,7 +142,7 @@ export interface TraceDetails {
  *
  * @example
  * ```ts
- * import { type GroupRow, PssAccumulator } from "@pss/pss";
+ * import { type GroupRow, PssAccumulator } from "@pss/pss/score";
  * const accumulator = new PssAccumulator({ groups: "shared" });
  * accumulator.add({ name: "db.query", duration: 0.01 }, "db.query");
  * const [row]: GroupRow[] = accumulator.groupRows();
@@ -199,7 +199,8 @@ class Counters {
  *
  * @example Score a stream without keeping it
  * ```ts
- * import { computePss, PssAccumulator, type Trace } from "@pss/pss";
+ * import { computePss, type Trace } from "@pss/pss";
+ * import { PssAccumulator } from "@pss/pss/score";
  * const traces: Trace[] = [
  *   { name: "a", duration: 0.1 },
  *   { name: "b", duration: 0.3, error: true },

@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * import { branchingEntropy } from "@pss/pss";
+ * import { branchingEntropy } from "@pss/pss/score";
  * console.log(branchingEntropy([10])); // 1
  * console.log(branchingEntropy(new Map([["hit", 9], ["miss", 1]]).values())); // 0.5310044064107188
  * ```

@@ -25,7 +25,7 @@ import { cv, decay, sum } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { concurrencyChaos } from "@pss/pss";
+ * import { concurrencyChaos } from "@pss/pss/score";
  * console.log(concurrencyChaos(new Float64Array([0.5, 0.5]), [])); // 1
  * console.log(concurrencyChaos(new Float64Array(0), [0.1])); // 0.5
  * ```

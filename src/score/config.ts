@@ -68,7 +68,7 @@ export interface PssConfig {
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG } from "@pss/pss";
+ * import { DEFAULT_CONFIG } from "@pss/pss/score";
  * console.log(DEFAULT_CONFIG.wTs); // 0.3
  * ```
  */
@@ -165,7 +165,7 @@ const WEIGHTS = ["wTs", "wMs", "wEv", "wBe", "wCc"] as const;
  *
  * @example
  * ```ts
- * import { resolveConfig } from "@pss/pss";
+ * import { resolveConfig } from "@pss/pss/score";
  * const config = resolveConfig({ alpha: 3 });
  * console.log(config.alpha, config.beta); // 3 1
  * ```

@@ -13,7 +13,7 @@ import { decay } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { type ErrorSummary, errorVolatility } from "@pss/pss";
+ * import { type ErrorSummary, errorVolatility } from "@pss/pss/score";
  * const summary: ErrorSummary = { total: 100, errors: 1, longestRun: 1 };
  * console.log(errorVolatility(summary) < 1); // true
  * ```
@@ -36,7 +36,7 @@ export interface ErrorSummary {
  *
  * @example
  * ```ts
- * import { summarizeErrors } from "@pss/pss";
+ * import { summarizeErrors } from "@pss/pss/score";
  * console.log(summarizeErrors([false, true, true, false, true]));
  * // { total: 5, errors: 3, longestRun: 2 }
  * ```
@@ -78,7 +78,7 @@ export function summarizeErrors(
  *
  * @example
  * ```ts
- * import { errorVolatility } from "@pss/pss";
+ * import { errorVolatility } from "@pss/pss/score";
  * console.log(errorVolatility({ total: 10, errors: 0, longestRun: 0 })); // 1
  * ```
  */

@@ -16,7 +16,8 @@ import { isPlain, isTruthyError, scoreColumns } from "./_columns.ts";
  *
  * @example
  * ```ts
- * import { computePss, type PillarKey, PILLARS } from "@pss/pss";
+ * import { computePss, type PillarKey } from "@pss/pss";
+ * import { PILLARS } from "@pss/pss/score";
  * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
  * const keys: PillarKey[] = PILLARS.map((pillar) => pillar.key);
  * const weakest = keys.reduce((a, b) => (report.breakdown[b] < report.breakdown[a] ? b : a));
@@ -30,7 +31,7 @@ export type PillarKey = keyof PssBreakdown;
  *
  * @example
  * ```ts
- * import { type PillarInfo, PILLARS } from "@pss/pss";
+ * import { type PillarInfo, PILLARS } from "@pss/pss/score";
  * const first: PillarInfo = PILLARS[0];
  * console.log(first.label); // "Timing Stability"
  * ```
@@ -52,7 +53,8 @@ export interface PillarInfo {
  *
  * @example
  * ```ts
- * import { computePss, PILLARS } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { PILLARS } from "@pss/pss/score";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * for (const pillar of PILLARS) {
  *   console.log(`${pillar.label}: ${report.breakdown[pillar.key].toFixed(2)}`);
@@ -475,7 +477,8 @@ export function computePssByName(
  *
  * @example
  * ```ts
- * import { computePss, type PypssReportJson, toPypssJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { type PypssReportJson, toPypssJson } from "./pss.ts";
  * const json: PypssReportJson = toPypssJson(computePss([{ name: "op", duration: 0.1 }]));
  * console.log(json.breakdown.timing_stability); // 1
  * ```
@@ -509,7 +512,8 @@ export interface PypssReportJson {
  *
  * @example
  * ```ts
- * import { computePss, toPypssJson } from "@pss/pss";
+ * import { computePss } from "@pss/pss";
+ * import { toPypssJson } from "./pss.ts";
  * const report = computePss([{ name: "op", duration: 0.1, error: true }]);
  * console.log(JSON.stringify(toPypssJson(report)));
  * // {"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}

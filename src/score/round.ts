@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * import { roundHalfEven } from "@pss/pss";
+ * import { roundHalfEven } from "./round.ts";
  * console.log(roundHalfEven(92.5), roundHalfEven(93.5), roundHalfEven(2.4999)); // 92 94 2
  * ```
  */
@@ -60,7 +60,7 @@ const MAX_DIGITS = 323;
  *
  * @example
  * ```ts
- * import { roundPypss } from "@pss/pss";
+ * import { roundPypss } from "@pss/pss/score";
  * console.log(roundPypss(0.125, 2), roundPypss(0.375, 2), roundPypss(2.675, 2)); // 0.12 0.38 2.67
  * ```
  */

@@ -22,7 +22,7 @@ import { cv, decay, exclusiveQuantiles } from "./stats.ts";
  *
  * @example
  * ```ts
- * import { timingStability } from "@pss/pss";
+ * import { timingStability } from "@pss/pss/score";
  * console.log(timingStability(new Float64Array([0.1, 0.1, 0.1]))); // 1
  * ```
  */

@@ -2,9 +2,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchCollector,
-  type BatchCollectorOptions,
   type BatchCollectorStats,
+  type BatchOptions,
 } from "../../src/collect/batch.ts";
+import {
+  PermanentExportError,
+  type TraceExporter,
+} from "../../src/collect/exporter.ts";
 import { MemoryCollector } from "../../src/collect/memory.ts";
 import { runtime } from "../../src/runtime/adapter.ts";
 import { PssConfigError } from "../../src/score/config.ts";
@@ -13,13 +17,13 @@ import { readTraces } from "../../src/collect/read.ts";
 import { spawnRuntime, tempDir } from "../fixtures/spawn.ts";
 
 /** What the destination does with the next export. */
-type Behaviour = "accept" | "fail" | "hang";
+type Behaviour = "accept" | "fail" | "hang" | "permanent";
 
 /**
- * A real BatchCollector whose destination is an array; each export follows
- * the next scripted behaviour (then "accept"). The engine is under test.
+ * An exporter whose destination is an array; each export follows the next
+ * scripted behaviour (then "accept").
  */
-class ArrayCollector extends BatchCollector {
+class ArrayExporter implements TraceExporter {
   readonly received: Trace[] = [];
   readonly batches: number[] = [];
   script: Behaviour[] = [];
@@ -28,33 +32,53 @@ class ArrayCollector extends BatchCollector {
   /** Set while an export waits on `release`. */
   gate: Promise<void> | undefined;
 
-  constructor(options: BatchCollectorOptions = {}) {
-    super({ flushOnExit: false, ...options }, "ArrayCollector");
-  }
-
-  protected override async flushBatch(batch: Trace[]): Promise<void> {
+  async export(batch: readonly Trace[]): Promise<void> {
     this.calls++;
     const behaviour = this.always ?? this.script.shift() ?? "accept";
     if (behaviour === "hang") return new Promise<void>(() => {});
     if (behaviour === "fail") throw new Error(`refused ${batch.length}`);
+    if (behaviour === "permanent") {
+      throw new PermanentExportError(`bad batch of ${batch.length}`);
+    }
     if (this.gate !== undefined) await this.gate;
     this.batches.push(batch.length);
     this.received.push(...batch);
   }
+}
 
-  override traces(): Promise<Trace[]> {
-    return Promise.resolve([...this.received]);
+/** A BatchCollector over an ArrayExporter (the engine is under test). */
+class ArrayCollector extends BatchCollector {
+  readonly exporter: ArrayExporter;
+
+  constructor(options: BatchOptions = {}) {
+    const exporter = new ArrayExporter();
+    super({ flushOnExit: false, ...options, exporter }, "ArrayCollector");
+    this.exporter = exporter;
   }
-
-  override clear(): Promise<void> {
-    this.received.length = 0;
-    return Promise.resolve();
+  get received(): Trace[] {
+    return this.exporter.received;
+  }
+  get batches(): number[] {
+    return this.exporter.batches;
+  }
+  get calls(): number {
+    return this.exporter.calls;
+  }
+  set script(script: Behaviour[]) {
+    this.exporter.script = script;
+  }
+  set always(behaviour: Behaviour | undefined) {
+    this.exporter.always = behaviour;
+  }
+  set gate(gate: Promise<void> | undefined) {
+    this.exporter.gate = gate;
   }
 }
 
 function accounted(stats: BatchCollectorStats): number {
-  return stats.sent + stats.dropped.queueFull + stats.dropped.flushFailed +
-    stats.dropped.closed + stats.queued + stats.inFlight;
+  return stats.sent + stats.unconfirmed + stats.dropped.queueFull +
+    stats.dropped.flushFailed + stats.dropped.closed + stats.queued +
+    stats.inFlight;
 }
 
 function trace(i: number): Trace {
@@ -153,11 +177,10 @@ describe("BatchCollector", () => {
     await collector.flush();
     assert.equal(collector.calls, 3, "one attempt and two retries");
     assert.equal(collector.stats().dropped.flushFailed, 4);
-    assert.equal(errors.length, 1);
-    assert.match(
-      (errors[0] as Error).message,
-      /^ArrayCollector gave up a batch of 4 traces: refused 4$/,
-    );
+    assert.deepEqual(errors.map((e) => (e as Error).message), [
+      "ArrayCollector could not export 4 traces (retrying): refused 4",
+      "ArrayCollector gave up a batch of 4 traces: refused 4",
+    ]);
   });
 
   test("waits with capped exponential backoff between retries", async () => {
@@ -168,7 +191,9 @@ describe("BatchCollector", () => {
       maxRetries: 4,
       retryBaseMs: 20,
       retryMaxMs: 40,
-      onError: () => gaveUp(),
+      onError: (error) => {
+        if (/gave up/.test(String(error))) gaveUp();
+      },
     });
     collector.always = "fail";
     const started = performance.now();
@@ -304,7 +329,9 @@ describe("BatchCollector", () => {
     await collector.flush();
     await collector.close();
     const stats = collector.stats();
-    assert.equal(stats.dropped.flushFailed, 10);
+    // The abandoned export may still store its batch: not counted dropped.
+    assert.equal(stats.unconfirmed, 10);
+    assert.equal(stats.dropped.flushFailed, 0);
     assert.equal(stats.sent, 490);
     assert.match(String(stats.lastError), /timed out after 30 ms/);
     assert.equal(accounted(stats), 500);
@@ -395,16 +422,19 @@ describe("BatchCollector at process exit", () => {
 
 describe("BatchCollector maxExportBatchSize", () => {
   class Recording extends BatchCollector {
-    sizes: number[] = [];
-    protected override flushBatch(batch: Trace[]): Promise<void> {
-      this.sizes.push(batch.length);
-      return Promise.resolve();
-    }
-    traces(): Promise<Trace[]> {
-      return Promise.resolve([]);
-    }
-    clear(): Promise<void> {
-      return Promise.resolve();
+    readonly sizes: number[];
+    constructor(options: BatchOptions) {
+      const sizes: number[] = [];
+      super({
+        ...options,
+        exporter: {
+          export(batch) {
+            sizes.push(batch.length);
+            return Promise.resolve();
+          },
+        },
+      });
+      this.sizes = sizes;
     }
   }
 
@@ -495,4 +525,147 @@ describe("BatchCollector lifetime", () => {
       assert.ok(grown < 20_000_000, `heap grew ${grown} bytes`);
     },
   );
+});
+
+describe("BatchCollector deadlines and causes", () => {
+  test("close() ends within closeTimeoutMs on a hung exporter, counting the running export unconfirmed and the queue failed", async () => {
+    const collector = new ArrayCollector({
+      batchSize: 10,
+      exportTimeoutMs: 60_000,
+      closeTimeoutMs: 200,
+      flushIntervalMs: 60_000,
+      onError: () => {},
+    });
+    collector.always = "hang";
+    for (let i = 0; i < 35; i++) collector.add(trace(i));
+    await until(() => collector.calls === 1);
+    const started = performance.now();
+    await collector.close();
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 2000, `close() took ${elapsed} ms`);
+    const stats = collector.stats();
+    assert.equal(stats.unconfirmed, 10, "the export still running");
+    assert.equal(stats.dropped.flushFailed, 25, "never sent");
+    assert.equal(stats.sent, 0);
+    assert.equal(accounted(stats), 35);
+  });
+
+  test("the export's signal aborts when close() gives up on it", async () => {
+    let signal: AbortSignal | undefined;
+    const collector = new BatchCollector({
+      exporter: {
+        export(_batch, s) {
+          signal = s;
+          return new Promise(() => {});
+        },
+      },
+      batchSize: 1,
+      closeTimeoutMs: 50,
+      onError: () => {},
+      flushOnExit: false,
+    });
+    collector.add(trace(0));
+    await until(() => signal !== undefined);
+    assert.equal(signal?.aborted, false);
+    await collector.close();
+    assert.equal(signal?.aborted, true);
+  });
+
+  test("flush() resolves at closeTimeoutMs; what is left stays queued and is sent later", async () => {
+    await using collector = new ArrayCollector({
+      batchSize: 5,
+      closeTimeoutMs: 100,
+      exportTimeoutMs: 60_000,
+      flushIntervalMs: 60_000,
+    });
+    let release!: () => void;
+    collector.gate = new Promise((resolve) => release = resolve);
+    for (let i = 0; i < 5; i++) collector.add(trace(i));
+    await collector.flush();
+    assert.equal(collector.stats().inFlight, 5);
+    assert.equal(collector.stats().sent, 0);
+    release();
+    await until(() => collector.stats().sent === 5);
+  });
+
+  test("a PermanentExportError gives the batch up without retrying", async () => {
+    await using collector = new ArrayCollector({
+      batchSize: 3,
+      retryBaseMs: 1,
+      onError: () => {},
+    });
+    collector.script = ["permanent"];
+    for (let i = 0; i < 6; i++) collector.add(trace(i));
+    await collector.flush();
+    assert.equal(collector.calls, 2);
+    assert.equal(collector.stats().dropped.flushFailed, 3);
+    assert.equal(collector.stats().sent, 3);
+  });
+
+  test("the first failure is reported at once; a full queue keeps the failure's cause in stats()", async () => {
+    const errors: string[] = [];
+    await using collector = new ArrayCollector({
+      batchSize: 1,
+      maxQueueSize: 5,
+      retryBaseMs: 1000,
+      flushIntervalMs: 60_000,
+      onError: (error) => errors.push(String(error)),
+    });
+    collector.always = "fail";
+    collector.add(trace(0));
+    await until(() => errors.length > 0);
+    assert.match(
+      errors[0],
+      /could not export 1 traces \(retrying\): refused 1/,
+    );
+    for (let i = 1; i < 20; i++) collector.add(trace(i));
+    await sleep(5);
+    const stats = collector.stats();
+    assert.ok(stats.dropped.queueFull > 0);
+    assert.equal(stats.lastError, "refused 1");
+    assert.equal(stats.lastFailure?.message, "refused 1");
+    assert.ok(Math.abs((stats.lastFailure?.at ?? 0) - Date.now()) < 5000);
+    assert.ok(
+      errors.some((e) => /queue is full .*exports failing: refused 1/.test(e)),
+      errors.join("\n"),
+    );
+    collector.always = undefined;
+  });
+
+  test("the default warning prints each new cause at once, and a recovery", async () => {
+    const lines: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => lines.push(line);
+    try {
+      const exporter = new ArrayExporter();
+      await using collector = new BatchCollector({
+        exporter,
+        batchSize: 1,
+        retryBaseMs: 1,
+        flushOnExit: false,
+      });
+      exporter.script = ["fail", "permanent", "fail"];
+      collector.add(trace(0));
+      collector.add(trace(1));
+      await collector.flush();
+    } finally {
+      console.warn = warn;
+    }
+    assert.ok(lines.some((l) => /refused 1/.test(l)), lines.join("\n"));
+    assert.ok(lines.some((l) => /bad batch of 1/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => /exports work again/.test(l)),
+      lines.join("\n"),
+    );
+  });
+
+  test("an unknown option is a PssConfigError naming the closest one", () => {
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => new ArrayCollector({ batchsize: 5 } as any),
+      (error: unknown) =>
+        error instanceof PssConfigError && error.field === "batchsize" &&
+        /did you mean 'batchSize'/.test(error.message),
+    );
+  });
 });

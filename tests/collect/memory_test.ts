@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { getGlobalCollector } from "../../src/collect/memory.ts";
 import {
-  getGlobalCollector,
   globalCollector,
   MemoryCollector,
   monitorBlock,

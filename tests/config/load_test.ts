@@ -127,6 +127,51 @@ describe("loadConfig()", () => {
     ]);
   });
 
+  test("reads a pss.json that starts with a UTF-8 byte-order mark", async () => {
+    await write("pss.json", '\uFEFF{ "alpha": 3, "sample_rate": 0.5 }');
+    const config = await loadConfig({ cwd: dir, manifests: false, env: {} });
+    assert.equal(config.score.alpha, 3);
+    assert.equal(config.sampleRate, 0.5);
+    assert.deepEqual(config.sources, [join(dir, "pss.json")]);
+  });
+
+  test("warns about a misspelled PSS_* variable, naming the closest setting", async () => {
+    const warnings: string[] = [];
+    const config = await loadConfig({
+      cwd: dir,
+      manifests: false,
+      env: {
+        PSS_SAMPL_RATE: "0.5",
+        PSS_W_TSS: "0.4",
+        PSS_REQUIRE_REDIS: "1", // another tool's variable: not reported
+        OTHER_SAMPLE_RATE: "1",
+      },
+      onWarning: (message) => warnings.push(message),
+    });
+    assert.equal(config.sampleRate, 1);
+    assert.deepEqual(warnings, [
+      "pss: environment variable PSS_SAMPL_RATE is not a setting and was ignored (did you mean 'PSS_SAMPLE_RATE'?)",
+      "pss: environment variable PSS_W_TSS is not a setting and was ignored (did you mean 'PSS_W_TS'?)",
+    ]);
+    assert.deepEqual(config.warnings, warnings);
+  });
+
+  test("finds a misspelled variable in the process environment", async () => {
+    process.env.PSS_MAX_TRACE = "10";
+    try {
+      const config = await loadConfig({
+        cwd: dir,
+        manifests: false,
+        onWarning: () => {},
+      });
+      assert.deepEqual(config.warnings, [
+        "pss: environment variable PSS_MAX_TRACE is not a setting and was ignored (did you mean 'PSS_MAX_TRACES'?)",
+      ]);
+    } finally {
+      delete process.env.PSS_MAX_TRACE;
+    }
+  });
+
   test("reads the process environment when no env is given", async () => {
     const names = [CONFIG_ENV_VARS.errorSampleRate, CONFIG_ENV_VARS.gamma];
     const saved = names.map((name) => process.env[name]);

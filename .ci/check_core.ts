@@ -1,0 +1,128 @@
+/**
+ * Checks that the core stays web-standard and that runtime specifics stay in
+ * `src/runtime/`:
+ *
+ * 1. The module graph of `mod.ts` (`deno info --json mod.ts`) has no
+ *    `node:`, `bun:`, `npm:` or `jsr:` specifier: the core entry loads on a
+ *    runtime that is neither Deno nor Bun.
+ * 2. No file of `src/` outside `src/runtime/` (and the generated code)
+ *    names `Deno`, `Bun`, the `process` global or a `node:`/`bun:` module.
+ *
+ * Run by the `check` task: `deno run --allow-read --allow-run .ci/check_core.ts`.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+/** Files allowed to touch the runtime besides src/runtime/ (the agent's HTTP/2 adapter). */
+const ALLOWED: readonly string[] = [];
+const EXEMPT_DIRS = ["src/runtime/", "src/gen/"];
+
+const problems: string[] = [];
+
+async function run(label: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  if (!output.success) {
+    problems.push(
+      `${label} failed:\n${decoder.decode(output.stdout)}${
+        decoder.decode(output.stderr)
+      }`,
+    );
+  }
+  return decoder.decode(output.stdout);
+}
+
+// 1. The core's module graph.
+interface InfoModule {
+  specifier: string;
+  dependencies?: { specifier: string }[];
+}
+const info = JSON.parse(
+  await run("deno info --json mod.ts", ["info", "--json", "mod.ts"]),
+) as {
+  modules: InfoModule[];
+};
+const outside = /^(node|bun|npm|jsr):/;
+let local = 0;
+for (const module of info.modules) {
+  if (module.specifier.startsWith("file:")) local++;
+  if (outside.test(module.specifier)) {
+    problems.push(`mod.ts's graph loads ${module.specifier}`);
+  }
+  for (const dependency of module.dependencies ?? []) {
+    if (outside.test(dependency.specifier)) {
+      problems.push(
+        `${module.specifier} imports ${dependency.specifier} (in mod.ts's graph)`,
+      );
+    }
+  }
+}
+
+// 2. Runtime globals outside src/runtime/.
+const forbidden: [RegExp, string][] = [
+  [/\bDeno\s*\./, "Deno.*"],
+  [/\bBun\s*\./, "Bun.*"],
+  [
+    /globalThis\s*(\.|\[\s*["'])\s*(Deno|Bun|process)\b/,
+    "globalThis.<runtime>",
+  ],
+  [/["'](Deno|Bun|process)["']\s+in\s+globalThis/, "a runtime probe"],
+  [/\b(from|import)\s*\(?\s*["'](node|bun):/, "a node:/bun: import"],
+  [/\brequire\s*\(/, "require()"],
+];
+
+async function* sources(dir: URL, path: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const child = `${path}${entry.name}`;
+    if (entry.isDirectory) {
+      yield* sources(new URL(`${entry.name}/`, dir), `${child}/`);
+    } else if (entry.name.endsWith(".ts")) yield child;
+  }
+}
+
+let scanned = 0;
+for await (const path of sources(new URL("src/", ROOT), "src/")) {
+  if (EXEMPT_DIRS.some((dir) => path.startsWith(dir))) continue;
+  if (ALLOWED.includes(path)) continue;
+  scanned++;
+  const code = (await Deno.readTextFile(new URL(path, ROOT)))
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:])\/\/[^\n]*/g, "$1");
+  for (const [pattern, what] of forbidden) {
+    const match = pattern.exec(code);
+    if (match !== null) {
+      const line = code.slice(0, match.index).split("\n").length;
+      problems.push(
+        `${path}: ${what} outside src/runtime/ (near line ${line})`,
+      );
+    }
+  }
+}
+// The `process` global, told apart from local variables by deno lint.
+await run("deno lint (the process and Node globals)", [
+  "lint",
+  "--rules-tags=",
+  "--rules-include=no-process-global,no-node-globals",
+  ...(await Array.fromAsync(sources(new URL("src/", ROOT), "src/"))).filter(
+    (path) =>
+      !EXEMPT_DIRS.some((dir) => path.startsWith(dir)) &&
+      !ALLOWED.includes(path),
+  ),
+]);
+
+if (problems.length > 0) {
+  console.error(`check_core: ${problems.length} problem(s)`);
+  for (const problem of problems) console.error(`  ${problem}`);
+  Deno.exit(1);
+}
+console.log(
+  `check_core: mod.ts's graph has ${local} modules and no node:/bun:/npm:/jsr: ` +
+    `specifier; ${scanned} files of src/ outside src/runtime/ use no runtime global`,
+);

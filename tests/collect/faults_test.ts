@@ -1,0 +1,388 @@
+/**
+ * Delivery under faults: a full disk (injected through the file-system port,
+ * and a real tmpfs where the test may mount one), a named pipe nobody reads,
+ * a paused Redis (SIGSTOP), Redis refusing us (NOAUTH, WRONGPASS, another
+ * key type), and Deno without --allow-net. Each checks the accounting: a
+ * trace counted sent is stored exactly once, one counted dropped is not.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createClient } from "redis";
+import { FileFifoCollector } from "../../src/collect/fifo.ts";
+import { RedisCollector } from "../../src/collect/redis.ts";
+import type { BatchCollectorStats } from "../../src/collect/batch.ts";
+import {
+  type FilePort,
+  fileSystem,
+  type FileSystemPort,
+} from "../../src/runtime/fs.ts";
+import { spawnRuntime, startRuntime, tempDir } from "../fixtures/spawn.ts";
+import {
+  requireRedis,
+  requireRedisServer,
+  startPrivateRedis,
+  uniqueKey,
+} from "../_redis.ts";
+
+const skipRedis = await requireRedis();
+const skipServer = skipRedis || requireRedisServer();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function settledCount(stats: BatchCollectorStats): number {
+  return stats.sent + stats.unconfirmed + stats.dropped.queueFull +
+    stats.dropped.flushFailed + stats.dropped.closed;
+}
+
+/** The file's lines: all whole, none malformed; their sequence numbers. */
+function linesOf(path: string): number[] {
+  const text = readFileSync(path, "utf8");
+  assert.ok(text === "" || text.endsWith("\n"), "the file ends mid-line");
+  return text.split("\n").filter((l) => l !== "").map((l) =>
+    JSON.parse(l).metadata.seq as number
+  );
+}
+
+/** The runtime's file system, whose appends fail with ENOSPC past `budget` bytes. */
+function fullDisk(): FileSystemPort & { budget: number } {
+  const port = {
+    ...fileSystem,
+    locking: fileSystem.locking,
+    budget: 0,
+    async open(path: string | URL, mode: "append" | "read" | "readWrite") {
+      const file = await fileSystem.open(path, mode);
+      if (mode !== "append") return file;
+      const limited: FilePort = Object.create(file);
+      limited.write = async (bytes: Uint8Array) => {
+        const room = port.budget;
+        if (room <= 0) {
+          throw Object.assign(
+            new Error("No space left on device (os error 28)"),
+            {
+              code: "ENOSPC",
+            },
+          );
+        }
+        const n = await file.write(
+          bytes.subarray(0, Math.min(room, bytes.length)),
+        );
+        port.budget -= n;
+        return n;
+      };
+      for (
+        const name of [
+          "lock",
+          "unlock",
+          "read",
+          "size",
+          "truncate",
+          "identity",
+          "close",
+        ] as const
+      ) {
+        // deno-lint-ignore no-explicit-any
+        (limited as any)[name] = (file as any)[name].bind(file);
+      }
+      return limited;
+    },
+  };
+  return port;
+}
+
+/** Adds `count` numbered traces, a batch at a time, waiting a tick between. */
+async function feed(collector: FileFifoCollector, from: number, count: number) {
+  for (let i = from; i < from + count; i++) {
+    collector.add({ name: "disk", metadata: { seq: i } });
+    if (i % 50 === 49) await sleep(1);
+  }
+}
+
+describe("a full disk", () => {
+  test("ENOSPC after N bytes (through the file-system port): no torn line, nothing twice, dropped traces absent", async () => {
+    const path = `${await tempDir()}/full.ndjson`;
+    const fs = fullDisk();
+    fs.budget = 20_000; // about 400 traces, then the disk is full
+    const collector = new FileFifoCollector({
+      path,
+      fileSystem: fs,
+      batchSize: 50,
+      maxQueueSize: 200,
+      retryBaseMs: 5,
+      retryMaxMs: 20,
+      flushIntervalMs: 10,
+      onError: () => {},
+    });
+    await feed(collector, 0, 1000);
+    await collector.flush();
+    const full = collector.stats();
+    assert.ok(full.dropped.flushFailed + full.dropped.queueFull > 0);
+    assert.equal(linesOf(path).length, full.sent, "sent == lines while full");
+    fs.budget = Infinity; // space freed
+    await feed(collector, 1000, 500);
+    await collector.close();
+    const stats = collector.stats();
+    const seqs = linesOf(path);
+    assert.equal(new Set(seqs).size, seqs.length, "a trace written twice");
+    assert.equal(seqs.length, stats.sent);
+    assert.equal(stats.unconfirmed, 0);
+    assert.equal(settledCount(stats), 1500);
+    assert.ok(seqs.includes(1499), "writes resumed once space was freed");
+  });
+
+  test("a real tmpfs of 256 KiB that fills up, then has room again", async (t) => {
+    const dir = `${await tempDir()}/tmpfs`;
+    mkdirSync(dir);
+    const mounted = spawnSync("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=256k",
+      "tmpfs",
+      dir,
+    ]);
+    if (mounted.status !== 0) {
+      console.warn(
+        `\n${
+          "!".repeat(72)
+        }\n!! SKIPPING the tmpfs test: mount is not permitted here (${
+          String(mounted.stderr).trim()
+        }); the injected-ENOSPC test covers the logic\n${"!".repeat(72)}\n`,
+      );
+      t.skip("mount -t tmpfs is not permitted");
+      return;
+    }
+    try {
+      writeFileSync(`${dir}/filler`, new Uint8Array(200 * 1024));
+      const path = `${dir}/traces.ndjson`;
+      const collector = new FileFifoCollector({
+        path,
+        batchSize: 50,
+        maxQueueSize: 500,
+        retryBaseMs: 5,
+        retryMaxMs: 20,
+        flushIntervalMs: 10,
+        onError: () => {},
+      });
+      await feed(collector, 0, 2000);
+      await collector.flush();
+      assert.ok(collector.stats().dropped.flushFailed > 0, "the disk filled");
+      assert.equal(linesOf(path).length, collector.stats().sent);
+      rmSync(`${dir}/filler`);
+      await feed(collector, 2000, 500);
+      await collector.close();
+      const stats = collector.stats();
+      const seqs = linesOf(path);
+      assert.equal(new Set(seqs).size, seqs.length);
+      assert.equal(seqs.length, stats.sent);
+      assert.ok(seqs.includes(2499));
+    } finally {
+      spawnSync("umount", [dir]);
+    }
+  });
+});
+
+describe("a named pipe nobody reads", () => {
+  const fifo = async (): Promise<string> => {
+    const path = `${await tempDir()}/pipe`;
+    assert.equal(spawnSync("mkfifo", [path]).status, 0, "mkfifo failed");
+    return path;
+  };
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`${runtime}: close() ends within its deadline, counting the traces as dropped, and the process exits`, async () => {
+      const result = await spawnRuntime(runtime, "pipe_writer.ts", [
+        await fifo(),
+        "300",
+      ], {
+        deadlineMs: 30_000,
+      });
+      assert.equal(result.hung, false, "the process never exited");
+      assert.equal(result.code, 0, result.stderr);
+      const stats = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+      assert.equal(stats.sent, 0);
+      assert.equal(stats.dropped.flushFailed, 300);
+      assert.match(stats.lastError, /no process reads the named pipe/);
+    });
+
+    test(`${runtime}: a script that ends without close() exits on its own`, async () => {
+      const result = await spawnRuntime(runtime, "pipe_writer.ts", [
+        await fifo(),
+        "300",
+        "no-close",
+      ], {
+        deadlineMs: 30_000,
+      });
+      assert.equal(result.hung, false, "the process never exited");
+      assert.equal(result.code, 0, result.stderr);
+    });
+  }
+});
+
+describe("Redis faults", { skip: skipServer }, () => {
+  const servers: { kill(): Promise<void>; pid: number }[] = [];
+  after(async () => {
+    for (const server of servers) {
+      try {
+        process.kill(server.pid, "SIGCONT");
+      } catch { /* gone */ }
+      await server.kill();
+    }
+  });
+
+  test("paused (SIGSTOP) longer than exportTimeoutMs: the abandoned exports store nothing twice", async () => {
+    const server = await startPrivateRedis();
+    servers.push(server);
+    const key = uniqueKey("paused");
+    const collector = new RedisCollector({
+      url: server.url,
+      key,
+      batchSize: 20,
+      flushIntervalMs: 20,
+      exportTimeoutMs: 300,
+      retryBaseMs: 50,
+      retryMaxMs: 100,
+      maxQueueSize: 3000,
+      onError: () => {},
+    });
+    const total = 1500;
+    for (let i = 0; i < total; i++) {
+      collector.add({ name: "p", metadata: { seq: i } });
+      if (i === 300) {
+        process.kill(server.pid, "SIGSTOP");
+        await sleep(1200); // four export timeouts: exports abandoned, retried
+        process.kill(server.pid, "SIGCONT");
+      }
+      if (i % 20 === 19) await sleep(2);
+    }
+    await collector.close();
+    const client = createClient({ url: server.url });
+    await client.connect();
+    const stored = (await client.lRange(key, 0, -1)).map((s) =>
+      JSON.parse(s).metadata.seq
+    );
+    client.destroy();
+    const stats = collector.stats();
+    const message = JSON.stringify(stats);
+    assert.match(String(stats.lastError), /timed out after 300 ms/, message);
+    assert.equal(stored.length, total, message);
+    assert.equal(new Set(stored).size, stored.length, `duplicates: ${message}`);
+    assert.equal(settledCount(stats), total, message);
+    assert.ok(stored.length >= stats.sent, message);
+    assert.ok(stored.length <= stats.sent + stats.unconfirmed, message);
+  });
+
+  test("paused as the script ends: close() keeps its deadline and the counts stay true", async () => {
+    const server = await startPrivateRedis();
+    servers.push(server);
+    const key = uniqueKey("paused-close");
+    const collector = new RedisCollector({
+      url: server.url,
+      key,
+      closeTimeoutMs: 1000,
+      onError: () => {},
+    });
+    while (!collector.stats().connected) await sleep(5);
+    for (let i = 0; i < 2000; i++) {
+      collector.add({ name: "c", metadata: { seq: i } });
+    }
+    process.kill(server.pid, "SIGSTOP");
+    const started = performance.now();
+    await collector.close();
+    const elapsed = performance.now() - started;
+    process.kill(server.pid, "SIGCONT");
+    assert.ok(elapsed < 4000, `close() took ${elapsed} ms`);
+    await sleep(200); // what was sent before the pause lands now
+    const client = createClient({ url: server.url });
+    await client.connect();
+    const stored = await client.lRange(key, 0, -1);
+    client.destroy();
+    const stats = collector.stats();
+    assert.equal(settledCount(stats), 2000);
+    assert.equal(new Set(stored).size, stored.length);
+    assert.ok(
+      stored.length >= stats.sent &&
+        stored.length <= stats.sent + stats.unconfirmed,
+    );
+  });
+
+  for (
+    const [label, url] of [["no password", ""], [
+      "a wrong password",
+      ":wrong@",
+    ]] as const
+  ) {
+    test(`requirepass and ${label}: connected is false and the error is Redis's own`, async () => {
+      const server = await startPrivateRedis({
+        args: ["--requirepass", "sekret"],
+      });
+      servers.push(server);
+      const errors: string[] = [];
+      const collector = new RedisCollector({
+        url: `redis://${url}127.0.0.1:${server.port}`,
+        key: uniqueKey("auth"),
+        maxRetries: 0,
+        onError: (error) => errors.push(String(error)),
+      });
+      collector.add({ name: "op" });
+      await collector.close();
+      const stats = collector.stats();
+      const expected = url === "" ? /NOAUTH/ : /WRONGPASS/;
+      assert.equal(stats.connected, false);
+      assert.match(String(stats.lastError), expected);
+      assert.match(errors[0], expected);
+      assert.equal(stats.dropped.flushFailed, 1);
+    });
+  }
+});
+
+describe("Redis refusing a key of another type", { skip: skipRedis }, () => {
+  test("WRONGTYPE is reported at once, and clear() refuses to delete the hash", async () => {
+    const key = uniqueKey("wrongtype");
+    const client = createClient({
+      url: process.env.REDIS_URL || "redis://127.0.0.1:6379",
+    });
+    await client.connect();
+    await client.hSet(key, "owner", "someone else");
+    const errors: string[] = [];
+    const collector = new RedisCollector({
+      url: process.env.REDIS_URL,
+      key,
+      batchSize: 1,
+      retryBaseMs: 10_000,
+      closeTimeoutMs: 300,
+      onError: (error) => errors.push(String(error)),
+    });
+    try {
+      collector.add({ name: "op" });
+      const deadline = Date.now() + 5000;
+      while (errors.length === 0 && Date.now() < deadline) await sleep(5);
+      assert.match(errors[0] ?? "", /WRONGTYPE/);
+      assert.equal(collector.stats().lastFailure?.cause, "WRONGTYPE");
+      await assert.rejects(
+        collector.clear(),
+        /refuses to clear .*holds a hash/,
+      );
+      assert.equal(await client.hGet(key, "owner"), "someone else");
+    } finally {
+      await collector.close();
+      await client.del(key);
+      client.destroy();
+    }
+  });
+});
+
+describe("Deno without --allow-net", () => {
+  test("the RedisCollector's error names the missing flag", async () => {
+    const running = startRuntime("deno", "redis_noperm.ts", [
+      "redis://127.0.0.1:6379",
+    ], {
+      denoPermissions: ["--allow-read", "--allow-env", "--allow-sys"],
+    });
+    const timer = setTimeout(() => running.kill(), 30_000);
+    const result = await running.done;
+    clearTimeout(timer);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /error: .*run Deno with --allow-net/);
+    assert.match(result.stdout, /stats: .*--allow-net/);
+  });
+});
