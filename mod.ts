@@ -114,6 +114,7 @@ export type {
   RawEntry,
   ReadTracesOptions,
   ReadTracesStats,
+  TraceFileFormat,
   TraceInput,
   TraceReader,
   TraceSource,
