@@ -28,7 +28,7 @@
 
 // The trace model and its pypss wire codec.
 export type { Trace } from "./src/trace.ts";
-export { traceFromJson, traceToJson } from "./src/trace.ts";
+export { traceFromJson, traceIdOf, traceToJson } from "./src/trace.ts";
 
 // Scoring.
 export { PssConfigError } from "./src/score/config.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { bench } from "../src/bench/mod.ts";
 import type { Trace } from "../src/trace.ts";
 
 /**
@@ -91,7 +92,7 @@ export async function runBenches(
   const warmup = options.warmup ?? 5;
   if (deno?.bench !== undefined) {
     for (const definition of list) {
-      deno.bench({ ...definition, n: runs, warmup });
+      bench({ ...definition, n: runs, warmup });
     }
     // Deno.bench runs after the module is evaluated; clean up at the end.
     if (options.done !== undefined) {

@@ -16,6 +16,7 @@ import {
   type ReadableSpan,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
+import { bench } from "../src/bench/mod.ts";
 import { monitorBlock } from "../src/instrument/monitor_block.ts";
 import { monitorAsync } from "../src/instrument/monitor_async.ts";
 import { monitorFunction } from "../src/instrument/monitor_function.ts";
@@ -133,7 +134,7 @@ const deno = (globalThis as {
 }).Deno;
 
 if (deno !== undefined) {
-  for (const c of cases) deno.bench({ group: GROUP, ...c });
+  for (const c of cases) bench({ group: GROUP, ...c });
 } else {
   await runWithLoop();
 }

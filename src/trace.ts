@@ -26,7 +26,12 @@ import { messageOf } from "./_message.ts";
  * ```
  */
 export interface Trace {
-  /** Unique id of this trace (pypss: `trace_id`). */
+  /**
+   * Unique id of this trace (pypss: `trace_id`). Monitors leave it out; a
+   * trace without one is given one, unique across processes and hosts, the
+   * first time it is encoded ({@linkcode traceToJson}) or asked for
+   * ({@linkcode traceIdOf}).
+   */
   traceId?: string;
   /** Name of the monitored operation; reports group by it. */
   name: string;
@@ -54,7 +59,10 @@ export interface Trace {
   exceptionMessage?: string;
   /** Which code path the operation took; feeds Branching Entropy. */
   branchTag?: string;
-  /** When the operation ended, in seconds since the Unix epoch. */
+  /**
+   * When the operation started, in seconds since the Unix epoch (as in
+   * pypss; a system trace: when the sample was taken).
+   */
   timestamp?: number;
   /** Whether the operation was asynchronous. */
   asyncOp?: boolean;
@@ -62,7 +70,24 @@ export interface Trace {
   yieldCount?: number;
   /** Marks a runtime health sample (for example event-loop lag) rather than an operation. */
   systemMetric?: boolean;
-  /** Free-form context; system traces carry `lag` (seconds) here. */
+  /**
+   * Host name of the machine that recorded the trace, when the runtime may
+   * read it (pss's own field, wire key `host`; pypss ignores it).
+   */
+  host?: string;
+  /**
+   * Id of the process that recorded the trace (pss's own field, wire key
+   * `pid`; pypss ignores it). With `host`, it tells apart the processes whose
+   * traces were pooled.
+   */
+  pid?: number;
+  /**
+   * Context tags ({@linkcode withTags}) of a regular trace, or the
+   * measurements of a system trace (`lag` in seconds, `active_tasks`,
+   * `churn_rate`). On the wire, as in pypss, a regular trace's tags are
+   * top-level keys and a system trace's measurements a nested `metadata`
+   * object.
+   */
   metadata?: Record<string, unknown>;
 }
 
@@ -86,8 +111,73 @@ const WIRE_KEYS = [
   ["asyncOp", "async_op"],
   ["yieldCount", "yield_count"],
   ["systemMetric", "system_metric"],
-  ["metadata", "metadata"],
+  ["host", "host"],
+  ["pid", "pid"],
 ] as const;
+
+/**
+ * Top-level wire keys that are not tags: pypss's schema and pss's own. Any
+ * other top-level key of a regular trace is a context tag, as pypss writes
+ * them.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  ...WIRE_KEYS.map(([, key]) => key),
+  "metadata",
+]);
+
+/** Random hex digits naming this process in every trace id it hands out. */
+let idPrefix: string | undefined;
+/** Trace ids handed out by this process. */
+let idCount = 0;
+
+function randomHex(bytes: number): string {
+  const values = new Uint8Array(bytes);
+  try {
+    crypto.getRandomValues(values);
+  } catch {
+    for (let i = 0; i < bytes; i++) {
+      values[i] = Math.floor(Math.random() * 256);
+    }
+  }
+  let hex = "";
+  for (const value of values) hex += value.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/**
+ * The id of `trace`, giving it one when it has none: 96 random bits drawn
+ * once per process (so ids do not collide across processes and hosts), a
+ * dash, and a per-process counter. The id is stored on the trace, so
+ * encoding it again (a retry, a second collector) keeps it; a frozen trace
+ * gets a fresh id each time instead.
+ *
+ * Monitors do not call this: ids are made when a trace is encoded, off the
+ * hot path.
+ *
+ * @param trace The trace.
+ * @returns Its `traceId`.
+ *
+ * @example
+ * ```ts
+ * import { traceIdOf } from "@pss/pss";
+ * const trace = { name: "op", duration: 0.1 };
+ * const id = traceIdOf(trace); // e.g. "5f1c0a9e2b7d4c3a8e6f1d20-1"
+ * console.log(traceIdOf(trace) === id); // true
+ * console.log(traceIdOf({ name: "op", traceId: "pypss-1" })); // "pypss-1"
+ * ```
+ */
+export function traceIdOf(trace: Trace): string {
+  const existing = trace.traceId;
+  if (typeof existing === "string" && existing !== "") return existing;
+  idPrefix ??= randomHex(12);
+  const id = `${idPrefix}-${++idCount}`;
+  try {
+    trace.traceId = id;
+  } catch {
+    // A frozen trace: the id serves this encoding only.
+  }
+  return id;
+}
 
 /**
  * Python's `float()` grammar for decimal strings (surrounding white space,
@@ -123,7 +213,10 @@ export function parseWireNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-/** Python truthiness, except the strings "false" and "0" (see SCORING.md §1). */
+/**
+ * Python truthiness, except the strings "false" and "0" (docs/scoring.md,
+ * "Reading traces").
+ */
 function truthy(value: unknown): boolean {
   if (typeof value === "string") {
     return value !== "" && value !== "false" && value !== "0";
@@ -148,7 +241,7 @@ function isScorable(value: number | undefined): boolean {
 }
 
 /**
- * Whether a trace can be scored as SCORING.md §1 requires: its `duration`,
+ * Whether a trace can be scored (docs/scoring.md, "Reading traces"): its `duration`,
  * `memory` and `waitTime` (or, for a system trace, its `metadata.lag`) are
  * missing or finite and not negative. `computePss` skips and counts traces
  * for which this is false.
@@ -210,20 +303,16 @@ export function traceFromJson(value: unknown): Trace | undefined {
     Object.hasOwn(value, key) ? value[key] : undefined;
   const systemMetric = truthy(get("system_metric"));
   const trace: Trace = { name: stringOf(get("name")) ?? "" };
+  const metadata = metadataOf(value);
 
   if (systemMetric) {
     trace.systemMetric = true;
-    const rawMetadata = get("metadata");
-    if (isRecord(rawMetadata)) {
-      const metadata = copyRecord(rawMetadata);
-      if (Object.hasOwn(metadata, "lag")) {
-        const lag = parseWireNumber(metadata.lag);
-        if (lag === undefined || !Number.isFinite(lag) || lag < 0) {
-          return undefined;
-        }
-        metadata.lag = lag;
+    if (metadata !== undefined && Object.hasOwn(metadata, "lag")) {
+      const lag = parseWireNumber(metadata.lag);
+      if (lag === undefined || !Number.isFinite(lag) || lag < 0) {
+        return undefined;
       }
-      trace.metadata = metadata;
+      metadata.lag = lag;
     }
   } else {
     for (
@@ -240,9 +329,8 @@ export function traceFromJson(value: unknown): Trace | undefined {
       }
       trace[field] = number;
     }
-    const rawMetadata = get("metadata");
-    if (isRecord(rawMetadata)) trace.metadata = copyRecord(rawMetadata);
   }
+  if (metadata !== undefined) trace.metadata = metadata;
 
   const error = get("error");
   if (error !== undefined) trace.error = truthy(error);
@@ -265,10 +353,15 @@ export function traceFromJson(value: unknown): Trace | undefined {
       ["module", "module"],
       ["exceptionType", "exception_type"],
       ["exceptionMessage", "exception_message"],
+      ["host", "host"],
     ] as const
   ) {
     const text = stringOf(get(key));
     if (text !== undefined) trace[field] = text;
+  }
+  const pid = get("pid");
+  if (typeof pid === "number" && Number.isSafeInteger(pid) && pid >= 0) {
+    trace.pid = pid;
   }
   const branchTag = get("branch_tag");
   if (typeof branchTag === "string" && branchTag !== "") {
@@ -279,21 +372,53 @@ export function traceFromJson(value: unknown): Trace | undefined {
   return trace;
 }
 
+/**
+ * The metadata of a wire record: its top-level tags (pypss writes context
+ * tags as top-level keys), then the keys of a nested `metadata` object (a
+ * system trace's measurements, or tags whose names clash with the schema),
+ * which win. `undefined` when there is neither.
+ */
+function metadataOf(
+  value: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  let metadata: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    if (RESERVED_KEYS.has(key)) continue;
+    metadata ??= {};
+    define(metadata, key, value[key]);
+  }
+  const nested = Object.hasOwn(value, "metadata") ? value.metadata : undefined;
+  if (isRecord(nested)) {
+    metadata ??= {};
+    for (const key of Object.keys(nested)) define(metadata, key, nested[key]);
+  }
+  return metadata;
+}
+
+/** Sets an own enumerable key with define semantics (`__proto__` stays a key). */
+function define(target: Record<string, unknown>, key: string, value: unknown) {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function stringOf(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return undefined;
 }
 
-/** Copies own enumerable keys with define semantics, so `__proto__` stays a plain key. */
-function copyRecord(source: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(source));
-}
-
 /**
- * Writes a trace in pypss's JSON schema (snake_case keys, pypss key order,
- * every key present; absent optional values become `null`, absent numbers 0,
- * absent flags `false`).
+ * Writes a trace in pypss's JSON schema: snake_case keys in pypss's order,
+ * every schema key present (absent optional values become `null`, absent
+ * numbers 0, absent flags `false`), then pss's own `host` and `pid`. Where
+ * pypss puts them: a regular trace's tags (`metadata`) become top-level
+ * keys, except tags named like a schema key, which stay in a nested
+ * `metadata` object; a system trace's measurements stay in `metadata`. A
+ * trace without `traceId` is given one ({@linkcode traceIdOf}).
  *
  * @param trace The trace to encode.
  * @returns A plain object ready for `JSON.stringify`.
@@ -301,16 +426,35 @@ function copyRecord(source: Record<string, unknown>): Record<string, unknown> {
  * @example
  * ```ts
  * import { traceToJson } from "@pss/pss";
- * const line = JSON.stringify(traceToJson({ name: "op", duration: 0.25 }));
- * console.log(line.includes('"duration":0.25')); // true
+ * const json = traceToJson({ name: "op", duration: 0.25, metadata: { region: "eu" } });
+ * console.log(json.duration, json.region, typeof json.trace_id); // 0.25 eu string
  * ```
  */
 export function traceToJson(trace: Trace): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [field, key] of WIRE_KEYS) {
-    const value = trace[field];
+    const value = field === "traceId" ? traceIdOf(trace) : trace[field];
     out[key] = value !== undefined ? value : defaultWireValue(field);
   }
+  const metadata = trace.metadata;
+  if (metadata === undefined || metadata === null) {
+    if (trace.systemMetric) out.metadata = {};
+    return out;
+  }
+  if (trace.systemMetric) {
+    out.metadata = metadata;
+    return out;
+  }
+  let clashing: Record<string, unknown> | undefined;
+  for (const key of Object.keys(metadata)) {
+    if (RESERVED_KEYS.has(key)) {
+      clashing ??= {};
+      define(clashing, key, metadata[key]);
+    } else {
+      define(out, key, metadata[key]);
+    }
+  }
+  if (clashing !== undefined) out.metadata = clashing;
   return out;
 }
 
@@ -329,8 +473,6 @@ function defaultWireValue(field: keyof Trace): unknown {
     case "asyncOp":
     case "systemMetric":
       return false;
-    case "metadata":
-      return {};
     case "name":
       return "";
     default:
@@ -339,11 +481,11 @@ function defaultWireValue(field: keyof Trace): unknown {
 }
 
 /**
- * Encodes a trace as one line of pypss JSON (no newline). Never throws: when
- * a field cannot be serialised (a `BigInt` or a cycle in `metadata`, which
- * often comes from user tags), the metadata is replaced by a note of the
- * error, and any other unserialisable field is left out, so the rest of the
- * trace still arrives.
+ * Encodes a trace as one line of pypss JSON (no newline), as
+ * {@linkcode traceToJson} lays it out. Never throws: when the metadata
+ * cannot be serialised (a `BigInt` or a cycle, which often comes from user
+ * tags), it is replaced by a note of the error, and any other unserialisable
+ * field is left out, so the rest of the trace still arrives.
  *
  * @param trace The trace to encode.
  * @returns The JSON text.
@@ -352,7 +494,7 @@ function defaultWireValue(field: keyof Trace): unknown {
  * ```ts
  * import { stringifyTrace } from "./trace.ts";
  * console.log(stringifyTrace({ name: "op", duration: 0.1, metadata: { id: 1n } }));
- * // {"trace_id":null,"name":"op",…,"metadata":{"pss_unserializable_metadata":"…"}}
+ * // {"trace_id":"…","name":"op",…,"pss_unserializable_metadata":"…"}
  * ```
  */
 export function stringifyTrace(trace: Trace): string {
@@ -360,15 +502,22 @@ export function stringifyTrace(trace: Trace): string {
     return JSON.stringify(traceToJson(trace));
   } catch (error) {
     const note = { pss_unserializable_metadata: messageOf(error) };
+    const id = traceIdOf(trace);
     const safe: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(traceToJson(trace))) {
-      const type = typeof value;
-      if (
-        value === null || type === "string" || type === "number" ||
-        type === "boolean"
-      ) safe[key] = value;
+    try {
+      const plain = traceToJson({ ...trace, traceId: id, metadata: note });
+      for (const [key, value] of Object.entries(plain)) {
+        const type = typeof value;
+        if (
+          value === null || type === "string" || type === "boolean" ||
+          (type === "number" && Number.isFinite(value)) ||
+          (key === "metadata" && type === "object")
+        ) safe[key] = value;
+      }
+    } catch {
+      safe.trace_id = id;
+      Object.assign(safe, note);
     }
-    safe.metadata = note;
     return JSON.stringify(safe);
   }
 }

@@ -1,8 +1,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { computePss, type Trace, traceFromJson, traceToJson } from "../mod.ts";
+import {
+  computePss,
+  type Trace,
+  traceFromJson,
+  traceIdOf,
+  traceToJson,
+} from "../mod.ts";
 import { isScorableTrace } from "../src/score/mod.ts";
 import { parseWireNumber, stringifyTrace } from "../src/trace.ts";
+import { hostname } from "node:os";
+import { spawnRuntime } from "./fixtures/spawn.ts";
 
 describe("traceFromJson()", () => {
   test("reads every pypss wire field into its camelCase field", () => {
@@ -47,6 +55,33 @@ describe("traceFromJson()", () => {
       yieldCount: 3,
       metadata: { region: "eu" },
     });
+  });
+
+  test("keeps pypss's top-level tags as tags, with a nested metadata object winning", () => {
+    const trace = traceFromJson({
+      trace_id: "1700000000.5-42",
+      name: "checkout",
+      duration: 0.1,
+      error: false,
+      request_id: "r-9",
+      tenant: { id: 3 },
+      metadata: { tenant: "nested" },
+    });
+    assert.deepEqual(trace?.metadata, { request_id: "r-9", tenant: "nested" });
+    assert.equal(
+      traceFromJson({ name: "a", duration: 1 })?.metadata,
+      undefined,
+    );
+  });
+
+  test("reads pss's host and pid, and ignores a pid that is not a whole number", () => {
+    assert.deepEqual(
+      traceFromJson({ name: "a", host: "web-1", pid: 4242 }),
+      { name: "a", host: "web-1", pid: 4242 },
+    );
+    assert.equal(traceFromJson({ name: "a", pid: "12" })?.pid, undefined);
+    assert.equal(traceFromJson({ name: "a", pid: -1 })?.pid, undefined);
+    assert.equal(traceFromJson({ name: "a", pid: 1.5 })?.pid, undefined);
   });
 
   test("returns undefined, without throwing, for values that are not records", () => {
@@ -262,13 +297,58 @@ describe("traceToJson()", () => {
       "async_op",
       "yield_count",
       "system_metric",
-      "metadata",
+      "host",
+      "pid",
     ]);
     assert.equal(json.duration, 0.5);
     assert.equal(json.error, false);
     assert.equal(json.branch_tag, null);
     assert.equal(json.memory, 0);
-    assert.deepEqual(json.metadata, {});
+    assert.equal(json.host, null);
+    assert.equal(json.pid, null);
+    assert.equal(typeof json.trace_id, "string");
+  });
+
+  test("writes a regular trace's tags as top-level keys, as pypss does, and schema-named ones nested", () => {
+    const json = traceToJson({
+      name: "op",
+      duration: 0.5,
+      metadata: { region: "eu", name: "clash", __proto__tag: 1 },
+    });
+    assert.equal(json.region, "eu");
+    assert.equal(json.name, "op");
+    assert.deepEqual(json.metadata, { name: "clash" });
+    const back = traceFromJson(JSON.parse(JSON.stringify(json)));
+    assert.deepEqual(back?.metadata, {
+      region: "eu",
+      name: "clash",
+      __proto__tag: 1,
+    });
+  });
+
+  test("keeps a system trace's measurements in a nested metadata object", () => {
+    const json = traceToJson({
+      name: "__event_loop_health__",
+      systemMetric: true,
+      metadata: { lag: 0.02, active_tasks: 3 },
+    });
+    assert.deepEqual(json.metadata, { lag: 0.02, active_tasks: 3 });
+    assert.equal(json.lag, undefined);
+  });
+
+  test("gives a trace without an id one, and keeps it across encodings", () => {
+    const trace: Trace = { name: "op" };
+    const first = traceToJson(trace).trace_id as string;
+    assert.match(first, /^[0-9a-f]{24}-[0-9]+$/);
+    assert.equal(trace.traceId, first);
+    assert.equal(traceToJson(trace).trace_id, first);
+    assert.equal(traceToJson({ name: "x", traceId: "kept" }).trace_id, "kept");
+    const ids = new Set(
+      Array.from({ length: 1000 }, () => traceIdOf({ name: "op" })),
+    );
+    assert.equal(ids.size, 1000);
+    const frozen = Object.freeze({ name: "frozen" });
+    assert.notEqual(traceIdOf(frozen), traceIdOf(frozen));
   });
 
   test("round-trips through JSON text and traceFromJson", () => {
@@ -288,6 +368,8 @@ describe("traceToJson()", () => {
       timestamp: 1_800_000_000.25,
       asyncOp: true,
       yieldCount: 2,
+      host: "web-1",
+      pid: 4242,
       metadata: { requestId: "r1" },
     };
     const back = traceFromJson(
@@ -353,7 +435,11 @@ describe("stringifyTrace()", () => {
       );
       assert.equal(back.name, "op");
       assert.equal(back.duration, 0.25);
-      assert.equal(typeof back.metadata.pss_unserializable_metadata, "string");
+      assert.equal(typeof back.pss_unserializable_metadata, "string");
+      assert.equal(
+        typeof traceFromJson(back)?.metadata?.pss_unserializable_metadata,
+        "string",
+      );
     }
   });
 
@@ -368,5 +454,38 @@ describe("stringifyTrace()", () => {
     assert.equal(back.duration, undefined);
     assert.equal(back.memory, 64);
     assert.equal(traceFromJson(back)?.memory, 64);
+  });
+});
+
+describe("trace identity across processes", () => {
+  test("a Deno and a Bun process give distinct trace ids and their own pid and host", async () => {
+    const results = await Promise.all(
+      (["deno", "bun", "deno"] as const).map((runtime) =>
+        spawnRuntime(runtime, "identity_writer.ts", ["50"], {
+          deadlineMs: 60_000,
+        })
+      ),
+    );
+    const ids = new Set<string>();
+    const pids = new Set<number>();
+    const hosts = new Set<string>();
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      const traces = result.stdout.trim().split("\n").map((line) =>
+        traceFromJson(JSON.parse(line))!
+      );
+      assert.equal(traces.length, 50);
+      const ownPids = new Set(traces.map((t) => t.pid));
+      assert.equal(ownPids.size, 1, "one pid per process");
+      for (const trace of traces) {
+        ids.add(trace.traceId!);
+        pids.add(trace.pid!);
+        hosts.add(trace.host!);
+        assert.ok(Number.isSafeInteger(trace.pid) && trace.pid! > 0);
+      }
+    }
+    assert.equal(ids.size, 150, "trace ids collide across processes");
+    assert.equal(pids.size, 3);
+    assert.deepEqual([...hosts], [hostname()]);
   });
 });

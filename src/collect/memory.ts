@@ -190,11 +190,17 @@ export function getGlobalCollector(): Collector {
   return globalCollector;
 }
 
+/** The methods every collector has (the `Collector` contract). */
+const COLLECTOR_METHODS = ["add", "traces", "clear", "flush", "close"] as const;
+
 /**
  * Replaces the global collector used by instrumentation that names none.
  *
  * @param collector The new global collector.
  * @returns The previous one, so tests can restore it.
+ * @throws {PssConfigError} When `collector` is not a collector (an object
+ * with the `Collector` methods `add`, `traces`, `clear`, `flush` and
+ * `close`); the global collector is unchanged then.
  *
  * @example
  * ```ts
@@ -205,6 +211,31 @@ export function getGlobalCollector(): Collector {
  * ```
  */
 export function setGlobalCollector(collector: Collector): Collector {
+  if (
+    collector === null ||
+    (typeof collector !== "object" && typeof collector !== "function")
+  ) {
+    throw new PssConfigError(
+      "collector",
+      collector,
+      "setGlobalCollector's 'collector' must be a Collector",
+    );
+  }
+  for (const method of COLLECTOR_METHODS) {
+    let value: unknown;
+    try {
+      value = collector[method];
+    } catch {
+      value = undefined;
+    }
+    if (typeof value !== "function") {
+      throw new PssConfigError(
+        "collector",
+        collector,
+        `setGlobalCollector's 'collector' must be a Collector, with a '${method}' method`,
+      );
+    }
+  }
   const previous = globalCollector;
   globalCollector = collector;
   return previous;

@@ -297,10 +297,18 @@ function takeFast(
   const system = record.system_metric;
   if (system === true) {
     const metadata = record.metadata;
-    if (metadata === undefined || metadata === null) return true;
-    if (typeof metadata !== "object" || Array.isArray(metadata)) return true;
+    if (
+      metadata === undefined || metadata === null ||
+      typeof metadata !== "object" || Array.isArray(metadata)
+    ) {
+      accumulator.addUnused();
+      return true;
+    }
     const lag = (metadata as Record<string, unknown>).lag;
-    if (lag === undefined && !Object.hasOwn(metadata, "lag")) return true;
+    if (lag === undefined && !Object.hasOwn(metadata, "lag")) {
+      accumulator.addUnused();
+      return true;
+    }
     if (!plain(lag)) return false;
     accumulator.addLag(lag, groupOf(record, groupKey));
     return true;

@@ -9,10 +9,13 @@ import type { Trace } from "../trace.ts";
 import type { Collector } from "../collect/collector.ts";
 import { globalCollector } from "../collect/memory.ts";
 import { runtime } from "../runtime/adapter.ts";
-import { active, checkRate, reportError, stats } from "./settings.ts";
+import { active, reportError, reportOptionProblem, stats } from "./settings.ts";
+import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys, rate } from "../_options.ts";
 import { cachedRssBytes } from "./memory_cache.ts";
 import { currentTags, tagsInUse } from "./context.ts";
 import { captureStack, locate } from "./_source.ts";
+import { HOST_NAME, PROCESS_ID } from "./_process.ts";
 import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
 
 /**
@@ -59,6 +62,141 @@ export const KEEP_ALL: number = KEEP_OK | KEEP_ERROR;
 const TIME_ORIGIN_MS = performance.timeOrigin;
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** Every key of {@linkcode MonitorOptions}. */
+const MONITOR_OPTION_KEYS: ReadonlySet<string> = new Set([
+  "branchTag",
+  "module",
+  "collector",
+  "sampleRate",
+  "errorSampleRate",
+  "cpu",
+]);
+
+/**
+ * Checks monitor options where a program sets them up (wrap time of
+ * `monitorFunction` and `@monitored`): unknown keys, with the closest known
+ * name, and each value's type and range.
+ *
+ * @param owner Who takes the options, for the message.
+ * @throws {PssConfigError} For the first problem found.
+ */
+export function checkMonitorOptions(owner: string, options: unknown): void {
+  checkKnownKeys(owner, options, MONITOR_OPTION_KEYS);
+  if (options === undefined) return;
+  const o = options as MonitorOptions;
+  for (const field of ["sampleRate", "errorSampleRate"] as const) {
+    if (o[field] !== undefined) rate(owner, field, o[field]);
+  }
+  const problem = fieldProblem(o);
+  if (problem !== undefined) {
+    throw new PssConfigError(problem[0], o[problem[0]], problem[1](owner));
+  }
+}
+
+/** The first invalid field besides the rates, and how to say why. */
+function fieldProblem(
+  o: MonitorOptions,
+): [keyof MonitorOptions, (owner: string) => string] | undefined {
+  for (const field of ["branchTag", "module"] as const) {
+    if (o[field] !== undefined && typeof o[field] !== "string") {
+      return [field, (owner) => `${owner}'s '${field}' must be a string`];
+    }
+  }
+  if (o.cpu !== undefined && typeof o.cpu !== "boolean") {
+    return ["cpu", (owner) => `${owner}'s 'cpu' must be a boolean`];
+  }
+  const collector = o.collector;
+  if (
+    collector !== undefined &&
+    (collector === null || typeof collector !== "object" ||
+      typeof (collector as { add?: unknown }).add !== "function")
+  ) {
+    return [
+      "collector",
+      (owner) => `${owner}'s 'collector' must be a Collector (with add())`,
+    ];
+  }
+  return undefined;
+}
+
+/**
+ * Whether `options` is valid as given: an object whose enumerable keys are
+ * all known and whose values have the right types. A `switch` over a
+ * `for…in`, not `checkMonitorOptions`: this runs on every call with
+ * options (about 10 ns against 190 ns for the general checks on Bun).
+ */
+function isValidOptions(options: unknown): boolean {
+  if (options === null || typeof options !== "object") return false;
+  const o = options as Record<string, unknown>;
+  for (const key in o) {
+    const value = o[key];
+    if (value === undefined) continue;
+    switch (key) {
+      case "branchTag":
+      case "module":
+        if (typeof value !== "string") return false;
+        break;
+      case "sampleRate":
+      case "errorSampleRate":
+        if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+          return false;
+        }
+        break;
+      case "cpu":
+        if (typeof value !== "boolean") return false;
+        break;
+      case "collector":
+        if (
+          value === null || typeof value !== "object" ||
+          typeof (value as { add?: unknown }).add !== "function"
+        ) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The options of a `monitorBlock`/`monitorAsync` call, fit for the hot path:
+ * never throws. Invalid or unknown fields are reported once each to
+ * `onError` (source `"options"`) and left out, so the global setting
+ * applies to them.
+ */
+export function hotOptions(
+  owner: string,
+  options: MonitorOptions,
+): MonitorOptions | undefined {
+  return isValidOptions(options) ? options : cleanOptions(owner, options);
+}
+
+/** The valid fields of `options`, each problem reported once (out of line). */
+function cleanOptions(
+  owner: string,
+  options: unknown,
+): MonitorOptions | undefined {
+  if (options === null || typeof options !== "object") {
+    try {
+      checkKnownKeys(owner, options, MONITOR_OPTION_KEYS);
+    } catch (error) {
+      if (error instanceof PssConfigError) reportOptionProblem(error);
+    }
+    return undefined;
+  }
+  const clean: Record<string, unknown> = {};
+  for (const key of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[key];
+    try {
+      checkMonitorOptions(owner, { [key]: value });
+      clean[key] = value;
+    } catch (error) {
+      if (error instanceof PssConfigError) reportOptionProblem(error);
+    }
+  }
+  return clean as MonitorOptions;
+}
+
 /**
  * Draws a call: returns which outcomes to keep (0: record nothing).
  * Never throws; a `random` that throws or returns a number outside [0, 1)
@@ -68,11 +206,10 @@ export function draw(options: MonitorOptions | undefined): number {
   let sampleRate = active.sampleRate;
   let errorRate = active.errorSampleRate;
   if (options !== undefined) {
-    if (options.sampleRate !== undefined) {
-      sampleRate = checkRate("sampleRate", options.sampleRate);
-    }
+    // Checked before they get here (wrap time, or hotOptions).
+    if (options.sampleRate !== undefined) sampleRate = options.sampleRate;
     if (options.errorSampleRate !== undefined) {
-      errorRate = checkRate("errorSampleRate", options.errorSampleRate);
+      errorRate = options.errorSampleRate;
     }
     if (sampleRate >= 1 && errorRate >= 1) return KEEP_ALL;
   } else if (!active.sampling) return KEEP_ALL;
@@ -192,7 +329,9 @@ export function emitPlain(name: string, start: number, end: number): void {
     waitTime: 0,
     memory,
     error: false,
-    timestamp: (TIME_ORIGIN_MS + end) / 1000,
+    timestamp: (TIME_ORIGIN_MS + start) / 1000,
+    host: HOST_NAME,
+    pid: PROCESS_ID,
   };
   try {
     globalCollector.add(trace);
@@ -222,7 +361,10 @@ export function emit(
 ): void {
   const duration = (end - start) / 1000;
   const memory = active.memory ? cachedRssBytes(end) : undefined;
-  const timestamp = (TIME_ORIGIN_MS + end) / 1000;
+  // pypss records the start of the operation.
+  const timestamp = (TIME_ORIGIN_MS + start) / 1000;
+  const host = HOST_NAME;
+  const pid = PROCESS_ID;
   // One literal per shape, so traces are born with their final layout.
   let trace: Trace;
   if (asyncOp) {
@@ -235,6 +377,8 @@ export function emit(
         memory,
         error: failed,
         timestamp,
+        host,
+        pid,
         asyncOp: true,
       }
       : {
@@ -244,12 +388,23 @@ export function emit(
         waitTime: duration,
         error: failed,
         timestamp,
+        host,
+        pid,
         asyncOp: true,
       };
   } else {
     trace = memory !== undefined
-      ? { name, duration, waitTime: 0, memory, error: failed, timestamp }
-      : { name, duration, waitTime: 0, error: failed, timestamp };
+      ? {
+        name,
+        duration,
+        waitTime: 0,
+        memory,
+        error: failed,
+        timestamp,
+        host,
+        pid,
+      }
+      : { name, duration, waitTime: 0, error: failed, timestamp, host, pid };
   }
   if (branchTag !== undefined) trace.branchTag = branchTag;
   if (options !== undefined && options.module !== undefined) {
@@ -466,6 +621,9 @@ export function startBlock(
   options: MonitorOptions | undefined,
   asyncOp: boolean,
 ): Block | NoopBlock {
+  if (options !== undefined) {
+    options = hotOptions(asyncOp ? "monitorAsync" : "monitorBlock", options);
+  }
   const keep = options === undefined && !active.sampling
     ? KEEP_ALL
     : draw(options);

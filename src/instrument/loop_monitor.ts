@@ -9,6 +9,7 @@ import type { Trace } from "../trace.ts";
 import type { Collector } from "../collect/collector.ts";
 import { globalCollector } from "../collect/memory.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys } from "../_options.ts";
 import {
   createLagProbe,
   type LagProbe,
@@ -16,6 +17,7 @@ import {
 } from "../runtime/loop.ts";
 import { unrefTimer } from "../runtime/timer.ts";
 import { reportError } from "./settings.ts";
+import { HOST_NAME, PROCESS_ID } from "./_process.ts";
 
 /**
  * The name of the system traces the loop monitor records (as in pypss).
@@ -219,7 +221,8 @@ function checkMs(
  * @param options See {@linkcode AsyncMonitoringOptions}.
  * @returns The running monitor; dispose it or call `stop()`.
  * @throws {PssConfigError} When `intervalMs` or `resolutionMs` is below 1
- * or not finite, `thresholdMs` is negative, or `collector` has no `add`.
+ * or not finite, `thresholdMs` is negative, `collector` has no `add`, or
+ * an option is unknown (naming the closest known one).
  *
  * @example Score a program's event-loop health
  * ```ts
@@ -235,6 +238,12 @@ function checkMs(
 export function startAsyncMonitoring(
   options: AsyncMonitoringOptions = {},
 ): LoopMonitor {
+  checkKnownKeys("startAsyncMonitoring", options, [
+    "intervalMs",
+    "resolutionMs",
+    "thresholdMs",
+    "collector",
+  ]);
   const intervalMs = checkMs(
     "intervalMs",
     options.intervalMs ?? 500,
@@ -360,13 +369,14 @@ class LoopMonitorImpl implements LoopMonitor {
       if (lag > this.#maxLag) this.#maxLag = lag;
       if (!(lag >= this.#thresholdSeconds)) return;
       const trace: Trace = {
-        traceId: crypto.randomUUID(),
         name: LOOP_HEALTH_TRACE_NAME,
         module: "pss.system",
         duration: windowSeconds,
         cpuTime: 0,
         waitTime: lag,
         timestamp: Date.now() / 1000,
+        host: HOST_NAME,
+        pid: PROCESS_ID,
         asyncOp: true,
         systemMetric: true,
         metadata: {

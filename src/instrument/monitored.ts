@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { MonitorOptions } from "./_core.ts";
+import { checkMonitorOptions, type MonitorOptions } from "./_core.ts";
+import { PssConfigError } from "../score/config.ts";
 import { type AnyFunction, wrapFunction } from "./monitor_function.ts";
 
 /** The class that declares `method` as `key`, found from `self` (a class or an instance). */
@@ -39,9 +40,18 @@ function declaringClassName(
  * decorators (TypeScript 5+, without `experimentalDecorators`); the same
  * source works on Deno 2 and Bun 1.
  *
+ * The default name is `Class.method`, with the class that declares the
+ * method (also for inherited calls, and for a subclass that overrides a
+ * decorated method with its own decorated one), fixed before the first
+ * call: calling a detached method (`const { ping } = api; ping()`) does not
+ * change it. Generators and promises pass through as with
+ * {@linkcode monitorFunction}.
+ *
  * @param name Trace name. @default {"ClassName.method", with the class that declares the method}
  * @param options See {@linkcode MonitorOptions}.
  * @returns The method decorator.
+ * @throws {PssConfigError} For an invalid or unknown option, as
+ * {@linkcode monitorFunction} does, when the decorator is created.
  *
  * @example
  * ```ts
@@ -67,6 +77,14 @@ export function monitored(
   method: F,
   context: ClassMethodDecoratorContext,
 ) => F {
+  if (name !== undefined && typeof name !== "string") {
+    throw new PssConfigError(
+      "name",
+      name,
+      "@monitored's name must be a string",
+    );
+  }
+  checkMonitorOptions("@monitored", options);
   return <F extends AnyFunction>(
     method: F,
     context: ClassMethodDecoratorContext,
@@ -75,14 +93,28 @@ export function monitored(
     const methodName = typeof key === "symbol" ? (key.description ?? "") : key;
     let resolved = name;
     let wrapped: F | undefined = undefined;
-    const nameOf = (self: unknown): string => {
-      if (resolved === undefined) {
-        const className = declaringClassName(self, key, wrapped);
-        resolved = className === "" ? methodName : `${className}.${methodName}`;
-      }
-      return resolved;
+    // The class is not known when a method is decorated; it is when the
+    // decorator's initializer runs: with the class itself for a static
+    // method (while the class is defined), with the first instance for an
+    // instance method (before its constructor body). Both come before any
+    // call, so the name never depends on how a call's `this` looks.
+    const resolve = (self: unknown): void => {
+      if (resolved !== undefined) return;
+      const className = declaringClassName(self, key, wrapped);
+      if (className !== "") resolved = `${className}.${methodName}`;
     };
-    wrapped = wrapFunction(method, nameOf, options);
+    const nameOf = (self: unknown): string => {
+      if (resolved === undefined) resolve(self);
+      return resolved ?? methodName;
+    };
+    wrapped = wrapFunction(method, nameOf, options, "@monitored");
+    try {
+      context.addInitializer(function (this: unknown) {
+        if (resolved === undefined) resolve(this);
+      });
+    } catch {
+      // A runtime without initializers: names come from the calls.
+    }
     return wrapped;
   };
 }

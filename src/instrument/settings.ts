@@ -7,6 +7,12 @@
  */
 
 import { PssConfigError } from "../score/config.ts";
+import {
+  checkKnownKeys,
+  functionOption,
+  positiveNumber,
+  rate,
+} from "../_options.ts";
 
 /**
  * Where an instrumentation failure happened; see {@linkcode InstrumentationSettings.onError}.
@@ -25,7 +31,11 @@ import { PssConfigError } from "../score/config.ts";
  * resetInstrumentation();
  * ```
  */
-export type InstrumentationErrorSource = "collector" | "random" | "probe";
+export type InstrumentationErrorSource =
+  | "collector"
+  | "random"
+  | "probe"
+  | "options";
 
 /**
  * Settings every monitor reads when it starts. Change them with
@@ -57,8 +67,10 @@ export interface InstrumentationSettings {
   readonly random: () => number;
   /**
    * Called when instrumentation fails without failing the host (a collector
-   * whose `add` throws, a `random` that throws). Must not throw; if it does,
-   * the error is counted and dropped.
+   * whose `add` throws, a `random` that throws; source `"options"`: an
+   * invalid or unknown option of a `monitorBlock`/`monitorAsync` call, a
+   * `PssConfigError` reported once per problem while the global setting
+   * applies). Must not throw; if it does, the error is counted and dropped.
    * @default {a `console.warn`, at most one per minute, with the count of failures since the previous one}
    */
   readonly onError: (
@@ -121,7 +133,7 @@ export interface InstrumentationStats {
   sampledOut: number;
   /** Traces a collector's `add` threw on (the trace is lost). */
   collectorErrors: number;
-  /** Other failures reported to `onError` (a throwing `random`, a probe). */
+  /** Other failures reported to `onError` (a throwing `random`, a probe, a bad option). */
   otherErrors: number;
   /** Times `onError` itself threw. */
   onErrorFailures: number;
@@ -194,32 +206,29 @@ export const stats: InstrumentationStats = {
   onErrorFailures: 0,
 };
 
-/**
- * Validates a sampling rate.
- *
- * @throws {PssConfigError} When `value` is not a number from 0 to 1.
- */
-export function checkRate(field: string, value: unknown): number {
-  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+/** Every key {@linkcode configureInstrumentation} accepts. */
+const SETTING_KEYS: readonly (keyof InstrumentationSettings)[] = [
+  "sampleRate",
+  "errorSampleRate",
+  "random",
+  "onError",
+  "cpu",
+  "memory",
+  "memoryMaxAgeMs",
+  "captureSource",
+];
+
+const OWNER = "configureInstrumentation";
+
+function booleanOption(field: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
     throw new PssConfigError(
       field,
       value,
-      `'${field}' must be a number from 0 to 1`,
+      `${OWNER}'s '${field}' must be a boolean`,
     );
   }
   return value;
-}
-
-function checkFunction(field: string, value: unknown): void {
-  if (typeof value !== "function") {
-    throw new PssConfigError(field, value, `'${field}' must be a function`);
-  }
-}
-
-function checkBoolean(field: string, value: unknown): void {
-  if (typeof value !== "boolean") {
-    throw new PssConfigError(field, value, `'${field}' must be a boolean`);
-  }
 }
 
 /**
@@ -229,7 +238,8 @@ function checkBoolean(field: string, value: unknown): void {
  *
  * @param options The settings to change.
  * @returns The settings now in force.
- * @throws {PssConfigError} When a field has the wrong type or range; nothing
+ * @throws {PssConfigError} When a key is unknown (naming the closest known
+ * one) or a field has the wrong type or range; nothing
  * changes then.
  *
  * @example Keep 10 % of successful calls and every failing one
@@ -241,40 +251,42 @@ function checkBoolean(field: string, value: unknown): void {
 export function configureInstrumentation(
   options: InstrumentationOptions,
 ): InstrumentationSettings {
+  if (options === undefined) {
+    throw new PssConfigError(
+      "options",
+      options,
+      `${OWNER}'s options must be an object`,
+    );
+  }
+  checkKnownKeys(OWNER, options, SETTING_KEYS);
   const next = { ...getInstrumentationSettings() };
   if (options.sampleRate !== undefined) {
-    next.sampleRate = checkRate("sampleRate", options.sampleRate);
+    next.sampleRate = rate(OWNER, "sampleRate", options.sampleRate);
   }
   if (options.errorSampleRate !== undefined) {
-    next.errorSampleRate = checkRate(
+    next.errorSampleRate = rate(
+      OWNER,
       "errorSampleRate",
       options.errorSampleRate,
     );
   }
   if (options.random !== undefined) {
-    checkFunction("random", options.random);
-    next.random = options.random;
+    next.random = functionOption(OWNER, "random", options.random);
   }
   if (options.onError !== undefined) {
-    checkFunction("onError", options.onError);
-    next.onError = options.onError;
+    next.onError = functionOption(OWNER, "onError", options.onError);
   }
   for (const field of ["cpu", "memory", "captureSource"] as const) {
     if (options[field] !== undefined) {
-      checkBoolean(field, options[field]);
-      next[field] = options[field];
+      next[field] = booleanOption(field, options[field]);
     }
   }
   if (options.memoryMaxAgeMs !== undefined) {
-    const value = options.memoryMaxAgeMs;
-    if (typeof value !== "number" || !(value > 0 && Number.isFinite(value))) {
-      throw new PssConfigError(
-        "memoryMaxAgeMs",
-        value,
-        "'memoryMaxAgeMs' must be a positive finite number",
-      );
-    }
-    next.memoryMaxAgeMs = value;
+    next.memoryMaxAgeMs = positiveNumber(
+      OWNER,
+      "memoryMaxAgeMs",
+      options.memoryMaxAgeMs,
+    );
   }
   active = activate(next);
   return getInstrumentationSettings();
@@ -325,6 +337,7 @@ export function resetInstrumentation(): InstrumentationSettings {
   stats.onErrorFailures = 0;
   lastWarnAt = -Infinity;
   unwarned = 0;
+  reportedProblems.clear();
   return getInstrumentationSettings();
 }
 
@@ -360,4 +373,23 @@ export function reportError(
   } catch {
     stats.onErrorFailures++;
   }
+}
+
+/** Option problems already reported, so that each is reported once. */
+const reportedProblems = new Set<string>();
+
+/** At most this many distinct problems are remembered (and reported). */
+const MAX_REPORTED_PROBLEMS = 100;
+
+/**
+ * Reports an invalid option met on the hot path to `onError` (source
+ * `"options"`), once per distinct problem; never throws (internal).
+ *
+ * @param error The problem.
+ */
+export function reportOptionProblem(error: PssConfigError): void {
+  if (reportedProblems.has(error.message)) return;
+  if (reportedProblems.size >= MAX_REPORTED_PROBLEMS) return;
+  reportedProblems.add(error.message);
+  reportError(error, "options");
 }

@@ -13,6 +13,7 @@
  */
 
 import type {
+  BenchPort,
   CliProcess,
   EnvironmentPort,
   EnvRead,
@@ -57,6 +58,7 @@ interface BunServer {
 }
 
 interface BunGlobal {
+  version: string;
   argv: string[];
   gc?(force: boolean): void;
   stdin: { stream(): ReadableStream<Uint8Array> };
@@ -103,6 +105,8 @@ interface NodeFs {
   mkdirSync(path: string | URL, options: { recursive: true }): unknown;
   openSync(path: string | URL, flags: string): number;
   closeSync(fd: number): void;
+  readFileSync(path: string, encoding: "utf8"): string;
+  writeFileSync(path: string, text: string): void;
   promises: {
     stat(path: string | URL): Promise<Stats>;
     open(path: string | URL, flags: string): Promise<FileHandle>;
@@ -112,6 +116,7 @@ interface NodeFs {
 
 interface BunProcess {
   pid: number;
+  exitCode: number | undefined;
   platform: string;
   argv: string[];
   env: Record<string, string | undefined>;
@@ -375,6 +380,31 @@ function createProcess(): ProcessPort {
   };
 }
 
+// --- benchmarks -----------------------------------------------------------
+
+const bench: BenchPort = {
+  version: `bun ${bun.version}`,
+  registerDenoBench: (): boolean => false,
+  onBenchEnd(listener: () => void): boolean {
+    proc.on("exit", listener);
+    return true;
+  },
+  setExitCode(code: number): boolean {
+    proc.exitCode = code;
+    return true;
+  },
+  readTextFileSync(path: string): string | undefined {
+    try {
+      return fs().readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  writeTextFileSync(path: string, text: string): void {
+    fs().writeFileSync(path, text);
+  },
+};
+
 // --- environment ----------------------------------------------------------
 
 const env: EnvironmentPort = {
@@ -538,5 +568,6 @@ export function createRuntime(): RuntimeAdapter {
     env,
     cli: createCli(),
     http,
+    bench,
   };
 }

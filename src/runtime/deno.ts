@@ -11,6 +11,7 @@
  */
 
 import type {
+  BenchPort,
   CliProcess,
   EnvironmentPort,
   EnvRead,
@@ -233,6 +234,35 @@ function createProcess(): ProcessPort {
   };
 }
 
+// --- benchmarks -----------------------------------------------------------
+
+const bench: BenchPort = {
+  version: `deno ${Deno.version.deno}`,
+  registerDenoBench(registration): boolean {
+    Deno.bench(registration as unknown as Deno.BenchDefinition);
+    return true;
+  },
+  onBenchEnd(listener: () => void): boolean {
+    if (typeof globalThis.addEventListener !== "function") return false;
+    globalThis.addEventListener("unload", listener);
+    return true;
+  },
+  setExitCode(code: number): boolean {
+    Deno.exitCode = code;
+    return true;
+  },
+  readTextFileSync(path: string): string | undefined {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  writeTextFileSync(path: string, text: string): void {
+    Deno.writeTextFileSync(path, text);
+  },
+};
+
 // --- environment ----------------------------------------------------------
 
 const env: EnvironmentPort = {
@@ -435,5 +465,6 @@ export function createRuntime(): RuntimeAdapter {
     env,
     cli: createCli(),
     http,
+    bench,
   };
 }

@@ -370,6 +370,77 @@ export interface HttpPort {
 }
 
 // ---------------------------------------------------------------------------
+// Benchmarks
+
+/**
+ * One benchmark in the object form `Deno.bench` takes. Only the fields pss
+ * sets are typed; Deno's own (`group`, `permissions`, `n`, `warmup`, …)
+ * travel through unchanged.
+ *
+ * @example
+ * ```ts
+ * import type { DenoBenchRegistration } from "./types.ts";
+ * const registration: DenoBenchRegistration = { name: "noop", fn: () => {} };
+ * if (registration.name !== "noop") throw new Error();
+ * ```
+ */
+export interface DenoBenchRegistration {
+  /** Shown in Deno's table. */
+  name: string;
+  /** The function Deno times; Deno awaits it only when it is an `async function`. */
+  // deno-lint-ignore no-explicit-any
+  fn: (context: any) => unknown;
+  /** Any other field of `Deno.BenchDefinition`. */
+  [field: string]: unknown;
+}
+
+/**
+ * What `@pss/pss/bench` needs from the runtime: registering with
+ * `Deno.bench`, running after the module's benchmarks, the process exit code
+ * and small synchronous files. Never throws, except `writeTextFileSync`.
+ *
+ * @example
+ * ```ts
+ * import { runtime } from "./adapter.ts";
+ * if (!runtime.bench.version.startsWith("deno ")) throw new Error(runtime.bench.version);
+ * ```
+ */
+export interface BenchPort {
+  /** The runtime and its version, such as `"deno 2.9.6"` or `"bun 1.4.5"`. */
+  readonly version: string;
+  /**
+   * Registers a benchmark with `Deno.bench` (a no-op outside `deno bench`).
+   *
+   * @returns `false` where there is no `Deno.bench` (Bun, browsers).
+   */
+  registerDenoBench(registration: DenoBenchRegistration): boolean;
+  /**
+   * Calls `listener` once the module's benchmarks have run: Deno's `unload`
+   * event, which `deno bench` dispatches after its table. Unlike
+   * `ProcessPort.onExit`, what `listener` throws propagates: under
+   * `deno bench` that is the only way a module can fail the run.
+   *
+   * @returns `false` when the runtime has no such event.
+   */
+  onBenchEnd(listener: () => void): boolean;
+  /**
+   * Sets the code the process will exit with, without exiting now.
+   * `deno bench` ignores it.
+   *
+   * @returns `false` where there is no process exit code.
+   */
+  setExitCode(code: number): boolean;
+  /** Reads a UTF-8 file, or `undefined` when it is missing or unreadable. */
+  readTextFileSync(path: string): string | undefined;
+  /**
+   * Writes a UTF-8 file, replacing it.
+   *
+   * @throws The runtime's own error (no permission, no such directory).
+   */
+  writeTextFileSync(path: string, text: string): void;
+}
+
+// ---------------------------------------------------------------------------
 // The whole runtime
 
 /**
@@ -434,4 +505,6 @@ export interface RuntimeAdapter {
   readonly cli: CliProcess | undefined;
   /** Serving HTTP. */
   readonly http: HttpPort;
+  /** Benchmarks (`@pss/pss/bench`). */
+  readonly bench: BenchPort;
 }

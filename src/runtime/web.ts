@@ -8,6 +8,7 @@
  */
 
 import type {
+  BenchPort,
   EnvironmentPort,
   FileSystemPort,
   HttpPort,
@@ -70,6 +71,24 @@ const http: HttpPort = {
   serveHttp: (): Promise<never> => Promise.reject(unsupported("serving HTTP")),
 };
 
+const bench: BenchPort = {
+  version: "web",
+  registerDenoBench: (): boolean => false,
+  onBenchEnd(listener: () => void): boolean {
+    const host = globalThis as {
+      addEventListener?(type: string, listener: () => void): void;
+    };
+    if (typeof host.addEventListener !== "function") return false;
+    host.addEventListener("pagehide", listener);
+    return true;
+  },
+  setExitCode: (): boolean => false,
+  readTextFileSync: (): undefined => undefined,
+  writeTextFileSync(): never {
+    throw unsupported("writing files");
+  },
+};
+
 /**
  * Creates the portable adapter: no RSS, no CPU time, no heap size, no
  * async context, no files or process.
@@ -98,5 +117,6 @@ export function createRuntime(): RuntimeAdapter {
     env,
     cli: undefined,
     http,
+    bench,
   };
 }

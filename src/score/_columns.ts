@@ -22,7 +22,7 @@ export function isPlain(value: unknown): boolean {
 }
 
 /**
- * SCORING.md §1: `true`, non-zero numbers (NaN included, as in Python) and
+ * docs/scoring.md, section 2: `true`, non-zero numbers (NaN included, as in Python) and
  * non-empty strings other than "false" and "0"; other objects as Python
  * would judge them (empty arrays and objects are false).
  */
@@ -78,6 +78,7 @@ export function scoreColumns(
   lags: ArrayLike<number>,
   skippedCount: number,
   config: Readonly<PssConfig>,
+  unusedCount = 0,
 ): PssReport {
   const n = columns.size;
   if (n === 0 && lags.length === 0) {
@@ -93,6 +94,7 @@ export function scoreColumns(
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount,
+      unusedCount,
     };
   }
   const waits = columns.waits.subarray(0, n);
@@ -107,7 +109,18 @@ export function scoreColumns(
     longestRun: columns.longestRun,
   }, config);
   const be = branchingEntropy(columns.tagCounts);
-  return combine(ts, ms, ev, be, cc, n, lags.length, skippedCount, config);
+  return combine(
+    ts,
+    ms,
+    ev,
+    be,
+    cc,
+    n,
+    lags.length,
+    skippedCount,
+    config,
+    unusedCount,
+  );
 }
 
 /** The weighted score from the five unclamped pillars. */
@@ -121,6 +134,7 @@ export function combine(
   systemTraceCount: number,
   skippedCount: number,
   config: Readonly<PssConfig>,
+  unusedCount = 0,
 ): PssReport {
   if (traceCount === 0 && systemTraceCount === 0) {
     return {
@@ -135,6 +149,7 @@ export function combine(
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount,
+      unusedCount,
     };
   }
   // pypss's exact sum order; pillars enter unclamped, as in pypss, so the
@@ -155,5 +170,6 @@ export function combine(
     traceCount,
     systemTraceCount,
     skippedCount,
+    unusedCount,
   };
 }

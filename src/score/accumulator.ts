@@ -239,6 +239,7 @@ export class PssAccumulator {
   #lastGroupId = 0;
   #systemSkipped = 0;
   #unreadable = 0;
+  #unused = 0;
   #sliceWidth = 1;
 
   /**
@@ -287,6 +288,7 @@ export class PssAccumulator {
         metadata !== null && typeof metadata === "object" &&
         Object.hasOwn(metadata, "lag")
       ) this.addLag(metadata.lag as number, group);
+      else this.addUnused();
       return;
     }
     const { duration, memory, waitTime } = trace;
@@ -390,6 +392,14 @@ export class PssAccumulator {
   }
 
   /**
+   * Counts one well-formed system trace without a loop lag: used by no
+   * pillar, counted in `unusedCount`.
+   */
+  addUnused(): void {
+    this.#unused++;
+  }
+
+  /**
    * Counts one entry that could not be read as a trace at all (invalid
    * JSON, a rejected record): in the overall `skippedCount` only, since it
    * has no group.
@@ -441,7 +451,18 @@ export class PssAccumulator {
       longestRun: all.longestRun,
     }, resolved);
     const be = branchingEntropy(all.tagCounts);
-    return combine(ts, ms, ev, be, cc, n, lags.length, skipped, resolved);
+    return combine(
+      ts,
+      ms,
+      ev,
+      be,
+      cc,
+      n,
+      lags.length,
+      skipped,
+      resolved,
+      this.#unused,
+    );
   }
 
   /**
@@ -541,6 +562,7 @@ export class PssAccumulator {
           lags.length,
           group.skipped + this.#systemSkipped,
           resolved,
+          this.#unused,
         ),
         details: details[g],
       });

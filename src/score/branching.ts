@@ -5,7 +5,7 @@
  */
 
 /**
- * Branching Entropy of tag counts (SCORING.md §3): 1 with fewer than 2
+ * Branching Entropy of tag counts (docs/scoring.md, section 5): 1 with fewer than 2
  * distinct tags; otherwise 1 − H / log2(U), with H the Shannon entropy (in
  * bits) of the tag distribution, summed in the order given, and U the number
  * of distinct tags. Evenly spread tags give 0.

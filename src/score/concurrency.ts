@@ -6,10 +6,10 @@
  */
 
 import { DEFAULT_CONFIG, type PssConfig } from "./config.ts";
-import { cv, decay, sum } from "./stats.ts";
+import { cv, decay, mean, sum } from "./stats.ts";
 
 /**
- * Concurrency Chaos (SCORING.md §3): starts at 1. With at least 2 wait times
+ * Concurrency Chaos (docs/scoring.md, section 5): starts at 1. With at least 2 wait times
  * whose mean is strictly greater than `concurrencyWaitThreshold`, it becomes
  * exp(−α·cv(waits)). When the mean event-loop lag ℓ̄ exceeds
  * `loopLagThreshold`, it is multiplied by 1 − min(1, `loopLagFactor`·ℓ̄).
@@ -37,13 +37,16 @@ export function concurrencyChaos(
 ): number {
   let score = 1;
   if (waits.length >= 2) {
-    const meanWait = sum(waits) / waits.length;
+    let meanWait = sum(waits) / waits.length;
+    // pypss's plain mean, unless the sum overflowed (docs/scoring.md).
+    if (!Number.isFinite(meanWait)) meanWait = mean(waits);
     if (meanWait > config.concurrencyWaitThreshold) {
       score = decay(cv(waits), config.alpha);
     }
   }
   if (lags.length > 0) {
-    const meanLag = sum(lags) / lags.length;
+    let meanLag = sum(lags) / lags.length;
+    if (!Number.isFinite(meanLag)) meanLag = mean(lags);
     if (meanLag > config.loopLagThreshold) {
       score *= 1 - Math.min(1, meanLag * config.loopLagFactor);
     }

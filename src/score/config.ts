@@ -1,5 +1,5 @@
 /**
- * Scoring configuration: every tunable of SCORING.md with pypss 1.3.1's
+ * Scoring configuration: every tunable of docs/scoring.md with pypss 1.3.1's
  * defaults, and its validation.
  *
  * @module

@@ -62,7 +62,7 @@ export function summarizeErrors(
 }
 
 /**
- * Error Volatility (SCORING.md §3): 1 when there are no outcomes. With
+ * Error Volatility (docs/scoring.md, section 5): 1 when there are no outcomes. With
  * m = errors / total and vmr the variance-to-mean ratio of the 0/1 flags,
  * EV = exp(−δ·(m + 0.5·vmr)); times 1 − ((m − 0.1) / 0.9)·0.5 when m exceeds
  * the spike threshold; times exp(−2δ·(R − 3 + 1)) when the longest run R

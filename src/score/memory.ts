@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG, type PssConfig } from "./config.ts";
 import { decay, max, median, stdev } from "./stats.ts";
 
 /**
- * Memory Stability of a set of memory samples (SCORING.md §3): 1 for fewer
+ * Memory Stability of a set of memory samples (docs/scoring.md, section 5): 1 for fewer
  * than 2 samples. With med = median + ε and peak the maximum: when
  * med ≤ ε, 1 if peak is 0 and 0 otherwise; else with ρ = peak / med,
  * MS = exp(−γ·(stdev / med + ρ − 1)), times exp(−γ·(ρ − threshold)) when

@@ -1,6 +1,6 @@
 /**
  * The Program Stability Score: one pass over the traces, five pillars, one
- * weighted integer (SCORING.md).
+ * weighted integer (docs/scoring.md).
  *
  * @module
  */
@@ -43,7 +43,7 @@ export interface PillarInfo {
   readonly pypssKey: string;
   /** The name pypss prints in its text report. */
   readonly label: string;
-  /** The two-letter abbreviation used in SCORING.md. */
+  /** The two-letter abbreviation used in docs/scoring.md. */
   readonly abbreviation: string;
 }
 
@@ -158,6 +158,8 @@ function takeSpareBuffers(capacity: number): ColumnBuffers | undefined {
 interface SystemSamples {
   lags: number[];
   skipped: number;
+  /** Well-formed system traces without a lag: read, used by no pillar. */
+  unused: number;
 }
 
 function grown(data: Float64Array, capacity: number): Float64Array {
@@ -178,11 +180,13 @@ function addSystemTrace(trace: Trace, system: SystemSamples): void {
     Object.hasOwn(metadata, "lag")
   ) {
     system.lags.push(metadata.lag as number);
+  } else {
+    system.unused++;
   }
 }
 
 /**
- * The single pass of SCORING.md §1. With `byName`, regular traces go to one
+ * The single pass of docs/scoring.md, section 3. With `byName`, regular traces go to one
  * group per `name`; otherwise all go to the group "". The current group's
  * state lives in local variables (this loop is the hot path of scoring a
  * million traces) and is written back whenever the name changes, and at the
@@ -195,7 +199,7 @@ function extract(
   const isArray = Array.isArray(traces);
   const array = isArray ? traces as readonly Trace[] : [];
   const iterator = isArray ? undefined : traces[Symbol.iterator]();
-  const system: SystemSamples = { lags: [], skipped: 0 };
+  const system: SystemSamples = { lags: [], skipped: 0, unused: 0 };
   const groups = new Map<string, Columns>();
 
   const capacity = byName
@@ -367,12 +371,13 @@ function score(
     system.lags,
     columns.skipped + system.skipped,
     config,
+    system.unused,
   );
 }
 
 /**
  * Scores a set of traces as pypss 1.3.1's `compute_pss_from_traces` does:
- * the same integer `pss` and each pillar within 1e-9 (SCORING.md).
+ * the same integer `pss` and each pillar within 1e-9 (docs/scoring.md).
  *
  * One pass over `traces`, in order, without copying the input: durations,
  * memory and wait times go into typed arrays, errors and branch tags into

@@ -47,6 +47,15 @@ export interface PssReport {
   traceCount: number;
   /** System traces that were used (those carrying a loop lag). */
   systemTraceCount: number;
-  /** Traces rejected as malformed (SCORING.md §1), system ones included; never scored. */
+  /** Traces rejected as malformed (docs/scoring.md, "Reading traces"), system ones included; never scored. */
   skippedCount: number;
+  /**
+   * Well-formed traces that no pillar uses: system traces without a loop
+   * lag (pypss's `kafka_lag_report`, a sample with only `active_tasks`).
+   * With it the counts add up to every entry read: `traceCount +
+   * systemTraceCount + skippedCount + unusedCount`. Always set by
+   * `computePss`; optional only so that reports built by hand need not
+   * carry it.
+   */
+  unusedCount?: number;
 }

@@ -1,7 +1,13 @@
 /**
- * The statistics the pillars need (SCORING.md §2), matching Python's
- * `statistics` module: sample standard deviation, median, and the exclusive
- * quantiles of `statistics.quantiles(x, n=100)`.
+ * The statistics the pillars need (docs/scoring.md, "Statistics"), matching
+ * Python's `statistics` module: sample standard deviation, median, and the
+ * exclusive quantiles of `statistics.quantiles(x, n=100)`.
+ *
+ * Overflow-safe: where binary64 arithmetic on the values themselves would
+ * overflow (a sum, a square, a weighted cut point of values near 1e308),
+ * the computation is redone on the values scaled by a power of two, which
+ * is exact, and scaled back. Ordinary values never take that path, so their
+ * results are bit for bit those of the plain formulas.
  *
  * Order statistics come from selection, not from sorting, in O(n): large
  * arrays are read once against a bracket estimated from a sample, otherwise
@@ -72,9 +78,95 @@ export function mean(data: ArrayLike<number>): number {
   const n = data.length;
   if (n === 0) return NaN;
   const rough = sum(data) / n;
-  deviations(data, rough);
-  return rough + DEVIATIONS[0] / n;
+  if (rough - rough === 0) { // finite
+    deviations(data, rough);
+    const m = rough + DEVIATIONS[0] / n;
+    if (m - m === 0) return m;
+  }
+  const scale = scaleOf(data);
+  if (scale === 1) return rough; // NaN or infinite values: no scaling helps
+  const inverse = 1 / scale;
+  const scaledRough = scaledSum(data, inverse) / n;
+  scaledDeviations(data, scaledRough, inverse);
+  return (scaledRough + DEVIATIONS[0] / n) * scale;
 }
+
+/**
+ * Values below this magnitude are never scaled: sums of up to 2^53 of them
+ * and the squares of their differences stay finite.
+ */
+const SCALE_LIMIT = 2 ** 400;
+
+/**
+ * A power of two that brings the largest finite magnitude in `data` to
+ * about {@linkcode SCALE_LIMIT}, or 1 when no value is that large (or the
+ * data hold non-finite values, which no scaling can help). Dividing by a
+ * power of two is exact for every value that does not fall below 2^-1022.
+ */
+function scaleOf(data: ArrayLike<number>): number {
+  let largest = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = Math.abs(data[i]);
+    if (!(x - x === 0)) return 1;
+    if (x > largest) largest = x;
+  }
+  if (largest <= SCALE_LIMIT) return 1;
+  return 2 ** (Math.ceil(Math.log2(largest)) - 400);
+}
+
+function scaledSum(data: ArrayLike<number>, inverse: number): number {
+  let total = 0;
+  for (let i = 0; i < data.length; i++) total += data[i] * inverse;
+  return total;
+}
+
+/** {@linkcode deviations} of the values times `inverse`. */
+function scaledDeviations(
+  data: ArrayLike<number>,
+  m: number,
+  inverse: number,
+): void {
+  let first = 0;
+  let second = 0;
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i] * inverse - m;
+    first += d;
+    second += d * d;
+  }
+  DEVIATIONS[0] = first;
+  DEVIATIONS[1] = second;
+}
+
+/**
+ * Leaves the corrected two-pass sums of `data` in {@linkcode DEVIATIONS}
+ * and returns the scale they are in (1, or a power of two when the plain
+ * sums overflow) and, in `MEAN[0]`, the rough mean in that scale.
+ */
+function twoPass(data: ArrayLike<number>): number {
+  const n = data.length;
+  const rough = sum(data) / n;
+  if (rough - rough === 0) {
+    deviations(data, rough);
+    if (DEVIATIONS[1] - DEVIATIONS[1] === 0) {
+      MEAN[0] = rough;
+      return 1;
+    }
+  }
+  const scale = scaleOf(data);
+  if (scale === 1) { // non-finite input: the plain sums, as they are
+    deviations(data, rough);
+    MEAN[0] = rough;
+    return 1;
+  }
+  const inverse = 1 / scale;
+  const scaledRough = scaledSum(data, inverse) / n;
+  scaledDeviations(data, scaledRough, inverse);
+  MEAN[0] = scaledRough;
+  return scale;
+}
+
+/** The rough mean of the last {@linkcode twoPass}, in its scale. */
+const MEAN = new Float64Array(1);
 
 /**
  * Sample standard deviation, sqrt(Σ(x − x̄)² / (n − 1)), by the corrected
@@ -93,8 +185,8 @@ export function mean(data: ArrayLike<number>): number {
 export function stdev(data: ArrayLike<number>): number {
   const n = data.length;
   if (n < 2) return NaN;
-  deviations(data, sum(data) / n);
-  return spread(n);
+  const scale = twoPass(data);
+  return spread(n) * scale;
 }
 
 /** The sample standard deviation from the last {@linkcode deviations}. */
@@ -121,9 +213,8 @@ function spread(n: number): number {
 export function cv(data: ArrayLike<number>): number {
   const n = data.length;
   if (n < 2) return 0;
-  const rough = sum(data) / n;
-  deviations(data, rough);
-  const m = rough + DEVIATIONS[0] / n;
+  twoPass(data); // the ratio is the same in any scale
+  const m = MEAN[0] + DEVIATIONS[0] / n;
   if (m === 0) return 0;
   return spread(n) / m;
 }
@@ -381,7 +472,9 @@ export function median(data: Float64Array): number {
   const half = n >>> 1;
   if (n % 2 === 1) return orderStatistics(data, [half])[0];
   const [a, b] = orderStatistics(data, [half - 1, half]);
-  return (a + b) / 2;
+  const middle = (a + b) / 2;
+  // Two values near the top of binary64 overflow their sum, not their mean.
+  return middle - middle === 0 ? middle : a / 2 + b / 2;
 }
 
 /**
@@ -450,7 +543,14 @@ export function exclusiveQuantiles(
   return deltas.map((d, index) => {
     const below = valueOf[2 * index];
     const above = valueOf[2 * index + 1];
-    return (below * (parts - d) + above * d) / parts;
+    const cut = (below * (parts - d) + above * d) / parts;
+    if (cut - cut === 0) return cut;
+    // Overflowed products: the same formula on scaled values.
+    const scale = scaleOf([below, above]);
+    if (scale === 1) return cut;
+    const inverse = 1 / scale;
+    return ((below * inverse * (parts - d) + above * inverse * d) / parts) *
+      scale;
   });
 }
 

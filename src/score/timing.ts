@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG, type PssConfig } from "./config.ts";
 import { cv, decay, exclusiveQuantiles } from "./stats.ts";
 
 /**
- * Timing Stability of a set of durations (SCORING.md §3): with c the
+ * Timing Stability of a set of durations (docs/scoring.md, section 5): with c the
  * coefficient of variation and r = p95 / p50 (1 when there is one value or
  * p50 is 0), TS = exp(−α·c) · 1 / (1 + β·max(0, r − 1)); 1 when empty.
  *

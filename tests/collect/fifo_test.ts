@@ -300,7 +300,7 @@ describe("FileFifoCollector across processes", () => {
     for (const line of lines) {
       const json = JSON.parse(line); // throws on a torn line
       const id = Number(String(json.name).slice("writer-".length));
-      const seq = json.metadata.seq as number;
+      const seq = json.seq as number; // tags are top-level keys, as pypss writes them
       assert.equal(seen[id][seq], 0, `duplicate writer ${id} seq ${seq}`);
       seen[id][seq] = 1;
     }

@@ -110,16 +110,24 @@ describe("monitorBlock()", () => {
     assert.ok(inner.duration! >= 0.004);
   });
 
-  test("records the epoch timestamp of the end of the block, in seconds", () => {
+  test("records the epoch timestamp of the start of the block, in seconds, as pypss does", () => {
     const collector = new ArrayCollector();
     const before = Date.now() / 1000;
     {
-      using _ = monitorBlock("when", { collector });
+      using _outer = monitorBlock("outer", { collector });
+      busyWait(60);
+      using _inner = monitorBlock("inner", { collector });
     }
     const after = Date.now() / 1000;
-    const { timestamp } = collector.recorded[0];
+    const [inner, outer] = collector.recorded;
+    assert.deepEqual([inner.name, outer.name], ["inner", "outer"]);
+    // The outer block ended last but started 60 ms before the inner one.
+    assert.ok(
+      inner.timestamp! - outer.timestamp! >= 0.055,
+      `outer ${outer.timestamp}, inner ${inner.timestamp}`,
+    );
     // One second of slack: Date.now() and performance.timeOrigin may drift.
-    assert.ok(timestamp! >= before - 1 && timestamp! <= after + 1);
+    assert.ok(outer.timestamp! >= before - 1 && outer.timestamp! <= after + 1);
   });
 
   test("records the process RSS as a positive number of bytes", () => {
@@ -254,6 +262,8 @@ describe("monitorBlock() without options", () => {
       "memory",
       "error",
       "timestamp",
+      "host",
+      "pid",
     ]);
     assert.equal(trace.name, "plain");
     assert.ok(trace.duration! >= 0.004, `duration ${trace.duration}`);

@@ -115,16 +115,28 @@ describe("monitorFunction()", () => {
     assert.equal(trace.asyncOp, true);
   });
 
-  test("a non-native thenable is followed until it settles", async () => {
+  test("a non-native thenable comes back untouched and is never run; the call is recorded as synchronous", async () => {
     const collector = new ArrayCollector();
-    const thenable = {
-      then(resolve: (value: number) => void): void {
-        setTimeout(() => resolve(5), 2);
+    let ran = 0;
+    const builder = {
+      sql: "select 1",
+      then(resolve: (rows: string[]) => void): void {
+        ran++;
+        resolve(["row"]);
       },
     };
-    const lazy = monitorFunction("lazy", { collector })(() => thenable);
-    assert.equal(await lazy(), 5);
-    assert.equal(collector.recorded[0].asyncOp, true);
+    const query = monitorFunction("query", { collector })(() => builder);
+    const result = query();
+    assert.equal(result, builder);
+    assert.equal(result.sql, "select 1");
+    await sleep(5);
+    assert.equal(ran, 0, "the thenable was run although nobody awaited it");
+    assert.equal(collector.recorded.length, 1);
+    assert.equal(collector.recorded[0].asyncOp, undefined);
+    assert.equal(collector.recorded[0].error, false);
+    assert.deepEqual(await result, ["row"]);
+    assert.equal(ran, 1);
+    assert.equal(collector.recorded.length, 1);
   });
 
   test("rejects a bad rate when wrapping, so no call ever throws it", () => {
@@ -179,6 +191,8 @@ describe("monitorFunction() without options", () => {
       "memory",
       "error",
       "timestamp",
+      "host",
+      "pid",
     ]);
     assert.equal(trace.name, "square");
     assert.ok(trace.duration! >= 0.0025, `duration ${trace.duration}`);

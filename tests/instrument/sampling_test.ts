@@ -125,22 +125,42 @@ describe("configureInstrumentation()", () => {
         error instanceof PssConfigError &&
         error.field === "errorSampleRate" &&
         error.message ===
-          "Invalid pss configuration as 'errorSampleRate' must be a number from 0 to 1: got 2",
+          "Invalid pss configuration as configureInstrumentation's 'errorSampleRate' must be a number from 0 to 1: got 2",
     );
     assert.equal(getInstrumentationSettings().sampleRate, 1);
   });
 
-  test("rejects a per-call sampleRate that is not a number from 0 to 1", () => {
+  test("rejects an unknown key, naming the closest known one", () => {
     assert.throws(
-      () => monitorBlock("op", { sampleRate: Number.NaN }),
-      PssConfigError,
+      // @ts-expect-error: the typo under test
+      () => configureInstrumentation({ sampelRate: 0.1 }),
+      (error: unknown) =>
+        error instanceof PssConfigError &&
+        error.field === "sampelRate" &&
+        error.message ===
+          "Invalid pss configuration as 'sampelRate' is not a known option of configureInstrumentation (did you mean 'sampleRate'?): got 0.1",
     );
+    assert.equal(getInstrumentationSettings().sampleRate, 1);
+  });
+
+  test("rejects options that are not an object", () => {
+    for (const options of [null, undefined, 3, "x"]) {
+      assert.throws(
+        // @ts-expect-error: the wrong type under test
+        () => configureInstrumentation(options),
+        (error: unknown) =>
+          error instanceof PssConfigError &&
+          error.message.includes(
+            "configureInstrumentation's options must be an object",
+          ),
+      );
+    }
   });
 
   test("rejects a memoryMaxAgeMs that is not positive", () => {
     assert.throws(
       () => configureInstrumentation({ memoryMaxAgeMs: 0 }),
-      /'memoryMaxAgeMs' must be a positive finite number: got 0/,
+      /configureInstrumentation's 'memoryMaxAgeMs' must be a finite number > 0: got 0/,
     );
   });
 

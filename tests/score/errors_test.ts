@@ -7,7 +7,7 @@ import {
 } from "../../src/score/errors.ts";
 import { resolveConfig } from "../../src/score/config.ts";
 
-/** The spike factor of SCORING §3 for error rate m above 0.1. */
+/** The spike factor of docs/scoring.md, section 5, for error rate m above 0.1. */
 const spike = (m: number) => 1 - ((m - 0.1) / (1 - 0.1)) * 0.5;
 
 describe("errorVolatility()", () => {

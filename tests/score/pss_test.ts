@@ -43,7 +43,7 @@ describe("computePss() against the Python reference (tests/testdata/score)", () 
       assert.equal(report.pss, item.expected.pss);
       const actual = pillars(report);
       item.expected.breakdown.forEach((expected: number, k: number) => {
-        // pss clamps pillars to [0, 1]; pypss does not (SCORING §3).
+        // pss clamps pillars to [0, 1]; pypss does not (docs/scoring.md, section 6).
         const difference = Math.abs(actual[k] - clamp(expected));
         assert.ok(
           difference <= 1e-12,
@@ -62,10 +62,11 @@ describe("computePss()", () => {
       traceCount: 0,
       systemTraceCount: 0,
       skippedCount: 0,
+      unusedCount: 0,
     });
   });
 
-  test("gives 0 for system traces without lag (nothing to score)", () => {
+  test("gives 0 for system traces without lag (nothing to score), and counts them as unused", () => {
     const report = computePss([
       { name: "loop", systemMetric: true, metadata: { activeTasks: 3 } },
       { name: "loop", systemMetric: true },
@@ -74,6 +75,34 @@ describe("computePss()", () => {
     assert.deepEqual(report.breakdown, ZERO_BREAKDOWN);
     assert.equal(report.systemTraceCount, 0);
     assert.equal(report.traceCount, 0);
+    assert.equal(report.unusedCount, 2);
+  });
+
+  test("counts every entry read: scored, lag samples, skipped and unused add up", () => {
+    const traces = [
+      { name: "op", duration: 0.1 },
+      { name: "op", duration: -1 },
+      {
+        name: "kafka_lag_report",
+        systemMetric: true,
+        metadata: { kafka_lag: 7 },
+      },
+      { name: "loop", systemMetric: true, metadata: { lag: 0.001 } },
+      { name: "op", duration: 0.2 },
+    ];
+    const report = computePss(traces);
+    assert.deepEqual(
+      [
+        report.traceCount,
+        report.systemTraceCount,
+        report.skippedCount,
+        report.unusedCount,
+      ],
+      [2, 1, 1, 1],
+    );
+    for (const { report: row } of computePssByName(traces)) {
+      assert.equal(row.unusedCount, 1);
+    }
   });
 
   test("scores lag alone: TS, MS, EV, BE are 1 and CC comes from the lag", () => {
@@ -177,7 +206,7 @@ describe("computePss()", () => {
     assert.equal(report.skippedCount, 1);
   });
 
-  test("reads errors with SCORING §1 truthiness", () => {
+  test("reads errors with the truthiness of docs/scoring.md, section 2", () => {
     const errorOf = (error: unknown) =>
       computePss([{ name: "op", duration: 0.1, error } as unknown as Trace])
         .breakdown.errorVolatility < 1;

@@ -6,7 +6,7 @@ import { DEFAULT_CONFIG, resolveConfig } from "../../src/score/config.ts";
 const SQRT3 = Math.sqrt(3);
 
 describe("timingStability()", () => {
-  // [label, durations, config overrides, expected written out from SCORING §3]
+  // [label, durations, config overrides, expected written out from docs/scoring.md, section 5]
   const table: [string, number[], object, number][] = [
     ["is 1 for no durations", [], {}, 1],
     ["is 1 for one duration", [0.25], {}, 1],

@@ -1,4 +1,4 @@
-"""Independent reference for tests/score: SCORING.md written out with
+"""Independent reference for tests/score: docs/scoring.md written out with
 Python's own `statistics` module (CPython 3.11), the way pypss 1.3.1 uses it.
 It does not import pypss. Regenerate the fixtures with:
 
