@@ -60,12 +60,15 @@ export async function writeTraceFile(
         name: "__system_monitor__",
         systemMetric: true,
         timestamp,
-        metadata: { lag: next() * 0.004 },
+        metadata: { lag: Math.round(next() * 4000) / 1e6 },
       };
     } else {
       const name = NAMES[Math.floor(next() * NAMES.length)];
       const error = next() < 0.02;
-      const duration = 0.001 + next() * 0.01 + (next() < 0.01 ? 0.2 : 0);
+      // Microsecond resolution, as timers give: about 390 bytes a line.
+      const duration = Math.round(
+        (0.001 + next() * 0.01 + (next() < 0.01 ? 0.2 : 0)) * 1e6,
+      ) / 1e6;
       trace = {
         traceId: crypto.randomUUID(),
         name,
@@ -73,8 +76,8 @@ export async function writeTraceFile(
         lineno: 120 + (i % 40),
         module: `app.${name.split(".")[0]}`,
         duration,
-        cpuTime: duration * 0.6,
-        waitTime: duration * 0.4,
+        cpuTime: Math.round(duration * 0.6e6) / 1e6,
+        waitTime: Math.round(duration * 0.4e6) / 1e6,
         memory: 50_000_000 + Math.floor(next() * 2_000_000),
         memoryDiff: Math.floor(next() * 4096) - 2048,
         error,

@@ -134,6 +134,7 @@ footer{margin-top:28px;color:var(--muted);font-size:12px}
 .figures{margin:6px 0 0;padding-left:18px;color:var(--muted)}
 .drag{border-left:4px solid var(--bad);padding:4px 12px}
 .scroll{overflow-x:auto}
+.scroll td:first-child{min-width:8em}
 th button{all:unset;cursor:pointer;white-space:nowrap}
 th button:focus-visible{outline:2px solid #0969da}
 th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
@@ -172,9 +173,9 @@ for (const table of document.querySelectorAll("table.sortable")) {
 `.trim();
 
 /**
- * Renders a report as one self-contained HTML page: inline CSS, no
- * script and no external asset, so it can be attached to a CI run or
- * opened from disk. Every string that comes from traces (names) or the
+ * Renders a report as one self-contained HTML page: inline CSS and SVG,
+ * no external asset and no network (with rows, one small inline script
+ * sorts the table), so it can be attached to a CI run or opened from disk. Every string that comes from traces (names) or the
  * caller (title, subtitle) is escaped.
  *
  * @param report The report to render.

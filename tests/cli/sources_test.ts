@@ -626,3 +626,74 @@ for (const runtime of Object.keys(RUNTIMES) as Runtime[]) {
     });
   });
 }
+
+describe("the pss bin for npx and bunx users", () => {
+  const node = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
+    try {
+      execFileSync(path, ["--version"]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const bin = join(ROOT, "bin/pss.js");
+  const pathWith = `${join(ROOT, "node_modules/.bin")}:/usr/bin:/bin`;
+  const spawnBin = (
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+  ): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(command, args, {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => stdout += chunk);
+      child.stderr.on("data", (chunk) => stderr += chunk);
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+
+  test(
+    "under Node, runs the CLI with Bun or Deno and passes the exit code through",
+    {
+      skip: node === undefined ? "node is not installed" : false,
+    },
+    async () => {
+      for (const runtime of ["bun", "deno"]) {
+        const gate = await spawnBin(node!, [
+          bin,
+          "score",
+          "tests/testdata/report/flaky.ndjson",
+          "--fail-under",
+          "99",
+        ], { PATH: pathWith, PSS_RUNTIME: runtime });
+        assert.equal(gate.code, 3, gate.stderr);
+        assert.match(gate.stdout, /^PSS: \d+\/100/m);
+      }
+      const none = await spawnBin(node!, [bin, "--help"], {
+        PATH: "/nonexistent",
+      });
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /runs on Bun or Deno, and neither is on the PATH/,
+      );
+    },
+  );
+
+  test("under Bun, runs the CLI in the same process", async () => {
+    const result = await spawnBin(join(ROOT, "node_modules/.bin/bun"), [
+      bin,
+      "compare",
+      "tests/testdata/report/steady.ndjson",
+      "tests/testdata/report/steady.ndjson",
+      "--max-drop",
+      "0",
+    ], {});
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^PSS: 100 → 100 \(0\)$/m);
+  });
+});
