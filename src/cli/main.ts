@@ -429,7 +429,8 @@ class Progress {
     this.#name = name;
     this.#total = undefined;
     this.#started = performance.now();
-    this.#last = this.#started;
+    // The first chunk of a large input shows at once, then every interval.
+    this.#last = -Infinity;
     this.#shown = false;
   }
 
@@ -443,7 +444,7 @@ class Progress {
     if (this.#total !== undefined && this.#total < PROGRESS_MIN_BYTES) return;
     if (this.#total === undefined && bytes < PROGRESS_MIN_BYTES) return;
     this.#last = now;
-    const seconds = (now - this.#started) / 1000;
+    const seconds = Math.max(1e-3, (now - this.#started) / 1000);
     const mb = (n: number): string => (n / 1e6).toFixed(1);
     const of = this.#total === undefined
       ? ""

@@ -231,6 +231,8 @@ export class PssAccumulator {
   #sliceEnd = 1;
   /** One column's worth of scratch space for finishing, kept once made. */
   #scratch: Float64Array | undefined;
+  /** How many durations the scratch column holds (in some order); -1: none. */
+  #scratchDurations = -1;
   readonly #all = new Counters();
   readonly #groups: Counters[] = [];
   readonly #groupNames: string[] = [];
@@ -443,8 +445,11 @@ export class PssAccumulator {
     // each column is joined into one scratch column, in turn, so finishing
     // costs one more column, not three.
     const cc = concurrencyChaos(this.#joined(this.#waitBlocks), lags, resolved);
-    const ts = timingStability(this.#joined(this.#durationBlocks), resolved);
     const ms = memoryStability(this.#joined(this.#memoryBlocks), resolved);
+    // Durations last: details() reads them from the scratch column as the
+    // timing pillar left them (the same values, partly ordered already).
+    const ts = timingStability(this.#joined(this.#durationBlocks), resolved);
+    this.#scratchDurations = n;
     const ev = errorVolatility({
       total: n,
       errors: all.errors,
@@ -472,7 +477,10 @@ export class PssAccumulator {
    */
   details(): TraceDetails {
     const all = this.#all;
-    const durations = this.#joined(this.#durationBlocks);
+    const durations = this.#scratchDurations === all.size
+      ? this.#scratchOf(all.size)
+      : this.#joined(this.#durationBlocks);
+    this.#scratchDurations = all.size;
     return detailsOf(all, durations, all.lags, this.#sliceWidth);
   }
 
@@ -599,6 +607,7 @@ export class PssAccumulator {
   }
 
   #scratchOf(n: number): Float64Array {
+    this.#scratchDurations = -1;
     if (this.#scratch === undefined || this.#scratch.length < n) {
       this.#scratch = new Float64Array(n);
     }

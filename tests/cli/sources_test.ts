@@ -697,3 +697,63 @@ describe("the pss bin for npx and bunx users", () => {
     assert.match(result.stdout, /^PSS: 100 → 100 \(0\)$/m);
   });
 });
+
+describe("progress on standard error", () => {
+  const script = ["/usr/bin/script", "/bin/script"].find((path) => {
+    try {
+      execFileSync(path, ["--version"]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+  for (const runtime of Object.keys(RUNTIMES) as Runtime[]) {
+    test(
+      `shows on a terminal and not in a pipe, and --quiet silences it (${runtime})`,
+      {
+        skip: script === undefined
+          ? "util-linux's script is not installed"
+          : false,
+      },
+      async () => {
+        await withDir(async (dir) => {
+          const path = join(dir, "big.ndjson");
+          const line = stringifyTrace({ name: "op", duration: 0.01 });
+          await writeFile(
+            path,
+            `${line}\n`.repeat(Math.ceil(6e6 / line.length)),
+          );
+          const command = [
+            ...RUNTIMES[runtime],
+            "score",
+            path,
+            "--format",
+            "json",
+          ]
+            .map((part) => `'${part}'`).join(" ");
+          const tty = execFileSync(script!, ["-qec", command, "/dev/null"], {
+            cwd: ROOT,
+            env: { ...process.env, NO_COLOR: "1" },
+          }).toString();
+          assert.match(
+            tty,
+            /pss: .*big\.ndjson: [\d.]+ MB of [\d.]+ MB \(\d+%\), \d+ traces, [\d.]+ MB\/s, \d+ traces\/s/,
+          );
+          const quiet = execFileSync(script!, [
+            "-qec",
+            `${command} --quiet`,
+            "/dev/null",
+          ], {
+            cwd: ROOT,
+            env: { ...process.env, NO_COLOR: "1" },
+          }).toString();
+          assert.doesNotMatch(quiet, /traces\/s/);
+          const piped = await run(runtime, ["score", path, "--format", "json"]);
+          assert.equal(piped.code, 0);
+          assert.equal(piped.stderr, "");
+        });
+      },
+    );
+  }
+});
