@@ -182,7 +182,7 @@ describe(
       await page.screenshot({ path: desktop, fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       const overflow = await page.evaluate(() =>
-        document.documentElement.scrollWidth - window.innerWidth
+        document.documentElement.scrollWidth - globalThis.innerWidth
       );
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
       const phone = join(dir, "report-phone.png");
