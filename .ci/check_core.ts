@@ -15,7 +15,7 @@
 
 const ROOT = new URL("../", import.meta.url);
 /** Files allowed to touch the runtime besides src/runtime/ (the agent's HTTP/2 adapter). */
-const ALLOWED: readonly string[] = [];
+const ALLOWED: readonly string[] = ["src/agent/_h2c.ts"];
 const EXEMPT_DIRS = ["src/runtime/", "src/gen/"];
 
 const problems: string[] = [];

@@ -149,7 +149,12 @@ export interface BenchStabilityOptions {
    * and scored; faster ones are flagged clock-bound. @default {20}
    */
   clockFactor?: number;
-  /** Where the table goes. @default {console.log} */
+  /**
+   * Where the table goes. Under `deno bench` the default is standard error,
+   * so that `deno bench --json` stays valid JSON on standard output; with
+   * `benchStability()` it is standard output.
+   * @default {console.error under deno bench, else console.log}
+   */
   print?: (text: string) => void;
 }
 
@@ -247,10 +252,15 @@ const JSON_ENV = "PSS_BENCH_JSON";
 
 /** Everything one module's benchmarks share. */
 interface Session {
-  options: Required<Omit<BenchStabilityOptions, "failUnder" | "jsonPath">> & {
-    failUnder: number | undefined;
-    jsonPath: string | undefined;
-  };
+  options:
+    & Required<
+      Omit<BenchStabilityOptions, "failUnder" | "jsonPath" | "print">
+    >
+    & {
+      failUnder: number | undefined;
+      jsonPath: string | undefined;
+      print: ((text: string) => void) | undefined;
+    };
   clockCostMs: number;
   recorders: BenchRecorder[];
   /** Why an environment variable could not be read, if one could not. */
@@ -262,7 +272,10 @@ let session: Session | undefined;
 let configured: BenchStabilityOptions = {};
 
 function checkFailUnder(value: unknown, source?: string): number {
-  if (typeof value !== "number" || !(value >= 0 && value <= 100)) {
+  const number = typeof value === "string" && value.trim() !== ""
+    ? Number(value)
+    : value;
+  if (typeof number !== "number" || !(number >= 0 && number <= 100)) {
     throw new PssConfigError(
       "failUnder",
       value,
@@ -270,7 +283,7 @@ function checkFailUnder(value: unknown, source?: string): number {
       source,
     );
   }
-  return value;
+  return number;
 }
 
 /**
@@ -293,7 +306,16 @@ function checkFailUnder(value: unknown, source?: string): number {
 export function configureBench(options: BenchStabilityOptions): void {
   checkKnownKeys("configureBench", options, OPTION_KEYS);
   const owner = "configureBench";
-  if (options.failUnder !== undefined) checkFailUnder(options.failUnder);
+  if (options.failUnder !== undefined) {
+    if (typeof options.failUnder !== "number") {
+      throw new PssConfigError(
+        "failUnder",
+        options.failUnder,
+        "'failUnder' must be a number from 0 to 100",
+      );
+    }
+    checkFailUnder(options.failUnder);
+  }
   if (options.jsonPath !== undefined && typeof options.jsonPath !== "string") {
     throw new PssConfigError(
       "jsonPath",
@@ -338,10 +360,7 @@ function resolveOptions(): Pick<Session, "options" | "envNote"> {
   let failUnder = configured.failUnder;
   const gate = read(FAIL_UNDER_ENV);
   if (gate !== undefined) {
-    failUnder = checkFailUnder(
-      Number(gate),
-      `environment variable ${FAIL_UNDER_ENV}`,
-    );
+    failUnder = checkFailUnder(gate, `environment variable ${FAIL_UNDER_ENV}`);
   }
   const jsonPath = read(JSON_ENV) ?? configured.jsonPath;
   return {
@@ -352,7 +371,7 @@ function resolveOptions(): Pick<Session, "options" | "envNote"> {
       warmupCalls: configured.warmupCalls ?? 3,
       warmupMs: configured.warmupMs ?? 10,
       clockFactor: configured.clockFactor ?? 20,
-      print: configured.print ?? ((text: string) => console.log(text)),
+      print: configured.print,
     },
     envNote: notes.length === 0
       ? undefined
@@ -482,6 +501,7 @@ function writeJson(path: string, json: BenchStabilityJson): string | undefined {
 function report(
   current: Session,
   json: BenchStabilityJson,
+  print: (text: string) => void,
 ): readonly string[] {
   if (json.benchmarks.length === 0) return [];
   let text = formatTable(json);
@@ -491,7 +511,7 @@ function report(
     const failure = writeJson(path, json);
     text += failure === undefined ? `\npss: wrote ${path}` : `\n${failure}`;
   }
-  current.options.print(text);
+  (current.options.print ?? print)(text);
   return json.belowGate;
 }
 
@@ -513,7 +533,7 @@ function finishDenoBench(): void {
   // `deno bench` prints its rows from another thread; the unload event can
   // run before the last row is out. A short pause keeps the tables apart.
   pause(30);
-  const below = report(current, json);
+  const below = report(current, json, (text) => console.error(text));
   if (below.length > 0 && json.failUnder !== null) {
     const error = new PssBenchGateError(below, json.failUnder);
     // Deno prints the stack; the message is all there is to say.
@@ -810,7 +830,7 @@ async function runQueue(): Promise<void> {
   );
   let below: readonly string[] = [];
   try {
-    below = report(current, json);
+    below = report(current, json, (text) => console.log(text));
   } catch (error) {
     console.warn(
       `pss: could not print the stability table: ${messageOf(error)}`,

@@ -170,7 +170,9 @@ export function summarize(
     row.p99Ns = kept.length >= 100 ? ns(p99) : null;
     row.tailRatio = p50 > 0 ? p95 / p50 : null;
   }
-  if (!clockBound && kept.length + errored.length > 0) {
+  // Errors alone (a benchmark that threw before any measured call) are no
+  // timing to score: the row says it threw, without a number.
+  if (!clockBound && kept.length > 0) {
     const report = computePss(traces(recorder.name, kept, errored));
     row.pss = report.pss;
     row.breakdown = report.breakdown;

@@ -127,6 +127,12 @@ export async function runCli(
   io: CliIo = requireProcess(),
 ): Promise<number> {
   try {
+    if (args[0] === "agent") {
+      return await (await import("./agent.ts")).runAgentCommand(
+        args.slice(1),
+        io,
+      );
+    }
     const parsed = parseCliArgs(args);
     if (parsed.command === "help") {
       await io.stdout(usage(parsed.topic));

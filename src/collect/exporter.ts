@@ -72,6 +72,8 @@ export interface TraceExporter {
  */
 export class PermanentExportError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What the destination said.
    * @param options `cause`: the underlying error.
    */
@@ -97,6 +99,8 @@ export class PermanentExportError extends Error {
  */
 export class ExportInDoubtError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What happened.
    * @param options `cause`: the underlying error.
    */

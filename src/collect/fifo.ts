@@ -36,7 +36,12 @@ import type { FileSystemPort } from "../runtime/fs.ts";
 import { checkKnownKeys } from "../_options.ts";
 import { messageOf } from "../_message.ts";
 
-export type { FilePort, FileSystemPort } from "../runtime/fs.ts";
+export type {
+  FileKind,
+  FilePort,
+  FileSystemPort,
+  OpenMode,
+} from "../runtime/fs.ts";
 
 /**
  * Options for {@linkcode FileFifoCollector}.

@@ -9,6 +9,7 @@ import {
   type BenchStabilityJson,
   type BenchStabilityRow,
   configureBench,
+  PssBenchGateError,
 } from "../../src/bench/mod.ts";
 import { PssConfigError } from "../../src/score/config.ts";
 import { tempDir } from "../fixtures/spawn.ts";
@@ -78,11 +79,16 @@ function checkRows(stdout: string, gate: number): void {
   );
   const steady = Number(rows.get("steady")![1]);
   const jittery = Number(rows.get("waits › jittery")![1]);
-  // Relations, not values: the machine may be loaded. The bimodal wait
-  // has p95/p50 near 4 and scores about 72 however loaded the machine; a
-  // steady 50 ms wait scores about 90, and above 75 even when preemption
-  // stretches a call's end by 20 ms.
-  assert.ok(jittery + 3 <= steady, `jittery ${jittery}, steady ${steady}`);
+  const steadyTs = Number(rows.get("steady")![2]);
+  const jitteryTs = Number(rows.get("waits › jittery")![2]);
+  // Relations, not values: the machine may be loaded. The bimodal wait has
+  // p95/p50 near 20 (still above 5 when load stretches its 10 ms calls to
+  // 40), so its timing stability stays under 0.02 and its PSS at 70; a
+  // steady 50 ms wait has TS near 0.8 on a quiet machine and stayed above
+  // 0.3 (PSS 79) at a load average of 20 on 2 cores. The gate, 72, needs
+  // only 0.07.
+  assert.ok(jittery < steady, `jittery ${jittery}, steady ${steady}`);
+  assert.ok(jitteryTs * 5 < steadyTs, `TS ${jitteryTs} vs ${steadyTs}`);
   assert.ok(jittery < gate && steady >= gate, `gate ${gate}: ${stdout}`);
   const tiny = rows.get("tiny")!;
   assert.equal(tiny[1], "—");
@@ -95,7 +101,7 @@ function checkJson(json: BenchStabilityJson): void {
   assert.equal(json.format, "pss-bench");
   assert.equal(json.pid === null, false);
   assert.equal(json.version, 1);
-  assert.equal(json.failUnder, 75);
+  assert.equal(json.failUnder, 72);
   // The fixture's own gate line names only `jittery` (checked on stdout);
   // the file also holds the second file's row, steady but on a loaded
   // machine not guaranteed above the gate.
@@ -126,7 +132,7 @@ function checkJson(json: BenchStabilityJson): void {
 }
 
 describe("bench() and benchStability() in a subprocess", () => {
-  const gate = { PSS_BENCH_FAIL_UNDER: "75" };
+  const gate = { PSS_BENCH_FAIL_UNDER: "72" };
 
   test(
     `${
@@ -140,25 +146,31 @@ describe("bench() and benchStability() in a subprocess", () => {
       const second = "tests/fixtures/bench_stability_second.ts";
       const result = isBun
         ? await run("bun", [fixture], { ...gate, PSS_BENCH_JSON: json })
-        : await run("deno", ["bench", "-A", "--no-check", fixture, second], {
-          ...gate,
-          PSS_BENCH_JSON: json,
-        });
+        : await run("deno", [
+          "bench",
+          "-A",
+          "--no-check",
+          "--json",
+          fixture,
+          second,
+        ], { ...gate, PSS_BENCH_JSON: json });
       const output = `${result.stdout}\n${result.stderr}`;
       assert.notEqual(result.code, 0, output);
-      checkRows(result.stdout, 75);
+      // Bun: the runner's table on stdout. Deno: on stderr, so that
+      // `deno bench --json` keeps stdout valid JSON.
+      const table = isBun ? result.stdout : result.stderr;
+      checkRows(table, 72);
       assert.match(
-        result.stdout,
-        /pss gate: FAILED, 1 benchmark below PSS 75: waits › jittery\n/,
+        table,
+        /pss gate: FAILED, 1 benchmark below PSS 72: waits › jittery\n/,
       );
       if (!isBun) {
-        // deno bench lets a module fail only by throwing from it.
-        assert.match(
-          output,
-          /PssBenchGateError: 1 benchmark below PSS 75: waits › jittery\n/,
-        );
+        // deno bench lets a module fail only by throwing (exit code 1 above);
+        // its --json output on stdout stays valid.
+        const denoJson = JSON.parse(result.stdout);
+        assert.equal(denoJson.benches.length, 4);
       }
-      assert.doesNotMatch(output, /below PSS 75: .*steady/);
+      assert.doesNotMatch(output, /below PSS 72: .*steady/);
       const written = JSON.parse(await readFile(json, "utf8"));
       checkJson(written);
       assert.equal(
@@ -178,10 +190,25 @@ describe("bench() and benchStability() in a subprocess", () => {
         PSS_BENCH_FAIL_UNDER: "60",
       });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
-    checkRows(result.stdout, 75);
+    checkRows(result.stdout, 72);
     assert.match(
       result.stdout,
       /pss gate: every scored benchmark has PSS ≥ 60\n/,
+    );
+  });
+});
+
+describe("the gate's environment variable", () => {
+  test("a PSS_BENCH_FAIL_UNDER that is not a number fails the module at load, naming it", async () => {
+    const fixture = "tests/fixtures/bench_stability_second.ts";
+    const env = { PSS_BENCH_FAIL_UNDER: "abc" };
+    const result = isBun
+      ? await run("bun", [fixture], env)
+      : await run("deno", ["bench", "-A", "--no-check", fixture], env);
+    assert.notEqual(result.code, 0);
+    assert.match(
+      `${result.stdout}\n${result.stderr}`,
+      /PssConfigError: Invalid pss configuration \(from environment variable PSS_BENCH_FAIL_UNDER\) as 'failUnder' must be a number from 0 to 100: got "abc"/,
     );
   });
 });
@@ -217,8 +244,8 @@ describe("benchStability() in process", () => {
     let row: BenchStabilityRow | undefined;
     try {
       row = await benchStability("throws", () => {
-        spin(0.2);
-        if (++calls === 40) throw new Error("boom");
+        spin(0.5);
+        if (++calls === 60) throw new Error("boom");
       });
     } finally {
       const deno = (globalThis as { Deno?: { exitCode: number } }).Deno;
@@ -227,7 +254,7 @@ describe("benchStability() in process", () => {
       process.exitCode = 0;
     }
     assert.ok(row !== undefined);
-    assert.equal(calls, 40);
+    assert.equal(calls, 60);
     assert.equal(row.errors, 1);
     assert.equal(row.error, "boom");
     assert.ok(row.pss !== null && row.breakdown!.errorVolatility < 1);
@@ -289,6 +316,16 @@ describe("options and call forms", () => {
         /'budget' is not a known option of benchStability \(did you mean 'budgetMs'\?\)/
           .test(error.message),
     );
+  });
+
+  test("PssBenchGateError names the benchmarks below the gate", () => {
+    const error = new PssBenchGateError(["waits › jittery", "slow"], 80);
+    assert.equal(error.name, "PssBenchGateError");
+    assert.equal(
+      error.message,
+      "2 benchmarks below PSS 80: waits › jittery, slow",
+    );
+    assert.deepEqual(error.benchmarks, ["waits › jittery", "slow"]);
   });
 
   test("bench() rejects the call forms Deno.bench rejects", () => {

@@ -40,7 +40,7 @@ function linesOf(path: string): number[] {
   const text = readFileSync(path, "utf8");
   assert.ok(text === "" || text.endsWith("\n"), "the file ends mid-line");
   return text.split("\n").filter((l) => l !== "").map((l) =>
-    JSON.parse(l).metadata.seq as number
+    JSON.parse(l).seq as number
   );
 }
 
@@ -258,7 +258,7 @@ describe("Redis faults", { skip: skipServer }, () => {
     const client = createClient({ url: server.url });
     await client.connect();
     const stored = (await client.lRange(key, 0, -1)).map((s) =>
-      JSON.parse(s).metadata.seq
+      JSON.parse(s).seq
     );
     client.destroy();
     const stats = collector.stats();

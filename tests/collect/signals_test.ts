@@ -92,7 +92,7 @@ describe("flushOnSignals", () => {
             try {
               const stored = await client.lRange(key, 0, -1);
               const seqs = new Set(
-                stored.map((s) => JSON.parse(s).metadata.seq),
+                stored.map((s) => JSON.parse(s).seq),
               );
               assert.equal(stored.length, COUNT);
               assert.equal(seqs.size, COUNT);
