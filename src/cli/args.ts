@@ -222,7 +222,7 @@ const SHORT: Readonly<Record<string, string>> = {
 export function parseCliArgs(args: readonly string[]): CliArgs {
   const [command, ...rest] = args;
   if (command === undefined) {
-    throw new UsageError("missing the command: score or compare");
+    throw new UsageError("missing the command: score, compare or agent");
   }
   if (command === "help" || command === "--help" || command === "-h") {
     const topic = rest[0] === "score" || rest[0] === "compare"
@@ -235,7 +235,7 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
   throw new UsageError(
     command.startsWith("-")
       ? `unknown option before the command: ${command}`
-      : `unknown command: ${command} (the commands are score and compare)`,
+      : `unknown command: ${command} (the commands are score, compare and agent)`,
   );
 }
 
@@ -432,7 +432,9 @@ const EXIT_TABLE = `Exit codes:
 const SOURCES = `Sources: an NDJSON file, a pypss JSON document ([...] or
 {"traces": [...]}), either gzip-compressed or not; - for standard input;
 redis://host:port/db?key=NAME for a Redis list or stream (&mode=list or
-&mode=stream to choose; told from the key's type otherwise).
+&mode=stream to choose; told from the key's type otherwise); or, alone, a
+pss agent's URL (http://host:port: its scores by name; PSS_AGENT_TOKEN is
+sent as the bearer token).
 `;
 
 /**
@@ -496,6 +498,7 @@ Options:
 Commands:
   score <source>...       score traces and print a report
   compare <base> <head>   compare two sets of traces; gate on a drop
+  agent                   receive traces over Connect/gRPC and score them
 
 Run 'pss <command> --help' for a command's options.
 

@@ -38,6 +38,7 @@ import {
 } from "../score/accumulator.ts";
 import { type PssConfig, PssConfigError } from "../score/config.ts";
 import type { PssReport } from "../score/report.ts";
+import type { NamedPssReport } from "../score/pss.ts";
 import { loadConfig } from "../config/load.ts";
 import { renderReportText } from "../report/text.ts";
 import { renderReportJson } from "../report/json.ts";
@@ -163,8 +164,9 @@ export async function runCli(
 /** What one side (the inputs of `score`, or one of `compare`) gave. */
 interface Scored {
   report: PssReport;
-  details: TraceDetails;
-  rows: GroupRow[] | undefined;
+  /** Undefined for an agent, which serves scores only. */
+  details: TraceDetails | undefined;
+  rows: readonly NamedPssReport[] | undefined;
 }
 
 interface ReadSettings {
@@ -299,11 +301,64 @@ function displayName(spec: string): string {
 }
 
 /** Reads every input into one accumulator and checks what was skipped. */
+function isAgentUrl(spec: string): boolean {
+  return /^https?:\/\//i.test(spec);
+}
+
+/** The scores of a pss agent (it serves scores, not traces). */
+async function readAgent(
+  spec: string,
+  io: CliIo,
+  settings: ReadSettings,
+): Promise<Scored> {
+  if (settings.groupBy !== undefined && settings.groupBy !== "name") {
+    throw new CliFailure(
+      EXIT_CODES.badInput,
+      `an agent scores by name only: --group-by ${settings.groupBy} needs its traces (read them from its sink)`,
+    );
+  }
+  if (settings.config !== undefined) {
+    throw new CliFailure(
+      EXIT_CODES.badInput,
+      "an agent scores with its own settings: --config cannot apply to an agent URL",
+    );
+  }
+  const { fetchAgentScores } = await import("./_agent_source.ts");
+  let scores;
+  try {
+    const token = runtime.env.env("PSS_AGENT_TOKEN");
+    scores = await fetchAgentScores(
+      spec,
+      token.kind === "value" && token.value !== "" ? token.value : undefined,
+    );
+  } catch (error) {
+    throw new CliFailure(
+      EXIT_CODES.badInput,
+      `cannot read scores from ${displayName(spec)}: ${messageOf(error)}`,
+    );
+  }
+  const { report } = scores;
+  if (report.traceCount + report.systemTraceCount === 0) {
+    throw new CliFailure(
+      EXIT_CODES.badInput,
+      `no traces in ${displayName(spec)}: the agent holds none`,
+    );
+  }
+  return {
+    report,
+    details: undefined,
+    rows: settings.groupBy === undefined ? undefined : scores.rows,
+  };
+}
+
 async function readSide(
   inputs: readonly string[],
   io: CliIo,
   settings: ReadSettings,
 ): Promise<Scored> {
+  if (inputs.length === 1 && isAgentUrl(inputs[0])) {
+    return await readAgent(inputs[0], io, settings);
+  }
   const accumulator = new PssAccumulator({
     groups: settings.groupBy === undefined
       ? false
@@ -330,9 +385,9 @@ async function readSide(
         const source = openRedisSource(spec);
         redis = source;
         input = source;
-      } else if (/^https?:\/\//i.test(spec)) {
+      } else if (isAgentUrl(spec)) {
         throw new Error(
-          "reading from a pss agent URL is not supported yet: export its traces to a file or Redis",
+          "an agent URL gives scores, not traces: it cannot be pooled with other sources",
         );
       } else input = spec;
     } catch (error) {

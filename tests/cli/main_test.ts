@@ -235,7 +235,7 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
 
     test("exits 2 with the usage line for a usage error", async () => {
       const cases: [string[], RegExp][] = [
-        [[], /missing the command: score or compare/],
+        [[], /missing the command: score, compare or agent/],
         [["score"], /missing the input/],
         [["score", "-", "-"], /standard input \(-\) can be read only once/],
         [["compare", "a"], /compare needs two inputs/],

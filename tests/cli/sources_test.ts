@@ -16,6 +16,8 @@ import { createClient } from "redis";
 import { computePss, computePssByName } from "../../src/score/pss.ts";
 import { stringifyTrace, type Trace, traceToJson } from "../../src/trace.ts";
 import { freePort, redisUrl, requireRedis, uniqueKey } from "../_redis.ts";
+import { serveAgent } from "../../src/agent/mod.ts";
+import { MemoryCollector } from "../../src/collect/memory.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = join(ROOT, "src/cli/main.ts");
@@ -757,3 +759,92 @@ describe("progress on standard error", () => {
     );
   }
 });
+
+describe("a pss agent URL as a source", () => {
+  for (const runtime of Object.keys(RUNTIMES) as Runtime[]) {
+    test(`scores what the agent holds and compares it with a file (${runtime})`, async () => {
+      const sink = new MemoryCollector({ maxTraces: 10_000 });
+      for (const trace of TRACES) sink.add(trace);
+      await using agent = await serveAgent({
+        port: 0,
+        sink,
+        authToken: "cli-token",
+      });
+      const env = { PSS_AGENT_TOKEN: "cli-token" };
+      const scored = await runWithEnv(runtime, [
+        "score",
+        agent.url,
+        "--by-name",
+        "--format",
+        "json",
+      ], env);
+      assert.equal(scored.code, 0, scored.stderr);
+      const json = JSON.parse(scored.stdout);
+      assert.equal(json.pss, EXPECTED.pss);
+      assert.deepEqual(
+        json.by_name.map((r: { name: string; pss: number }) => [r.name, r.pss])
+          .sort(),
+        computePssByName(TRACES).map(({ name, report }) => [name, report.pss])
+          .sort(),
+      );
+      await withDir(async (dir) => {
+        const file = join(dir, "same.ndjson");
+        await writeFile(file, TRACES.map(stringifyTrace).join("\n"));
+        const compared = await runWithEnv(runtime, [
+          "compare",
+          file,
+          agent.url,
+          "--max-drop",
+          "0",
+          "--min-traces",
+          "1",
+        ], env);
+        assert.equal(compared.code, 0, compared.stderr + compared.stdout);
+        assert.match(compared.stdout, /^PSS: (\d+) → \1 \(0\)$/m);
+      });
+      const denied = await run(runtime, ["score", agent.url]);
+      assert.equal(denied.code, 1);
+      assert.match(
+        denied.stderr,
+        /^pss: cannot read scores from http:.*: the agent answered 401: missing or wrong bearer token \(set PSS_AGENT_TOKEN\)\n$/,
+      );
+      const pooled = await runWithEnv(runtime, [
+        "score",
+        agent.url,
+        "tests/testdata/report/steady.ndjson",
+      ], env);
+      assert.equal(pooled.code, 1);
+      assert.match(pooled.stderr, /cannot be pooled with other sources/);
+    });
+  }
+
+  test("exits 1 with one line when the agent is unreachable", async () => {
+    const port = await freePort();
+    for (const runtime of Object.keys(RUNTIMES) as Runtime[]) {
+      const result = await run(runtime, ["score", `http://127.0.0.1:${port}`]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /^pss: cannot read scores from http:\/\/127\.0\.0\.1:\d+: connection refused\n$/,
+      );
+      assertNoStack(result.stderr);
+    }
+  });
+});
+
+function runWithEnv(
+  runtime: Runtime,
+  args: string[],
+  env: Record<string, string>,
+): Promise<Run> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return run(runtime, args);
+  } finally {
+    for (const key of Object.keys(env)) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  }
+}
