@@ -31,11 +31,7 @@ import { runtime } from "../runtime/adapter.ts";
 import type { CliIo, CliProcess } from "../runtime/types.ts";
 import type { TraceSource } from "../collect/read.ts";
 import { scanTraces } from "../collect/scan.ts";
-import {
-  type GroupRow,
-  PssAccumulator,
-  type TraceDetails,
-} from "../score/accumulator.ts";
+import { PssAccumulator, type TraceDetails } from "../score/accumulator.ts";
 import { type PssConfig, PssConfigError } from "../score/config.ts";
 import type { PssReport } from "../score/report.ts";
 import type { NamedPssReport } from "../score/pss.ts";
@@ -308,7 +304,6 @@ function isAgentUrl(spec: string): boolean {
 /** The scores of a pss agent (it serves scores, not traces). */
 async function readAgent(
   spec: string,
-  io: CliIo,
   settings: ReadSettings,
 ): Promise<Scored> {
   if (settings.groupBy !== undefined && settings.groupBy !== "name") {
@@ -357,7 +352,7 @@ async function readSide(
   settings: ReadSettings,
 ): Promise<Scored> {
   if (inputs.length === 1 && isAgentUrl(inputs[0])) {
-    return await readAgent(inputs[0], io, settings);
+    return await readAgent(inputs[0], settings);
   }
   const accumulator = new PssAccumulator({
     groups: settings.groupBy === undefined
