@@ -130,7 +130,7 @@ th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere}
 th{font-size:13px;color:var(--muted)}
 td.c-warning{color:var(--warn);font-weight:600}td.c-critical{color:var(--bad);font-weight:600}
 footer{margin-top:28px;color:var(--muted);font-size:12px}
-.gauge{width:180px;flex:none}
+.gauge{width:150px;flex:none}
 .figures{margin:6px 0 0;padding-left:18px;color:var(--muted)}
 .drag{border-left:4px solid var(--bad);padding:4px 12px}
 .scroll{overflow-x:auto}
@@ -426,7 +426,7 @@ function gauge(pss: number, verdict: Verdict): string {
     : `<path d="M20 100 A80 80 0 0 1 ${x} ${y}" fill="none" stroke="${
       VERDICT_STROKE[verdict]
     }" stroke-width="18" stroke-linecap="round"/>`;
-  return `<svg class="gauge" role="img" aria-label="PSS ${pss} of 100" viewBox="0 0 200 112"><path d="M20 100 A80 80 0 0 1 180 100" fill="none" stroke="#eef1f4" stroke-width="18" stroke-linecap="round"/>${arc}<text x="100" y="96" text-anchor="middle" font-size="34" font-weight="700" fill="#1f2328">${pss}</text></svg>`;
+  return `<svg class="gauge" role="img" aria-label="PSS ${pss} of 100" viewBox="0 0 200 112"><path d="M20 100 A80 80 0 0 1 180 100" fill="none" stroke="#eef1f4" stroke-width="18" stroke-linecap="round"/>${arc}</svg>`;
 }
 
 /** The three charts of one row (or of everything). */
