@@ -443,6 +443,8 @@ function tableOf(
     clockCostNs: Math.round(current.clockCostMs * 1e7) / 10,
     clockFactor: current.options.clockFactor,
     reservoirSize: current.options.reservoirSize,
+    warmupCalls: current.options.warmupCalls,
+    warmupMs: current.options.warmupMs,
     failUnder: failUnder ?? null,
     belowGate: rows.filter((row) => row.belowGate).map(label),
     benchmarks: rows,

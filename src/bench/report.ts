@@ -107,6 +107,10 @@ export interface BenchStabilityJson {
   clockFactor: number;
   /** Durations kept per benchmark. */
   reservoirSize: number;
+  /** Warm-up: at least this many calls of each benchmark are set aside… */
+  warmupCalls: number;
+  /** …and at least this many milliseconds of its calls. */
+  warmupMs: number;
   /** The gate, or `null` when none is set. */
   failUnder: number | null;
   /** The names of the benchmarks below the gate. */
@@ -309,7 +313,7 @@ export function formatTable(json: BenchStabilityJson): string {
   const out = [
     `pss stability (${json.runtime}; clock ${
       formatNs(json.clockCostNs)
-    }/timing, calls under ${json.clockFactor}× are clock-bound; warm-up excluded; up to ${json.reservoirSize} calls kept per benchmark)`,
+    }/timing, calls under ${json.clockFactor}× are clock-bound; warm-up of ≥ ${json.warmupCalls} calls and ≥ ${json.warmupMs} ms excluded; up to ${json.reservoirSize} calls kept per benchmark)`,
     line(head),
     `| ${
       widths.map((w, i) =>

@@ -184,6 +184,36 @@ describe("agent authentication", () => {
   });
 });
 
+describe("agent exposure", () => {
+  test("listening beyond loopback without a token warns at start; with a token it does not", async () => {
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+    try {
+      const open = await serveAgent({
+        hostname: "0.0.0.0",
+        port: 0,
+        sink: new MemoryCollector(),
+      });
+      await open.close();
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /listening on 0\.0\.0\.0 without an authToken/);
+      const closed = await serveAgent({
+        hostname: "0.0.0.0",
+        port: 0,
+        sink: new MemoryCollector(),
+        authToken: "t",
+      });
+      await closed.close();
+      const local = await serveAgent({ port: 0, sink: new MemoryCollector() });
+      await local.close();
+      assert.equal(warnings.length, 1);
+    } finally {
+      console.warn = warn;
+    }
+  });
+});
+
 describe("agent limits and malformed input", () => {
   test("a body over maxBodyBytes gets resource_exhausted, declared or streamed, and the agent keeps serving", async () => {
     const sink = new MemoryCollector();
