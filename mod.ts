@@ -119,10 +119,17 @@ export type {
   RawEntry,
   ReadTracesOptions,
   ReadTracesStats,
+  TraceFileFormat,
   TraceInput,
   TraceReader,
   TraceSource,
 } from "./src/collect/read.ts";
+export { scanTraces } from "./src/collect/scan.ts";
+export type {
+  GroupBy,
+  ScanStats,
+  ScanTracesOptions,
+} from "./src/collect/scan.ts";
 
 // Reports.
 export { renderReportText } from "./src/report/text.ts";
