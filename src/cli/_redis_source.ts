@@ -60,7 +60,7 @@ export function openRedisSource(spec: string): RedisSource {
       for (const [i, as] of tries.entries()) {
         await collector?.close();
         collector = open(as);
-        const entries = collector.readRawEntries();
+        const entries = collector.readRawEntries()[Symbol.asyncIterator]();
         let first: IteratorResult<RawEntry>;
         try {
           first = await entries.next();
@@ -77,7 +77,13 @@ export function openRedisSource(spec: string): RedisSource {
         }
         if (first.done) return;
         yield first.value;
-        yield* entries;
+        for (
+          let next = await entries.next();
+          !next.done;
+          next = await entries.next()
+        ) {
+          yield next.value;
+        }
         return;
       }
     },
