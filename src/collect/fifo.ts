@@ -198,14 +198,13 @@ class FileExporter implements TraceExporter {
           throw error;
         }
       } else {
-        const start = await file.size();
         let written = 0;
         try {
           while (written < bytes.length) {
             written += await file.write(bytes.subarray(written));
           }
         } catch (error) {
-          if (written > 0) await this.#cutBack(file, start, error);
+          if (written > 0) await this.#cutBack(file, written, error);
           throw error;
         }
       }
@@ -215,10 +214,18 @@ class FileExporter implements TraceExporter {
     }
   }
 
-  /** Cuts a batch written in part back off the file, so none of it counts. */
-  async #cutBack(file: FilePort, size: number, error: unknown): Promise<void> {
+  /**
+   * Cuts the `written` bytes of a batch written in part back off the end of
+   * the file, so none of it counts. Under the exclusive lock, every writer
+   * appends only while holding it: the file ends with exactly those bytes.
+   */
+  async #cutBack(
+    file: FilePort,
+    written: number,
+    error: unknown,
+  ): Promise<void> {
     try {
-      await file.truncate(size);
+      await file.truncate((await file.size()) - written);
     } catch (cut) {
       this.#drop();
       throw new Error(
@@ -302,10 +309,11 @@ class FileExporter implements TraceExporter {
  * import { FileFifoCollector } from "@pss/pss/fifo";
  * const dir = await Deno.makeTempDir();
  * const collector = new FileFifoCollector({ path: `${dir}/shared.ndjson` });
- * using _signals = flushOnSignals([collector]);
+ * const signals = flushOnSignals([collector]); // for the life of the program
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
  * console.log((await collector.traces()).length); // 1
+ * signals[Symbol.dispose](); // only because this example ends here
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

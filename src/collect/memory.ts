@@ -6,6 +6,7 @@
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
 
 /**
@@ -53,17 +54,16 @@ export class MemoryCollector implements Collector {
    * Creates an empty collector.
    *
    * @param options See {@linkcode MemoryCollectorOptions}.
-   * @throws {PssConfigError} When `maxTraces` is not a positive integer.
+   * @throws {PssConfigError} When `maxTraces` is not a positive integer, or
+   * an option is unknown (naming the closest known one).
    */
   constructor(options: MemoryCollectorOptions = {}) {
-    const capacity = options.maxTraces ?? 10_000;
-    if (!Number.isSafeInteger(capacity) || capacity <= 0) {
-      throw new PssConfigError(
-        "maxTraces",
-        capacity,
-        "MemoryCollector's 'maxTraces' must be a positive integer",
-      );
-    }
+    checkKnownKeys("MemoryCollector", options, ["maxTraces"]);
+    const capacity = positiveInteger(
+      "MemoryCollector",
+      "maxTraces",
+      options.maxTraces ?? 10_000,
+    );
     this.#capacity = capacity;
     this.#ring = new Array(capacity);
   }

@@ -66,7 +66,9 @@ export interface FlushOnSignalsOptions {
  * @param collectors The collectors to close.
  * @param options See {@linkcode FlushOnSignalsOptions}.
  * @returns A disposable that removes the listeners (`using` removes them at
- * the end of the scope).
+ * the end of the scope: at the top of a module, that is when the module has
+ * loaded, so keep the result there instead). The listeners never keep the
+ * process alive.
  * @throws {PssConfigError} For an unknown option or signal.
  *
  * @example
