@@ -32,12 +32,16 @@ import {
   type BreakdownSchema,
   type GetScoreResponseSchema,
   type RejectedTraceSchema,
-  type SubmitTracesResponseSchema,
+  SubmitTracesResponseSchema,
   TraceService,
 } from "../gen/pss/v1/trace_pb.ts";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { WireType } from "@bufbuild/protobuf/wire";
-import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { create, type DescMethodUnary, toBinary } from "@bufbuild/protobuf";
+import {
+  codeToHttpStatus,
+  errorToJsonBytes,
+} from "@connectrpc/connect/protocol-connect";
 import { readTrace, type TraceFields } from "../collect/_trace_wire.ts";
 import { TraceService as PypssTraceService } from "../gen/pypss/trace_pb.ts";
 import { traceFromMessage, traceFromPypss } from "./_decode.ts";
@@ -316,9 +320,13 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
     }
   };
 
+  const accept = createAccept(state);
   const handler = (async (request: Request): Promise<Response> => {
     try {
       const path = pathOf(request.url);
+      if (path === SUBMIT_PATH && isPlainConnectProto(request, maxBodyBytes)) {
+        return await submitConnectProto(request, accept, authorized, stats);
+      }
       const route = routeFor(path, request.headers.get("content-type"));
       if (route !== undefined) {
         return await fetchResponseOf(
@@ -350,6 +358,149 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   return { handler, universal };
 }
 
+const SUBMIT_PATH = "/pss.v1.TraceService/SubmitTraces";
+
+/**
+ * Whether a request is the common `SubmitTraces` call of a
+ * `ConnectCollector`: Connect's unary protocol, binary protobuf, not
+ * compressed, with a declared length within the limit. Those are answered
+ * by {@linkcode submitConnectProto} without the router, whose fixed cost
+ * per call (contexts, abort signals, async iterables, a view per trace)
+ * is larger than the whole transfer of a batch; everything else (JSON,
+ * gRPC-web, compression, a streamed body) goes through the router.
+ */
+function isPlainConnectProto(request: Request, maxBodyBytes: number): boolean {
+  if (request.method !== "POST" || request.body === null) return false;
+  const headers = request.headers;
+  const type = headers.get("content-type");
+  if (type === null || type.toLowerCase() !== "application/proto") {
+    return false;
+  }
+  const encoding = headers.get("content-encoding");
+  if (encoding !== null && encoding.toLowerCase() !== "identity") return false;
+  const version = headers.get("connect-protocol-version");
+  if (version !== null && version !== "1") return false;
+  const declared = headers.get("content-length");
+  const length = declared === null ? NaN : Number(declared);
+  return Number.isSafeInteger(length) && length >= 0 && length <= maxBodyBytes;
+}
+
+/** One trace of a request body: where its bytes are. */
+interface TraceSpan {
+  start: number;
+  end: number;
+}
+
+/**
+ * `SubmitTraces` over Connect's unary protocol with binary protobuf, as
+ * the router would answer it: the same checks (token, limits, each trace
+ * on its own), the same counts, the same error codes and JSON error body.
+ */
+async function submitConnectProto(
+  request: Request,
+  accept: Accept,
+  authorized: ((header: string | null) => Promise<boolean>) | undefined,
+  stats: AgentStats,
+): Promise<Response> {
+  try {
+    if (
+      authorized !== undefined &&
+      !(await authorized(request.headers.get("authorization")))
+    ) {
+      stats.unauthenticated++;
+      throw new ConnectError(
+        "missing or wrong bearer token",
+        Code.Unauthenticated,
+      );
+    }
+    const body = new Uint8Array(await request.arrayBuffer());
+    const spans = traceSpans(body);
+    const answer = await accept(spans, ({ start, end }) => {
+      try {
+        return readTrace(body, start, end);
+      } catch (error) {
+        return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+      }
+    });
+    return new Response(
+      toBinary(
+        SubmitTracesResponseSchema,
+        create(SubmitTracesResponseSchema, answer),
+      ) as Uint8Array<ArrayBuffer>,
+      { status: 200, headers: { "content-type": "application/proto" } },
+    );
+  } catch (error) {
+    const connectError = ConnectError.from(error);
+    return new Response(
+      errorToJsonBytes(connectError, {}) as Uint8Array<ArrayBuffer>,
+      {
+        status: codeToHttpStatus(connectError.code),
+        headers: { "content-type": "application/json" },
+      },
+    );
+  }
+}
+
+/**
+ * Where each trace (field 1) of a `SubmitTracesRequest` is; other fields
+ * are skipped, as protobuf requires.
+ *
+ * @throws {ConnectError} `invalid_argument` when the bytes are not a
+ * message.
+ */
+function traceSpans(body: Uint8Array): TraceSpan[] {
+  const spans: TraceSpan[] = [];
+  let pos = 0;
+  const end = body.length;
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) throw malformed("truncated varint");
+      const byte = body[pos++];
+      if (i < 8) result += (byte & 0x7f) * scale;
+      if (byte < 0x80) return result;
+      scale *= 128;
+    }
+    throw malformed("varint longer than 10 bytes");
+  };
+  while (pos < end) {
+    const tag = varint();
+    const wireType = tag % 8;
+    const no = (tag - wireType) / 8;
+    if (no === 0) throw malformed("illegal tag: field no 0");
+    switch (wireType) {
+      case 0:
+        varint();
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2: {
+        const length = varint();
+        if (length > end - pos) throw malformed("premature EOF");
+        if (no === 1) spans.push({ start: pos, end: pos + length });
+        pos += length;
+        break;
+      }
+      case 5:
+        pos += 4;
+        break;
+      default:
+        throw malformed(`cannot skip wire type ${wireType}`);
+    }
+    if (pos > end) throw malformed("premature EOF");
+  }
+  return spans;
+}
+
+function malformed(detail: string): ConnectError {
+  return new ConnectError(
+    `${PARSE_ERROR}: ${detail}`,
+    Code.InvalidArgument,
+  );
+}
+
 interface ServiceState {
   sink: Collector;
   maxBatchTraces: number;
@@ -378,13 +529,15 @@ function lengthPrefixSize(data: Uint8Array): number {
   return size + 1;
 }
 
-function registerServices(
-  router: ConnectRouter,
-  state: ServiceState,
-  binary: boolean,
-): void {
+/** Checks and stores the traces of one submission; answers with the counts. */
+type Accept = <T>(
+  items: readonly T[],
+  decode: (item: T) => TraceFields | string,
+) => Promise<MessageInitShape<typeof SubmitTracesResponseSchema>>;
+
+function createAccept(state: ServiceState): Accept {
   const { sink, maxBatchTraces, stats } = state;
-  const accept = async <T>(
+  return async <T>(
     items: readonly T[],
     decode: (item: T) => TraceFields | string,
   ): Promise<MessageInitShape<typeof SubmitTracesResponseSchema>> => {
@@ -419,6 +572,15 @@ function registerServices(
     await sink.flush();
     return { accepted, rejected, rejections };
   };
+}
+
+function registerServices(
+  router: ConnectRouter,
+  state: ServiceState,
+  binary: boolean,
+): void {
+  const { sink, stats } = state;
+  const accept = createAccept(state);
   if (binary) {
     router.rpc(RAW_SUBMIT_TRACES, (request) => {
       const items: RawTrace[] = [];

@@ -13,6 +13,7 @@ import { createAgentHandler, serveAgent } from "../../src/agent/mod.ts";
 import { PssConfigError } from "../../src/score/config.ts";
 import { computePss } from "../../src/score/pss.ts";
 import type { Trace } from "../../src/trace.ts";
+import { encodeSubmitTraces } from "../../src/collect/_trace_wire.ts";
 import { freePort } from "../_redis.ts";
 
 const SUBMIT = "/pss.v1.TraceService/SubmitTraces";
@@ -394,5 +395,98 @@ describe("agent down and back up", () => {
       2600,
     );
     assert.equal(sink.size, stats.sent);
+  });
+});
+
+describe("the binary Connect fast path answers as the router does", () => {
+  /** Posts `body` twice: with a declared length (the fast path) and streamed (the router). */
+  async function both(
+    url: string,
+    body: Uint8Array,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; type: string | null; bytes: Uint8Array }[]> {
+    const out = [];
+    for (const streamed of [false, true]) {
+      const response = await fetch(url + SUBMIT, {
+        method: "POST",
+        headers: { "content-type": "application/proto", ...headers },
+        body: streamed
+          ? new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(body);
+              controller.close();
+            },
+          })
+          : body,
+        duplex: "half",
+      } as RequestInit);
+      out.push({
+        status: response.status,
+        type: response.headers.get("content-type"),
+        bytes: new Uint8Array(await response.arrayBuffer()),
+      });
+    }
+    return out;
+  }
+
+  test("the same answer, counts and errors over both paths", async () => {
+    const sink = new MemoryCollector();
+    await using agent = await serveAgent({
+      port: 0,
+      sink,
+      maxBatchTraces: 3,
+      authToken: "s3cret",
+    });
+    const auth = { authorization: "Bearer s3cret" };
+    const cases: [string, Uint8Array, Record<string, string>][] = [
+      [
+        "a batch with a refused trace",
+        encodeSubmitTraces([
+          { name: "good", duration: 0.1 },
+          { name: "negative", memory: -1 },
+          { name: "good", duration: 0.2 },
+        ]),
+        auth,
+      ],
+      ["an empty batch", new Uint8Array(0), auth],
+      [
+        "too many traces",
+        encodeSubmitTraces(
+          Array.from({ length: 4 }, () => ({ name: "op" })),
+        ),
+        auth,
+      ],
+      [
+        "bytes that are not a message",
+        new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]),
+        auth,
+      ],
+      [
+        "no token",
+        encodeSubmitTraces([{ name: "op" }]),
+        {},
+      ],
+    ];
+    for (const [what, body, headers] of cases) {
+      const [fast, router] = await both(agent.url, body, headers);
+      assert.equal(fast.status, router.status, what);
+      assert.equal(fast.type, router.type, what);
+      if (fast.type === "application/json") {
+        // The error's code is the same; Connect words some messages its
+        // own way.
+        const code = (bytes: Uint8Array) =>
+          JSON.parse(new TextDecoder().decode(bytes)).code;
+        assert.equal(code(fast.bytes), code(router.bytes), what);
+      } else {
+        assert.deepEqual(fast.bytes, router.bytes, what);
+      }
+    }
+    // Two accepted per path for the first case, nothing else.
+    assert.equal(sink.size, 4);
+    const stats = agent.stats();
+    assert.equal(stats.accepted, 4);
+    assert.equal(stats.rejected, 2);
+    assert.equal(stats.batchesTooLarge, 2);
+    assert.equal(stats.unauthenticated, 2);
   });
 });
