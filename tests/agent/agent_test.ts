@@ -8,7 +8,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MemoryCollector } from "../../src/collect/memory.ts";
-import { ConnectCollector } from "../../src/collect/connect.ts";
+import {
+  ConnectCollector,
+  ConnectExporter,
+} from "../../src/collect/connect.ts";
+import { PermanentExportError } from "../../src/collect/exporter.ts";
+import { runtime } from "../../src/runtime/adapter.ts";
 import { createAgentHandler, serveAgent } from "../../src/agent/mod.ts";
 import { PssConfigError } from "../../src/score/config.ts";
 import { computePss } from "../../src/score/pss.ts";
@@ -488,5 +493,51 @@ describe("the binary Connect fast path answers as the router does", () => {
     assert.equal(stats.rejected, 2);
     assert.equal(stats.batchesTooLarge, 2);
     assert.equal(stats.unauthenticated, 2);
+  });
+});
+
+describe("ConnectExporter's errors, over Connect and gRPC-web alike", () => {
+  test("a wrong token is permanent, a refused connection or a 503 is retried", async () => {
+    const sink = new MemoryCollector();
+    await using agent = await serveAgent({ port: 0, sink, authToken: "t" });
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const plain = await runtime.http.serveHttp(() =>
+      new Response("busy", { status: 503 })
+    );
+    try {
+      for (const protocol of ["connect", "grpc-web"] as const) {
+        const wrong = new ConnectExporter({
+          baseUrl: agent.url,
+          protocol,
+          headers: { authorization: "Bearer nope" },
+        });
+        await assert.rejects(
+          wrong.export([{ name: "op" }]),
+          (error: unknown) =>
+            error instanceof PermanentExportError &&
+            ConnectError.from(error.cause).code === Code.Unauthenticated,
+          protocol,
+        );
+        for (const baseUrl of [closed, plain.url.replace(/\/$/, "")]) {
+          const down = new ConnectExporter({ baseUrl, protocol });
+          await assert.rejects(
+            down.export([{ name: "op" }]),
+            (error: unknown) => !(error instanceof PermanentExportError),
+            `${protocol} ${baseUrl}`,
+          );
+        }
+        const right = new ConnectExporter({
+          baseUrl: agent.url,
+          protocol,
+          headers: { authorization: "Bearer t" },
+        });
+        await right.export([{ name: "ok" }, { name: "bad", duration: -1 }]);
+        assert.equal(right.rejected, 1, protocol);
+        assert.match(right.lastRejection ?? "", /^trace 1: /, protocol);
+      }
+      assert.equal(sink.size, 2);
+    } finally {
+      await plain.shutdown();
+    }
   });
 });
