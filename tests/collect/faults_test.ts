@@ -111,6 +111,7 @@ describe("a full disk", () => {
       retryBaseMs: 5,
       retryMaxMs: 20,
       flushIntervalMs: 10,
+      closeTimeoutMs: 1000,
       onError: () => {},
     });
     await feed(collector, 0, 1000);
@@ -119,6 +120,7 @@ describe("a full disk", () => {
     assert.ok(full.dropped.flushFailed + full.dropped.queueFull > 0);
     assert.equal(linesOf(path).length, full.sent, "sent == lines while full");
     fs.budget = Infinity; // space freed
+    await collector.flush(); // what waited in the queue goes out now
     await feed(collector, 1000, 500);
     await collector.close();
     const stats = collector.stats();
@@ -165,6 +167,7 @@ describe("a full disk", () => {
         retryBaseMs: 5,
         retryMaxMs: 20,
         flushIntervalMs: 10,
+        closeTimeoutMs: 1000,
         onError: () => {},
       });
       await feed(collector, 0, 2000);
@@ -172,6 +175,7 @@ describe("a full disk", () => {
       assert.ok(collector.stats().dropped.flushFailed > 0, "the disk filled");
       assert.equal(linesOf(path).length, collector.stats().sent);
       rmSync(`${dir}/filler`);
+      await collector.flush(); // what waited in the queue goes out now
       await feed(collector, 2000, 500);
       await collector.close();
       const stats = collector.stats();
