@@ -129,10 +129,7 @@ describe("a full disk", () => {
     assert.equal(seqs.length, stats.sent);
     assert.equal(stats.unconfirmed, 0);
     assert.equal(settledCount(stats), 1500);
-    assert.ok(
-      seqs.some((seq) => seq >= 1000),
-      "writes resumed once space was freed",
-    );
+    assert.ok(seqs.length > full.sent, "writes resumed once space was freed");
   });
 
   test("a real tmpfs of 256 KiB that fills up, then has room again", async (t) => {
@@ -173,7 +170,8 @@ describe("a full disk", () => {
       await feed(collector, 0, 2000);
       await collector.flush();
       assert.ok(collector.stats().dropped.flushFailed > 0, "the disk filled");
-      assert.equal(linesOf(path).length, collector.stats().sent);
+      const sentWhileFull = collector.stats().sent;
+      assert.equal(linesOf(path).length, sentWhileFull);
       rmSync(`${dir}/filler`);
       await collector.flush(); // what waited in the queue goes out now
       await feed(collector, 2000, 500);
@@ -182,7 +180,7 @@ describe("a full disk", () => {
       const seqs = linesOf(path);
       assert.equal(new Set(seqs).size, seqs.length);
       assert.equal(seqs.length, stats.sent);
-      assert.ok(seqs.some((seq) => seq >= 2000), "writes resumed");
+      assert.ok(seqs.length > sentWhileFull, "writes resumed");
     } finally {
       spawnSync("umount", [dir]);
     }
