@@ -8,12 +8,15 @@
  *
  * ```ts
  * import { computePss, globalCollector, monitorBlock, renderReportText } from "@pss/pss";
+ * import assert from "node:assert/strict";
  *
  * for (let i = 0; i < 100; i++) {
  *   using _ = monitorBlock("work", { branchTag: i % 10 ? "fast" : "slow" });
  *   JSON.stringify({ i });
  * }
- * console.log(renderReportText(computePss(await globalCollector.traces())));
+ * const report = computePss(await globalCollector.traces());
+ * assert.equal(report.traceCount, 100);
+ * console.log(renderReportText(report));
  * ```
  *
  * This entry loads only web-standard modules: it runs on Deno, Bun and in
@@ -21,7 +24,9 @@
  * export: `@pss/pss/score` (the single pillars and pypss rounding),
  * `@pss/pss/report` (diagnosis and verdicts), `@pss/pss/stats` (the
  * statistics), `@pss/pss/fifo` (many processes into one file),
- * `@pss/pss/redis` (many hosts into Redis) and `@pss/pss/cli`.
+ * `@pss/pss/redis` (many hosts into Redis), `@pss/pss/connect` and
+ * `@pss/pss/agent` (shipping to and running a pss agent), `@pss/pss/bench`
+ * (benchmark stability) and `@pss/pss/cli`.
  *
  * @module
  */
@@ -114,10 +119,17 @@ export type {
   RawEntry,
   ReadTracesOptions,
   ReadTracesStats,
+  TraceFileFormat,
   TraceInput,
   TraceReader,
   TraceSource,
 } from "./src/collect/read.ts";
+export { scanTraces } from "./src/collect/scan.ts";
+export type {
+  GroupBy,
+  ScanStats,
+  ScanTracesOptions,
+} from "./src/collect/scan.ts";
 
 // Reports.
 export { renderReportText } from "./src/report/text.ts";

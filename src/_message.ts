@@ -15,7 +15,8 @@
  * @example
  * ```ts
  * import { messageOf } from "./_message.ts";
- * console.log(messageOf(new RangeError("too big"))); // "too big"
+ * import assert from "node:assert/strict";
+ * assert.equal(messageOf(new RangeError("too big")), "too big");
  * ```
  */
 export function messageOf(error: unknown): string {

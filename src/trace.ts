@@ -382,8 +382,10 @@ function metadataOf(
   value: Record<string, unknown>,
 ): Record<string, unknown> | undefined {
   let metadata: Record<string, unknown> | undefined;
-  for (const key of Object.keys(value)) {
-    if (RESERVED_KEYS.has(key)) continue;
+  // for…in and a switch rather than Object.keys and a Set: this runs for
+  // every trace read, and reading a million-line file is a hot path.
+  for (const key in value) {
+    if (isReservedKey(key) || !Object.hasOwn(value, key)) continue;
     metadata ??= {};
     define(metadata, key, value[key]);
   }
@@ -393,6 +395,36 @@ function metadataOf(
     for (const key of Object.keys(nested)) define(metadata, key, nested[key]);
   }
   return metadata;
+}
+
+/** Whether `key` is a top-level wire key that is not a tag (see {@linkcode RESERVED_KEYS}). */
+function isReservedKey(key: string): boolean {
+  switch (key) {
+    case "trace_id":
+    case "name":
+    case "filename":
+    case "lineno":
+    case "module":
+    case "duration":
+    case "cpu_time":
+    case "wait_time":
+    case "memory":
+    case "memory_diff":
+    case "error":
+    case "exception_type":
+    case "exception_message":
+    case "branch_tag":
+    case "timestamp":
+    case "async_op":
+    case "yield_count":
+    case "system_metric":
+    case "host":
+    case "pid":
+    case "metadata":
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** Sets an own enumerable key with define semantics (`__proto__` stays a key). */

@@ -10,6 +10,11 @@ import {
 import { isScorableTrace } from "../src/score/mod.ts";
 import { parseWireNumber, stringifyTrace } from "../src/trace.ts";
 import { hostname } from "node:os";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
 import { spawnRuntime } from "./fixtures/spawn.ts";
 
 describe("traceFromJson()", () => {
@@ -487,5 +492,29 @@ describe("trace identity across processes", () => {
     assert.equal(ids.size, 150, "trace ids collide across processes");
     assert.equal(pids.size, 3);
     assert.deepEqual([...hosts], [hostname()]);
+  });
+
+  test("Deno without --allow-sys records no host, and neither prompts nor fails", async () => {
+    const root = fileURLToPath(new URL("../", import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      join(root, "node_modules", ".bin", "deno"),
+      [
+        "run",
+        "--no-prompt",
+        `--allow-read=${root}`,
+        "--allow-env",
+        join(root, "tests", "fixtures", "identity_writer.ts"),
+        "2",
+      ],
+      { cwd: root, timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
+    );
+    const traces = stdout.trim().split("\n").map((line) =>
+      JSON.parse(line) as Record<string, unknown>
+    );
+    assert.equal(traces.length, 2);
+    for (const trace of traces) {
+      assert.equal(trace.host, null);
+      assert.equal(typeof trace.pid, "number");
+    }
   });
 });

@@ -6,7 +6,7 @@
  */
 
 /**
- * The output formats of `pss score`.
+ * The output formats of `pss score` (`pss compare` writes text or json).
  *
  * @example
  * ```ts
@@ -19,6 +19,20 @@
 export type ReportFormat = "text" | "json" | "html";
 
 /**
+ * The wire field that makes the rows of a report: `name` (operations),
+ * `module`, `host` or `pid` (processes).
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs, type RowKey } from "@pss/pss/cli";
+ * const args = parseCliArgs(["score", "a.ndjson", "--group-by", "pid"]);
+ * const key: RowKey | undefined = args.command === "score" ? args.groupBy : undefined;
+ * console.log(key); // pid
+ * ```
+ */
+export type RowKey = "name" | "module" | "host" | "pid";
+
+/**
  * What `pss score` was asked to do.
  *
  * @example
@@ -27,27 +41,71 @@ export type ReportFormat = "text" | "json" | "html";
  * const args = parseCliArgs(["score", "-", "--fail-under", "80", "--color"]);
  * if (args.command === "score") {
  *   const score: ScoreArgs = args;
- *   console.log(score.input, score.failUnder, score.color, score.format); // - 80 true undefined
+ *   console.log(score.inputs, score.failUnder, score.color, score.format); // [ "-" ] 80 true undefined
  * }
  * ```
  */
 export interface ScoreArgs {
   /** The command. */
   command: "score";
-  /** The NDJSON file to read, or `"-"` for standard input. */
-  input: string;
+  /** The sources, pooled into one score: files, `-` (standard input), `redis://…` URLs. */
+  inputs: string[];
   /** The report format; `undefined` when not given (inferred from `out`, else text). */
   format: ReportFormat | undefined;
-  /** Whether to add the per-name table. */
-  byName: boolean;
+  /** The field of the per-group rows, if rows were asked for (`--by-name` is `name`). */
+  groupBy: RowKey | undefined;
   /** Where to write the report instead of standard output. */
   out: string | undefined;
   /** A JSON file of scoring settings. */
   config: string | undefined;
-  /** Exit with code 3 when the score is below this. */
+  /** Exit with the gate code when the score is below this. */
   failUnder: number | undefined;
+  /** Fail when more than this fraction of the entries is skipped as malformed. */
+  maxSkipped: number;
   /** Whether to colour the text report. */
   color: boolean;
+  /** Whether to print nothing but the report and errors (no progress, no notes). */
+  quiet: boolean;
+}
+
+/**
+ * What `pss compare` was asked to do.
+ *
+ * @example
+ * ```ts
+ * import { type CompareArgs, parseCliArgs } from "@pss/pss/cli";
+ * const args = parseCliArgs(["compare", "base.ndjson", "head.ndjson", "--max-drop", "5"]);
+ * if (args.command === "compare") {
+ *   const compare: CompareArgs = args;
+ *   console.log(compare.base, compare.head, compare.maxDrop, compare.minTraces); // base.ndjson head.ndjson 5 30
+ * }
+ * ```
+ */
+export interface CompareArgs {
+  /** The command. */
+  command: "compare";
+  /** The baseline source. */
+  base: string;
+  /** The source compared with it. */
+  head: string;
+  /** `text` or `json`; `undefined` when not given (inferred from `out`, else text). */
+  format: "text" | "json" | undefined;
+  /** The field of the compared rows. */
+  groupBy: RowKey;
+  /** Exit with the gate code when the score, or a row's, dropped more than this many points. */
+  maxDrop: number | undefined;
+  /** Rows with fewer traces than this (in base or head) are shown but never fail the gate. */
+  minTraces: number;
+  /** Where to write the comparison instead of standard output. */
+  out: string | undefined;
+  /** A JSON file of scoring settings, used for both sides. */
+  config: string | undefined;
+  /** Fail when more than this fraction of either side's entries is skipped. */
+  maxSkipped: number;
+  /** Whether to colour the text output. */
+  color: boolean;
+  /** Whether to print nothing but the comparison and errors. */
+  quiet: boolean;
 }
 
 /**
@@ -67,7 +125,7 @@ export interface HelpArgs {
   /** The command. */
   command: "help";
   /** The command help was asked about, if any. */
-  topic: "score" | undefined;
+  topic: "score" | "compare" | undefined;
 }
 
 /**
@@ -77,11 +135,10 @@ export interface HelpArgs {
  * ```ts
  * import { type CliArgs, parseCliArgs } from "@pss/pss/cli";
  * const args: CliArgs = parseCliArgs(["score", "traces.ndjson", "--by-name"]);
- * if (args.command === "score") console.log(args.input, args.byName); // traces.ndjson true
- * else console.log("help about", args.topic ?? "everything");
+ * if (args.command === "score") console.log(args.inputs, args.groupBy); // [ "traces.ndjson" ] name
  * ```
  */
-export type CliArgs = ScoreArgs | HelpArgs;
+export type CliArgs = ScoreArgs | CompareArgs | HelpArgs;
 
 /**
  * A command line the CLI cannot understand; the CLI prints the message and
@@ -110,16 +167,30 @@ export class UsageError extends Error {
 }
 
 const FORMATS: readonly ReportFormat[] = ["text", "json", "html"];
+const ROW_KEYS: readonly RowKey[] = ["name", "module", "host", "pid"];
 
-/** Options of `pss score`; `true` marks those that take a value. */
-const SCORE_OPTIONS: Readonly<Record<string, boolean>> = {
+/** Options of each command; `true` marks those that take a value. */
+const COMMON_OPTIONS: Readonly<Record<string, boolean>> = {
   "format": true,
-  "by-name": false,
+  "group-by": true,
   "out": true,
   "config": true,
-  "fail-under": true,
+  "max-skipped": true,
   "color": false,
+  "quiet": false,
   "help": false,
+};
+
+const SCORE_OPTIONS: Readonly<Record<string, boolean>> = {
+  ...COMMON_OPTIONS,
+  "by-name": false,
+  "fail-under": true,
+};
+
+const COMPARE_OPTIONS: Readonly<Record<string, boolean>> = {
+  ...COMMON_OPTIONS,
+  "max-drop": true,
+  "min-traces": true,
 };
 
 const SHORT: Readonly<Record<string, string>> = {
@@ -127,46 +198,51 @@ const SHORT: Readonly<Record<string, string>> = {
   o: "out",
   c: "config",
   h: "help",
+  q: "quiet",
 };
 
 /**
  * Parses the arguments after the program name.
  *
- * Options may come before or after the input (`--format json` or
+ * Options may come before or after the inputs (`--format json` or
  * `--format=json`); `--` ends the options; `-` is the standard input.
  *
  * @param args The arguments, as `Deno.args` or `process.argv.slice(2)`.
  * @returns The command and its settings.
- * @throws {UsageError} For an unknown command or option, a missing or
- * invalid value, or a missing or extra input.
+ * @throws {UsageError} For a missing or unknown command or option, a
+ * missing or invalid value, or a missing or extra input.
  *
  * @example
  * ```ts
  * import { parseCliArgs } from "@pss/pss/cli";
- * const args = parseCliArgs(["score", "traces.ndjson", "--format=json", "--by-name"]);
- * console.log(args); // { command: "score", input: "traces.ndjson", format: "json", byName: true, … }
+ * const args = parseCliArgs(["score", "a.ndjson", "b.json.gz", "--format=json", "--by-name"]);
+ * console.log(args); // { command: "score", inputs: [ "a.ndjson", "b.json.gz" ], format: "json", groupBy: "name", … }
  * ```
  */
 export function parseCliArgs(args: readonly string[]): CliArgs {
   const [command, ...rest] = args;
-  if (
-    command === undefined || command === "help" || command === "--help" ||
-    command === "-h"
-  ) {
-    const topic = rest[0] === "score" ? "score" : undefined;
+  if (command === undefined) {
+    throw new UsageError("missing the command: score, compare or agent");
+  }
+  if (command === "help" || command === "--help" || command === "-h") {
+    const topic = rest[0] === "score" || rest[0] === "compare"
+      ? rest[0]
+      : undefined;
     return { command: "help", topic };
   }
-  if (command !== "score") {
-    throw new UsageError(
-      command.startsWith("-")
-        ? `unknown option before the command: ${command}`
-        : `unknown command: ${command}`,
-    );
-  }
-  return parseScore(rest);
+  if (command === "score") return parseScore(rest);
+  if (command === "compare") return parseCompare(rest);
+  throw new UsageError(
+    command.startsWith("-")
+      ? `unknown option before the command: ${command}`
+      : `unknown command: ${command} (the commands are score, compare and agent)`,
+  );
 }
 
-function parseScore(args: readonly string[]): CliArgs {
+function parseOptions(
+  args: readonly string[],
+  known: Readonly<Record<string, boolean>>,
+): { values: Map<string, string | true>; positionals: string[] } {
   const values = new Map<string, string | true>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -191,10 +267,10 @@ function parseScore(args: readonly string[]): CliArgs {
       name = long;
       inline = arg.length > 2 ? arg.slice(2) : undefined;
     }
-    if (!Object.hasOwn(SCORE_OPTIONS, name)) {
+    if (!Object.hasOwn(known, name)) {
       throw new UsageError(`unknown option: ${arg}`);
     }
-    if (!SCORE_OPTIONS[name]) {
+    if (!known[name]) {
       if (inline !== undefined) {
         throw new UsageError(`option --${name} takes no value: ${arg}`);
       }
@@ -211,17 +287,52 @@ function parseScore(args: readonly string[]): CliArgs {
     }
     values.set(name, value);
   }
-  if (values.has("help")) return { command: "help", topic: "score" };
+  return { values, positionals };
+}
 
-  if (positionals.length === 0) {
+function numberOption(
+  values: Map<string, string | true>,
+  name: string,
+  low: number,
+  high: number,
+  what: string,
+  integer = false,
+): number | undefined {
+  const text = values.get(name) as string | undefined;
+  if (text === undefined) return undefined;
+  const value = text.trim() === "" ? NaN : Number(text);
+  if (
+    !Number.isFinite(value) || value < low || value > high ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new UsageError(`option --${name} must be ${what}: got ${text}`);
+  }
+  return value;
+}
+
+function rowKeyOption(
+  values: Map<string, string | true>,
+): RowKey | undefined {
+  const text = values.get("group-by") as string | undefined;
+  if (text === undefined) return undefined;
+  if (!ROW_KEYS.includes(text as RowKey)) {
     throw new UsageError(
-      "missing the input: give an NDJSON file, or - for standard input",
+      `option --group-by must be name, module, host or pid: got ${text}`,
     );
   }
-  if (positionals.length > 1) {
+  return text as RowKey;
+}
+
+function parseScore(args: readonly string[]): CliArgs {
+  const { values, positionals } = parseOptions(args, SCORE_OPTIONS);
+  if (values.has("help")) return { command: "help", topic: "score" };
+  if (positionals.length === 0) {
     throw new UsageError(
-      `expected one input, got ${positionals.length}: ${positionals.join(" ")}`,
+      "missing the input: give a trace file, a redis:// URL, or - for standard input",
     );
+  }
+  if (positionals.filter((p) => p === "-").length > 1) {
+    throw new UsageError("standard input (-) can be read only once");
   }
   const format = values.get("format") as string | undefined;
   if (format !== undefined && !FORMATS.includes(format as ReportFormat)) {
@@ -229,57 +340,168 @@ function parseScore(args: readonly string[]): CliArgs {
       `option --format must be text, json or html: got ${format}`,
     );
   }
-  const failUnderText = values.get("fail-under") as string | undefined;
-  let failUnder: number | undefined;
-  if (failUnderText !== undefined) {
-    failUnder = failUnderText.trim() === "" ? NaN : Number(failUnderText);
-    if (!Number.isFinite(failUnder) || failUnder < 0 || failUnder > 100) {
+  let groupBy = rowKeyOption(values);
+  if (values.has("by-name")) {
+    if (groupBy !== undefined && groupBy !== "name") {
       throw new UsageError(
-        `option --fail-under must be a number from 0 to 100: got ${failUnderText}`,
+        `--by-name and --group-by ${groupBy} cannot be given together`,
       );
     }
+    groupBy = "name";
   }
   return {
     command: "score",
-    input: positionals[0],
+    inputs: positionals,
     format: format as ReportFormat | undefined,
-    byName: values.has("by-name"),
+    groupBy,
     out: values.get("out") as string | undefined,
     config: values.get("config") as string | undefined,
-    failUnder,
+    failUnder: numberOption(
+      values,
+      "fail-under",
+      0,
+      100,
+      "a number from 0 to 100",
+    ),
+    maxSkipped: numberOption(
+      values,
+      "max-skipped",
+      0,
+      1,
+      "a fraction from 0 to 1",
+    ) ?? 0.5,
     color: values.has("color"),
+    quiet: values.has("quiet"),
   };
 }
 
+function parseCompare(args: readonly string[]): CliArgs {
+  const { values, positionals } = parseOptions(args, COMPARE_OPTIONS);
+  if (values.has("help")) return { command: "help", topic: "compare" };
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      `compare needs two inputs, the base and the head: got ${positionals.length}`,
+    );
+  }
+  if (positionals[0] === "-" && positionals[1] === "-") {
+    throw new UsageError("standard input (-) can be read only once");
+  }
+  const format = values.get("format") as string | undefined;
+  if (format !== undefined && format !== "text" && format !== "json") {
+    throw new UsageError(
+      `option --format of compare must be text or json: got ${format}`,
+    );
+  }
+  return {
+    command: "compare",
+    base: positionals[0],
+    head: positionals[1],
+    format: format as "text" | "json" | undefined,
+    groupBy: rowKeyOption(values) ?? "name",
+    maxDrop: numberOption(values, "max-drop", 0, 100, "a number from 0 to 100"),
+    minTraces: numberOption(
+      values,
+      "min-traces",
+      1,
+      Number.MAX_SAFE_INTEGER,
+      "a positive integer",
+      true,
+    ) ?? 30,
+    out: values.get("out") as string | undefined,
+    config: values.get("config") as string | undefined,
+    maxSkipped: numberOption(
+      values,
+      "max-skipped",
+      0,
+      1,
+      "a fraction from 0 to 1",
+    ) ?? 0.5,
+    color: values.has("color"),
+    quiet: values.has("quiet"),
+  };
+}
+
+const EXIT_TABLE = `Exit codes:
+  0  ok
+  1  bad input: unreadable, empty, nothing usable, more than --max-skipped
+     of the entries malformed, or invalid settings
+  2  usage error
+  3  gate failed: score below --fail-under, or a drop over --max-drop
+`;
+
+const SOURCES = `Sources: an NDJSON file, a pypss JSON document ([...] or
+{"traces": [...]}), either gzip-compressed or not; - for standard input;
+redis://host:port/db?key=NAME for a Redis list or stream (&mode=list or
+&mode=stream to choose; told from the key's type otherwise); or, alone, a
+pss agent's URL (http://host:port: its scores by name; PSS_AGENT_TOKEN is
+sent as the bearer token).
+`;
+
 /**
- * The usage text of the CLI.
+ * The usage text of the CLI, or of one command.
  *
+ * @param topic The command to explain; everything when omitted.
  * @returns The text, ending with a newline.
  *
  * @example
  * ```ts
  * import { usage } from "@pss/pss/cli";
- * console.log(usage().split("\n")[0]); // "Usage: pss score <file.ndjson|-> [options]"
+ * console.log(usage().split("\n")[0]); // "Usage: pss <command> [options]"
  * ```
  */
-export function usage(): string {
-  return `Usage: pss score <file.ndjson|-> [options]
+export function usage(topic?: "score" | "compare"): string {
+  const score = `Usage: pss score <source>... [options]
 
-Scores NDJSON traces (pypss's wire format, one trace per line; - reads
-standard input) and prints a stability report.
+Scores traces (pypss's wire format) from one or more sources, pooled into
+one score, and prints a stability report.
 
+${SOURCES}
 Options:
   -f, --format <text|json|html>  report format (default: text, or from --out's
                                  extension: .json, .html)
-      --by-name                  add a per-name table, worst first
-  -o, --out <file>               write the report to <file> instead of stdout
+      --group-by <field>         add per-group rows: name, module, host or pid
+      --by-name                  the same as --group-by name
+  -o, --out <file>               write the report to <file> (directories are
+                                 created) instead of standard output
   -c, --config <file>            JSON file of scoring settings (camelCase or
                                  pypss snake_case keys, e.g. {"w_ts": 0.4})
       --fail-under <N>           exit with code 3 when the score is below N
+      --max-skipped <fraction>   exit with code 1 when more than this fraction
+                                 of the entries is malformed (default: 0.5)
       --color                    colour the text report (ANSI)
+  -q, --quiet                    no progress and no notes on standard error
   -h, --help                     show this help
-
-Exit codes: 0 ok, 1 unreadable input or invalid settings, 2 usage error,
-3 score below --fail-under.
 `;
+  const compare = `Usage: pss compare <base> <head> [options]
+
+Compares two sets of traces: the change of the score and of every pillar,
+overall and per row, and the rows that appeared or vanished.
+
+Options:
+  -f, --format <text|json>       output format (default: text)
+      --group-by <field>         rows by name (default), module, host or pid
+      --max-drop <points>        exit with code 3 when the score, or a row with
+                                 at least --min-traces traces on both sides,
+                                 dropped by more than <points>
+      --min-traces <N>           smallest row the gate judges (default: 30)
+  -o, --out <file>               write to <file> instead of standard output
+  -c, --config <file>            JSON file of scoring settings, for both sides
+      --max-skipped <fraction>   as for score, for each side (default: 0.5)
+      --color                    colour the text output (ANSI)
+  -q, --quiet                    no progress and no notes on standard error
+  -h, --help                     show this help
+`;
+  if (topic === "score") return `${score}\n${EXIT_TABLE}`;
+  if (topic === "compare") return `${compare}\n${EXIT_TABLE}`;
+  return `Usage: pss <command> [options]
+
+Commands:
+  score <source>...       score traces and print a report
+  compare <base> <head>   compare two sets of traces; gate on a drop
+  agent                   receive traces over Connect/gRPC and score them
+
+Run 'pss <command> --help' for a command's options.
+
+${SOURCES}
+${EXIT_TABLE}`;
 }

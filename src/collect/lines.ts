@@ -19,6 +19,19 @@ export interface Line {
   overflow: boolean;
 }
 
+/**
+ * The lines of one chunk of a stream, handed over together so a reader
+ * loops over an array rather than awaiting every line.
+ */
+export interface LineBatch {
+  /** The lines' texts, without terminators. */
+  lines: string[];
+  /** The 1-based number of the first line. */
+  first: number;
+  /** Indices (into `lines`) of lines cut for being longer than the limit. */
+  cut: number[];
+}
+
 /** Options for {@linkcode splitLines}. */
 export interface SplitLinesOptions {
   /**
@@ -28,6 +41,18 @@ export interface SplitLinesOptions {
    * @default {16777216}
    */
   maxLineLength?: number;
+}
+
+function checkedMaxLineLength(options: SplitLinesOptions): number {
+  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+  if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
+    throw new PssConfigError(
+      "maxLineLength",
+      maxLineLength,
+      "splitLines' 'maxLineLength' must be a positive integer",
+    );
+  }
+  return maxLineLength;
 }
 
 /**
@@ -54,48 +79,85 @@ export function splitLines(
   chunks: AsyncIterable<Uint8Array | string>,
   options: SplitLinesOptions = {},
 ): AsyncGenerator<Line> {
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
-  if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
-    throw new PssConfigError(
-      "maxLineLength",
-      maxLineLength,
-      "splitLines' 'maxLineLength' must be a positive integer",
-    );
-  }
-  return split(chunks, maxLineLength);
+  return flatten(splitBatches(chunks, checkedMaxLineLength(options)));
 }
 
-async function* split(
+/**
+ * Like {@linkcode splitLines}, but yields the lines of each chunk as one
+ * {@linkcode LineBatch}: the fast path for reading millions of lines.
+ *
+ * @param chunks The stream, such as a `ReadableStream<Uint8Array>`.
+ * @param options See {@linkcode SplitLinesOptions}.
+ * @returns An async generator of batches (never empty ones).
+ * @throws {PssConfigError} When `maxLineLength` is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { splitLineBatches } from "./lines.ts";
+ * const text = ["a\nb", "c\nd\n"];
+ * for await (const batch of splitLineBatches(ReadableStream.from(text))) {
+ *   console.log(batch.first, batch.lines); // 1 [ "a" ], then 2 [ "bc", "d" ]
+ * }
+ * ```
+ */
+export function splitLineBatches(
+  chunks: AsyncIterable<Uint8Array | string>,
+  options: SplitLinesOptions = {},
+): AsyncGenerator<LineBatch> {
+  return splitBatches(chunks, checkedMaxLineLength(options));
+}
+
+async function* flatten(
+  batches: AsyncGenerator<LineBatch>,
+): AsyncGenerator<Line> {
+  for await (const { lines, first, cut } of batches) {
+    for (let i = 0; i < lines.length; i++) {
+      yield { text: lines[i], number: first + i, overflow: cut.includes(i) };
+    }
+  }
+}
+
+const CR = 13;
+
+async function* splitBatches(
   chunks: AsyncIterable<Uint8Array | string>,
   maxLineLength: number,
-): AsyncGenerator<Line> {
+): AsyncGenerator<LineBatch> {
   const decoder = new TextDecoder();
   let pending = "";
   let overflow = false;
   let number = 0;
-  const finish = (text: string): Line => {
-    if (text.endsWith("\r")) text = text.slice(0, -1);
-    const line = { text, number: ++number, overflow };
-    overflow = false;
-    return line;
-  };
   for await (const chunk of chunks) {
     const text = typeof chunk === "string"
       ? chunk
       : decoder.decode(chunk, { stream: true });
+    const lines: string[] = [];
+    const cut: number[] = [];
+    const first = number + 1;
     let start = 0;
     let end = text.indexOf("\n");
     while (end !== -1) {
-      const piece = text.slice(start, end);
+      let line: string;
       if (overflow) {
-        yield finish(pending);
-      } else if (pending.length + piece.length > maxLineLength) {
-        overflow = true;
-        yield finish((pending + piece).slice(0, maxLineLength));
+        cut.push(lines.length);
+        line = pending;
+      } else if (pending.length + (end - start) > maxLineLength) {
+        cut.push(lines.length);
+        line = (pending + text.slice(start, end)).slice(0, maxLineLength);
       } else {
-        yield finish(pending === "" ? piece : pending + piece);
+        const stop = end > start && text.charCodeAt(end - 1) === CR
+          ? end - 1
+          : end;
+        line = pending === ""
+          ? text.slice(start, stop)
+          : end === start && pending.charCodeAt(pending.length - 1) === CR
+          ? pending.slice(0, -1)
+          : pending + text.slice(start, stop);
       }
+      lines.push(line);
+      number++;
       pending = "";
+      overflow = false;
       start = end + 1;
       end = text.indexOf("\n", start);
     }
@@ -106,11 +168,15 @@ async function* split(
         overflow = true;
       }
     }
+    if (lines.length > 0) yield { lines, first, cut };
   }
   if (!overflow) pending += decoder.decode();
   if (pending.length > maxLineLength) {
     pending = pending.slice(0, maxLineLength);
     overflow = true;
   }
-  if (pending !== "" || overflow) yield finish(pending);
+  if (pending !== "" || overflow) {
+    if (!overflow && pending.endsWith("\r")) pending = pending.slice(0, -1);
+    yield { lines: [pending], first: number + 1, cut: overflow ? [0] : [] };
+  }
 }

@@ -55,7 +55,7 @@ export class MemoryCollector implements Collector {
    *
    * @param options See {@linkcode MemoryCollectorOptions}.
    * @throws {PssConfigError} When `maxTraces` is not a positive integer, or
-   * an option is unknown.
+   * an option is unknown (naming the closest known one).
    */
   constructor(options: MemoryCollectorOptions = {}) {
     checkKnownKeys("MemoryCollector", options, ["maxTraces"]);

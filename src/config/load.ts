@@ -31,8 +31,9 @@ import type { EnvironmentPort } from "../runtime/types.ts";
  * @example
  * ```ts
  * import { CONFIG_ENV_VARS, type SettingName } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const setting: SettingName = "sampleRate";
- * console.log(CONFIG_ENV_VARS[setting]); // PSS_SAMPLE_RATE
+ * assert.equal(CONFIG_ENV_VARS[setting], "PSS_SAMPLE_RATE");
  * ```
  */
 export type SettingName =
@@ -65,7 +66,9 @@ const SETTINGS = new Set<string>(SETTING_NAMES);
  * @example Grant Deno exactly these variables
  * ```ts
  * import { CONFIG_ENV_VARS } from "@pss/pss";
- * console.log(`--allow-env=${Object.values(CONFIG_ENV_VARS).join(",")}`);
+ * import assert from "node:assert/strict";
+ * const flag = `--allow-env=${Object.values(CONFIG_ENV_VARS).join(",")}`;
+ * assert.ok(flag.startsWith("--allow-env=PSS_W_TS,PSS_W_MS,"));
  * ```
  */
 export const CONFIG_ENV_VARS: Readonly<Record<SettingName, string>> = Object
@@ -84,11 +87,14 @@ export const CONFIG_ENV_VARS: Readonly<Record<SettingName, string>> = Object
  * @example
  * ```ts
  * import { loadConfig, type LoadConfigOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/pss.json`, '{ "w_ts": 0.4, "sampleRate": 0.5 }');
  * const options: LoadConfigOptions = { cwd: dir, manifests: false, env: { PSS_MAX_TRACES: "5000" } };
  * const config = await loadConfig(options);
- * console.log(config.score.wTs, config.sampleRate, config.maxTraces); // 0.4 0.5 5000
+ * assert.equal(config.score.wTs, 0.4);
+ * assert.equal(config.sampleRate, 0.5);
+ * assert.equal(config.maxTraces, 5000);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -132,8 +138,11 @@ export interface LoadConfigOptions {
  * @example
  * ```ts
  * import { computePss, type LoadedConfig, loadConfig } from "@pss/pss";
- * const config: LoadedConfig = await loadConfig();
- * console.log(computePss([], config.score).pss, config.sources);
+ * import assert from "node:assert/strict";
+ * const config: LoadedConfig = await loadConfig({ env: { PSS_ALPHA: "3" } });
+ * assert.equal(config.score.alpha, 3);
+ * assert.equal(config.sources.at(-1), "environment (PSS_ALPHA)");
+ * assert.equal(computePss([{ name: "op", duration: 0.1 }], config.score).pss, 100);
  * ```
  */
 export interface LoadedConfig {
@@ -331,9 +340,12 @@ async function readJsonFile(
  * @example Score with the project's settings
  * ```ts
  * import { computePss, loadConfig } from "@pss/pss";
- * const config = await loadConfig();
+ * import assert from "node:assert/strict";
+ * // Here the environment is given; by default it is the process's own.
+ * const config = await loadConfig({ env: { PSS_W_TS: "0.5" } });
+ * assert.equal(config.score.wTs, 0.5);
  * const report = computePss([{ name: "op", duration: 0.1 }], config.score);
- * console.log(report.pss, config.sources);
+ * assert.equal(report.pss, 100);
  * ```
  */
 export async function loadConfig(
@@ -525,8 +537,10 @@ export async function loadConfig(
  *
  * @example
  * ```ts
- * import { applyConfig, loadConfig } from "@pss/pss";
- * applyConfig(await loadConfig());
+ * import { applyConfig, getInstrumentationSettings, loadConfig } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * applyConfig(await loadConfig({ env: { PSS_SAMPLE_RATE: "0.25" } }));
+ * assert.equal(getInstrumentationSettings().sampleRate, 0.25);
  * ```
  */
 export function applyConfig(

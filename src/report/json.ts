@@ -37,6 +37,8 @@
 import type { PssBreakdown, PssReport } from "../score/report.ts";
 import { PILLARS, type PypssReportJson, toPypssJson } from "../score/pss.ts";
 import { PssConfigError } from "../score/config.ts";
+import type { TraceDetails } from "../score/accumulator.ts";
+import { detailsOf, dragRows } from "./_details.ts";
 import {
   type DiagnoseOptions,
   diagnoseReport,
@@ -135,6 +137,86 @@ export interface NamedReportJson {
   pillars: BreakdownJson;
   /** Its trace counts. */
   counts: CountsJson;
+  /** Its figures, when the rows carry them (`GroupRow`s). */
+  details?: DetailsJson;
+}
+
+/**
+ * The figures behind a score in the JSON report: durations and lags in
+ * seconds, like the wire format.
+ *
+ * @example
+ * ```ts
+ * import type { DetailsJson } from "@pss/pss/report";
+ * import { PssAccumulator } from "@pss/pss/score";
+ * import { renderReportJson } from "@pss/pss";
+ * const accumulator = new PssAccumulator();
+ * accumulator.add({ name: "op", duration: 0.25 });
+ * const json = JSON.parse(renderReportJson(accumulator.report(), { details: accumulator.details() }));
+ * const details: DetailsJson | undefined = json.details;
+ * console.log(details?.latency_seconds?.max); // 0.25
+ * ```
+ */
+export interface DetailsJson {
+  /** Regular traces. */
+  traces: number;
+  /** Of which errors. */
+  errors: number;
+  /** The commonest exception types. */
+  exceptions: { type: string; count: number }[];
+  /** Duration percentiles, or `null` without traces. */
+  latency_seconds:
+    | { p50: number; p95: number; p99: number; max: number }
+    | null;
+  /** Event-loop lag figures, or `null` without samples. */
+  lag_seconds:
+    | { mean: number; p95: number; max: number; samples: number }
+    | null;
+  /** Duration histogram: `edges_seconds` has one more entry than `counts`. */
+  histogram: { edges_seconds: number[]; counts: number[] };
+  /** Traces and errors per slice of `width` input positions, in order. */
+  timeline: { width: number; traces: number[]; errors: number[] };
+  /** Branch tags with their counts, commonest first. */
+  branch_tags: { tag: string; count: number }[];
+}
+
+/**
+ * A row that pulls the overall score down, in the JSON report's diagnosis.
+ *
+ * @example
+ * ```ts
+ * import type { DragRowJson } from "@pss/pss/report";
+ * const row: DragRowJson = { name: "db.query", pss: 41, traces: 900, weakest_pillar: "Timing Stability", weakest_value: 0.1 };
+ * console.log(row.name);
+ * ```
+ */
+export interface DragRowJson {
+  /** The row's key. */
+  name: string;
+  /** Its score. */
+  pss: number;
+  /** Its trace count. */
+  traces: number;
+  /** Its weakest pillar's label. */
+  weakest_pillar: string;
+  /** That pillar's value. */
+  weakest_value: number;
+}
+
+function detailsJson(details: TraceDetails): DetailsJson {
+  return {
+    traces: details.traces,
+    errors: details.errors,
+    exceptions: details.exceptions,
+    latency_seconds: details.latency ?? null,
+    lag_seconds: details.lag ?? null,
+    histogram: {
+      edges_seconds: details.histogram.edges,
+      counts: details.histogram.counts,
+    },
+    timeline: details.timeline,
+    branch_tags: details.branchTags,
+  };
 }
 
 /**
@@ -168,7 +250,11 @@ export interface PssReportJson {
     findings: FindingJson[];
     /** Cross-pillar observations. */
     notes: string[];
+    /** The rows pulling the score down most, when rows are given. */
+    drag?: DragRowJson[];
   };
+  /** The figures behind the score, when given. */
+  details?: DetailsJson;
   /** Per-name reports, worst first; present only when given. */
   by_name?: NamedReportJson[];
 }
@@ -195,6 +281,11 @@ export interface ReportToJsonOptions {
    * @default {undefined} (no `by_name` key)
    */
   byName?: ReportsByName;
+  /**
+   * The figures behind the score (from `PssAccumulator.details()`).
+   * @default {undefined} (no `details` key)
+   */
+  details?: TraceDetails;
   /**
    * Diagnosis thresholds replacing the defaults for the pillars given.
    * @default {DEFAULT_DIAGNOSIS_THRESHOLDS}
@@ -263,14 +354,31 @@ export function reportToJson(
       notes: diagnosis.notes,
     },
   };
+  if (options.details !== undefined) {
+    json.details = detailsJson(options.details);
+  }
   if (options.byName !== undefined) {
-    json.by_name = rankByName(options.byName).map(({ name, report }) => ({
-      name,
-      ...toPypssJson(report),
-      verdict: verdictOf(report),
-      pillars: breakdownJson(report.breakdown),
-      counts: countsJson(report),
+    const ranked = rankByName(options.byName);
+    json.diagnosis.drag = dragRows(report, ranked).map((d) => ({
+      name: d.name,
+      pss: d.pss,
+      traces: d.traces,
+      weakest_pillar: d.pillar,
+      weakest_value: d.value,
     }));
+    json.by_name = ranked.map((row) => {
+      const { name, report } = row;
+      const named: NamedReportJson = {
+        name,
+        ...toPypssJson(report),
+        verdict: verdictOf(report),
+        pillars: breakdownJson(report.breakdown),
+        counts: countsJson(report),
+      };
+      const details = detailsOf(row);
+      if (details !== undefined) named.details = detailsJson(details);
+      return named;
+    });
   }
   return json;
 }

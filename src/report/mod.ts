@@ -36,8 +36,25 @@ export type {
 export type {
   BreakdownJson,
   CountsJson,
+  DetailsJson,
+  DragRowJson,
   FindingJson,
   NamedReportJson,
   PssReportJson,
 } from "./json.ts";
+export {
+  compareReports,
+  comparisonToJson,
+  renderComparisonText,
+} from "./compare.ts";
+export type {
+  ComparedSide,
+  CompareOptions,
+  Comparison,
+  ComparisonDeltaJson,
+  ComparisonJson,
+  ComparisonSideJson,
+  RowChange,
+  ScoreDelta,
+} from "./compare.ts";
 export type { PypssReportJson } from "../score/pss.ts";

@@ -17,6 +17,14 @@ import {
 import { PILLARS } from "../score/pss.ts";
 import { roundPypss } from "../score/round.ts";
 import { PssConfigError } from "../score/config.ts";
+import type { TraceDetails } from "../score/accumulator.ts";
+import {
+  detailLines,
+  detailsOf,
+  dragRows,
+  dragSentence,
+  formatSeconds,
+} from "./_details.ts";
 
 /**
  * Options of {@linkcode renderReportText}.
@@ -58,6 +66,19 @@ export interface TextReportOptions {
    * @default {DEFAULT_DIAGNOSIS_THRESHOLDS}
    */
   thresholds?: DiagnoseOptions["thresholds"];
+  /**
+   * The figures behind the score (from `PssAccumulator.details()`): error
+   * counts and types, latency percentiles, event-loop lag. Rows that are
+   * `GroupRow`s show theirs in the table.
+   * @default {undefined} (counts only)
+   */
+  details?: TraceDetails;
+  /**
+   * What the rows are keyed by, for headings: `name`, `module`, `host`,
+   * `pid`.
+   * @default {"name"}
+   */
+  rowLabel?: string;
 }
 
 const BAR_CELLS = 20;
@@ -152,7 +173,15 @@ export function renderReportText(
     }
     lines.push(line);
   }
-  lines.push("", countsLine(report), "");
+  lines.push("", countsLine(report));
+  if (options.details !== undefined) {
+    lines.push(...detailLines(options.details).map(sanitize));
+  }
+  lines.push("");
+  const rowLabel = options.rowLabel ?? "name";
+  const ranked = options.byName === undefined
+    ? undefined
+    : rankByName(options.byName);
 
   lines.push(`${paint("bold", "Diagnosis:")} ${diagnosis.headline}`);
   if (diagnosis.verdict !== "no-data" && diagnosis.findings.length === 0) {
@@ -166,9 +195,13 @@ export function renderReportText(
     lines.push(...wrap(finding.causes, "    ", "    "));
   }
   for (const note of diagnosis.notes) lines.push(...wrap(note, "  * ", "    "));
+  const drag = ranked === undefined ? [] : dragRows(report, ranked);
+  if (drag.length > 0) {
+    lines.push(...wrap(sanitize(dragSentence(drag, rowLabel)), "  > ", "    "));
+  }
 
-  if (options.byName !== undefined) {
-    lines.push("", ...byNameTable(options.byName, maxNames));
+  if (ranked !== undefined) {
+    lines.push("", ...byNameTable(ranked, maxNames, rowLabel));
   }
   return lines.join("\n") + "\n";
 }
@@ -192,31 +225,50 @@ function bar(value: number): string {
   return "█".repeat(cells) + "░".repeat(BAR_CELLS - cells);
 }
 
-function byNameTable(byName: ReportsByName, maxNames: number): string[] {
-  const ranked = rankByName(byName);
-  const lines = [`By name (${ranked.length}, worst first):`];
+function byNameTable(
+  ranked: ReturnType<typeof rankByName>,
+  maxNames: number,
+  rowLabel: string,
+): string[] {
+  const lines = [`By ${rowLabel} (${ranked.length}, worst first):`];
   if (ranked.length === 0) {
-    lines.push("  (no names)");
+    lines.push(`  (no ${rowLabel === "name" ? "names" : "rows"})`);
     return lines;
   }
+  const withDetails = ranked.some((r) => detailsOf(r) !== undefined);
   const shown = ranked.slice(0, Math.max(0, maxNames));
   const names = shown.map((r) => truncate(sanitize(r.name), MAX_NAME_WIDTH));
   const width = Math.max(4, ...names.map((n) => n.length));
   const header = [
-    "  " + "name".padEnd(width),
+    "  " + rowLabel.padEnd(width),
     "pss".padStart(3),
     ...PILLARS.map((p) => p.abbreviation.padStart(4)),
     "traces",
+    ...(withDetails ? ["errors", "p95".padStart(8), "top exception"] : []),
   ];
   lines.push(header.join("  "));
-  shown.forEach(({ report }, i) => {
+  shown.forEach((row, i) => {
+    const { report } = row;
+    const details = detailsOf(row);
+    const extra = !withDetails ? [] : details === undefined ? ["", "", ""] : [
+      String(details.errors).padStart(6),
+      (details.latency === undefined ? "-" : formatSeconds(details.latency.p95))
+        .padStart(8),
+      sanitize(truncate(
+        details.exceptions[0] === undefined
+          ? ""
+          : `${details.exceptions[0].type} ${details.exceptions[0].count}`,
+        30,
+      )),
+    ];
     lines.push(
       [
         "  " + names[i].padEnd(width),
         String(report.pss).padStart(3),
         ...PILLARS.map((p) => formatPillar(report.breakdown[p.key])),
         String(report.traceCount).padStart(6),
-      ].join("  "),
+        ...extra,
+      ].join("  ").trimEnd(),
     );
   });
   if (ranked.length > shown.length) {

@@ -454,6 +454,7 @@ function createCli(): CliProcess {
     readTextFile: async (path) =>
       decodeUtf8(await fs().promises.readFile(path)),
     writeTextFile: async (path, text) => {
+      // Bun.write creates missing directories (Deno's adapter does too).
       await bun.write(path, text);
     },
     isTerminal(stream): boolean {

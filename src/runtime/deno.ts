@@ -332,7 +332,14 @@ function createCli(): CliProcess {
     stderr: (text) => writeAll(Deno.stderr, text),
     stdin: () => Deno.stdin.readable,
     readTextFile: async (path) => decodeUtf8(await Deno.readFile(path)),
-    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    writeTextFile: async (path, text) => {
+      // Missing directories are created, as Bun.write does on Bun.
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) {
+        await Deno.mkdir(path.slice(0, slash), { recursive: true });
+      }
+      await Deno.writeTextFile(path, text);
+    },
     isTerminal(stream): boolean {
       try {
         const target = stream === "stdin"

@@ -41,9 +41,10 @@ export type LagSource = "timer-drift";
  * @example
  * ```ts
  * import { createLagProbe } from "./loop.ts";
+ * import assert from "node:assert/strict";
  * const probe = createLagProbe(20);
  * await new Promise((resolve) => setTimeout(resolve, 50));
- * console.log(probe.takeMaxLagMs() >= 0); // true
+ * assert.ok(probe.takeMaxLagMs() >= 0);
  * probe.stop();
  * ```
  */
@@ -125,8 +126,9 @@ export function createTimerLagProbe(resolutionMs: number): LagProbe {
  * @example
  * ```ts
  * import { createLagProbe } from "./loop.ts";
+ * import assert from "node:assert/strict";
  * const probe = createLagProbe(20);
- * console.log(probe.source); // "timer-drift"
+ * assert.equal(probe.source, "timer-drift");
  * probe.stop();
  * ```
  */

@@ -269,7 +269,10 @@ export interface CliIo {
   stdin(): AsyncIterable<Uint8Array>;
   /** Reads a whole UTF-8 file; rejects with the runtime's error. */
   readTextFile(path: string): Promise<string>;
-  /** Writes (creates or replaces) a whole UTF-8 file; rejects with the runtime's error. */
+  /**
+   * Writes (creates or replaces) a whole UTF-8 file, creating missing
+   * parent directories on every runtime; rejects with the runtime's error.
+   */
   writeTextFile(path: string, text: string): Promise<void>;
 }
 

@@ -20,8 +20,9 @@
  * @example
  * ```ts
  * import { branchingEntropy } from "@pss/pss/score";
- * console.log(branchingEntropy([10])); // 1
- * console.log(branchingEntropy(new Map([["hit", 9], ["miss", 1]]).values())); // 0.5310044064107188
+ * import assert from "node:assert/strict";
+ * assert.equal(branchingEntropy([10]), 1);
+ * assert.equal(branchingEntropy(new Map([["hit", 9], ["miss", 1]]).values()), 0.5310044064107188);
  * ```
  */
 export function branchingEntropy(counts: Iterable<number>): number {

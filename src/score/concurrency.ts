@@ -26,8 +26,9 @@ import { cv, decay, mean, sum } from "./stats.ts";
  * @example
  * ```ts
  * import { concurrencyChaos } from "@pss/pss/score";
- * console.log(concurrencyChaos(new Float64Array([0.5, 0.5]), [])); // 1
- * console.log(concurrencyChaos(new Float64Array(0), [0.1])); // 0.5
+ * import assert from "node:assert/strict";
+ * assert.equal(concurrencyChaos(new Float64Array([0.5, 0.5]), []), 1);
+ * assert.equal(concurrencyChaos(new Float64Array(0), [0.1]), 0.5);
  * ```
  */
 export function concurrencyChaos(

@@ -12,8 +12,9 @@
  * @example Weigh timing more heavily
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }], { wTs: 0.5 });
- * console.log(report.pss);
+ * assert.equal(report.pss, 100);
  * ```
  */
 export interface PssConfig {
@@ -69,7 +70,8 @@ export interface PssConfig {
  * @example
  * ```ts
  * import { DEFAULT_CONFIG } from "@pss/pss/score";
- * console.log(DEFAULT_CONFIG.wTs); // 0.3
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_CONFIG.wTs, 0.3);
  * ```
  */
 export const DEFAULT_CONFIG: Readonly<PssConfig> = Object.freeze({
@@ -103,11 +105,12 @@ export const DEFAULT_CONFIG: Readonly<PssConfig> = Object.freeze({
  * @example
  * ```ts
  * import { computePss, PssConfigError } from "@pss/pss";
- * try {
- *   computePss([], { wTs: -1 });
- * } catch (error) {
- *   if (error instanceof PssConfigError) console.log(error.field); // "wTs"
- * }
+ * import assert from "node:assert/strict";
+ * assert.throws(() => computePss([], { wTs: -1 }), (error) => {
+ *   assert.ok(error instanceof PssConfigError);
+ *   assert.equal(error.field, "wTs");
+ *   return true;
+ * });
  * ```
  */
 export class PssConfigError extends Error {
@@ -166,8 +169,10 @@ const WEIGHTS = ["wTs", "wMs", "wEv", "wBe", "wCc"] as const;
  * @example
  * ```ts
  * import { resolveConfig } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const config = resolveConfig({ alpha: 3 });
- * console.log(config.alpha, config.beta); // 3 1
+ * assert.equal(config.alpha, 3);
+ * assert.equal(config.beta, 1);
  * ```
  */
 export function resolveConfig(

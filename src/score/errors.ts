@@ -14,8 +14,9 @@ import { decay } from "./stats.ts";
  * @example
  * ```ts
  * import { type ErrorSummary, errorVolatility } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const summary: ErrorSummary = { total: 100, errors: 1, longestRun: 1 };
- * console.log(errorVolatility(summary) < 1); // true
+ * assert.ok(errorVolatility(summary) < 1);
  * ```
  */
 export interface ErrorSummary {
@@ -37,8 +38,12 @@ export interface ErrorSummary {
  * @example
  * ```ts
  * import { summarizeErrors } from "@pss/pss/score";
- * console.log(summarizeErrors([false, true, true, false, true]));
- * // { total: 5, errors: 3, longestRun: 2 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(summarizeErrors([false, true, true, false, true]), {
+ *   total: 5,
+ *   errors: 3,
+ *   longestRun: 2,
+ * });
  * ```
  */
 export function summarizeErrors(
@@ -79,7 +84,8 @@ export function summarizeErrors(
  * @example
  * ```ts
  * import { errorVolatility } from "@pss/pss/score";
- * console.log(errorVolatility({ total: 10, errors: 0, longestRun: 0 })); // 1
+ * import assert from "node:assert/strict";
+ * assert.equal(errorVolatility({ total: 10, errors: 0, longestRun: 0 }), 1);
  * ```
  */
 export function errorVolatility(

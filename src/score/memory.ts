@@ -25,8 +25,9 @@ import { decay, max, median, stdev } from "./stats.ts";
  * @example
  * ```ts
  * import { memoryStability } from "@pss/pss/score";
- * console.log(memoryStability(new Float64Array([1e6, 1e6, 1.5e6]))); // 0.20652160049098758
- * console.log(memoryStability(new Float64Array([0, 0, 5]))); // 0 (median 0, peak 5)
+ * import assert from "node:assert/strict";
+ * assert.equal(memoryStability(new Float64Array([1e6, 1e6, 1.5e6])), 0.20652160049098758);
+ * assert.equal(memoryStability(new Float64Array([0, 0, 5])), 0); // median 0, peak 5
  * ```
  */
 export function memoryStability(

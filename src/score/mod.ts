@@ -26,3 +26,11 @@ export { errorVolatility, summarizeErrors } from "./errors.ts";
 export type { ErrorSummary } from "./errors.ts";
 export { branchingEntropy } from "./branching.ts";
 export { concurrencyChaos } from "./concurrency.ts";
+export { PssAccumulator } from "./accumulator.ts";
+export type {
+  GroupRow,
+  LagSummary,
+  LatencySummary,
+  PssAccumulatorOptions,
+  TraceDetails,
+} from "./accumulator.ts";

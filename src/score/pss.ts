@@ -8,12 +8,8 @@
 import { isScorableTrace, type Trace } from "../trace.ts";
 import { type PssConfig, resolveConfig } from "./config.ts";
 import type { PssBreakdown, PssReport } from "./report.ts";
-import { branchingEntropy } from "./branching.ts";
-import { concurrencyChaos } from "./concurrency.ts";
-import { errorVolatility } from "./errors.ts";
-import { memoryStability } from "./memory.ts";
-import { timingStability } from "./timing.ts";
-import { roundHalfEven, roundPypss } from "./round.ts";
+import { roundPypss } from "./round.ts";
+import { isPlain, isTruthyError, scoreColumns } from "./_columns.ts";
 
 /**
  * The key of a pillar in {@linkcode PssBreakdown}.
@@ -22,10 +18,11 @@ import { roundHalfEven, roundPypss } from "./round.ts";
  * ```ts
  * import { computePss, type PillarKey } from "@pss/pss";
  * import { PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
  * const keys: PillarKey[] = PILLARS.map((pillar) => pillar.key);
  * const weakest = keys.reduce((a, b) => (report.breakdown[b] < report.breakdown[a] ? b : a));
- * console.log(weakest); // errorVolatility
+ * assert.equal(weakest, "errorVolatility");
  * ```
  */
 export type PillarKey = keyof PssBreakdown;
@@ -36,8 +33,9 @@ export type PillarKey = keyof PssBreakdown;
  * @example
  * ```ts
  * import { type PillarInfo, PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const first: PillarInfo = PILLARS[0];
- * console.log(first.label); // "Timing Stability"
+ * assert.equal(first.label, "Timing Stability");
  * ```
  */
 export interface PillarInfo {
@@ -59,10 +57,11 @@ export interface PillarInfo {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { PILLARS } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
- * for (const pillar of PILLARS) {
- *   console.log(`${pillar.label}: ${report.breakdown[pillar.key].toFixed(2)}`);
- * }
+ * const lines = PILLARS.map((p) => `${p.label}: ${report.breakdown[p.key].toFixed(2)}`);
+ * assert.equal(lines[0], "Timing Stability: 1.00");
+ * assert.equal(lines.length, 5);
  * ```
  */
 export const PILLARS: readonly PillarInfo[] = Object.freeze(
@@ -170,38 +169,6 @@ function grown(data: Float64Array, capacity: number): Float64Array {
   const next = new Float64Array(capacity);
   next.set(data);
   return next;
-}
-
-/** A finite number ≥ 0, or missing. */
-function isPlain(value: unknown): boolean {
-  return value === undefined ||
-    (typeof value === "number" && value >= 0 && value <= Number.MAX_VALUE);
-}
-
-/**
- * docs/scoring.md, section 2: `true`, non-zero numbers (NaN included, as in Python) and
- * non-empty strings other than "false" and "0"; other objects as Python
- * would judge them (empty arrays and objects are false).
- */
-function isTruthyError(value: unknown): boolean {
-  switch (typeof value) {
-    case "boolean":
-      return value;
-    case "number":
-      return value !== 0;
-    case "bigint":
-      return value !== 0n;
-    case "string":
-      return value !== "" && value !== "false" && value !== "0";
-    case "object":
-      if (value === null) return false;
-      if (Array.isArray(value)) return value.length > 0;
-      return Object.keys(value).length > 0;
-    case "undefined":
-      return false;
-    default: // functions and symbols, truthy in Python too
-      return true;
-  }
 }
 
 /** Takes a system trace: its lag when present; counts it when rejected. */
@@ -388,68 +355,27 @@ function extract(
   return { groups, system };
 }
 
-function clampUnit(x: number): number {
-  return x > 1 ? 1 : x > 0 ? x : 0;
-}
-
 /** The score of one group from its columns and the shared system samples. */
 function score(
   columns: Columns,
   system: SystemSamples,
   config: Readonly<PssConfig>,
 ): PssReport {
-  const n = columns.size;
-  const lags = system.lags;
-  const skippedCount = columns.skipped + system.skipped;
-  if (n === 0 && lags.length === 0) {
-    return {
-      pss: 0,
-      breakdown: {
-        timingStability: 0,
-        memoryStability: 0,
-        errorVolatility: 0,
-        branchingEntropy: 0,
-        concurrencyChaos: 0,
-      },
-      traceCount: 0,
-      systemTraceCount: 0,
-      skippedCount,
-      unusedCount: system.unused,
-    };
-  }
-  const waits = columns.waits.subarray(0, n);
-  // Concurrency first: it reads the waits in input order; the others
-  // reorder their own columns.
-  const cc = concurrencyChaos(waits, lags, config);
-  const ts = timingStability(columns.durations.subarray(0, n), config);
-  const ms = memoryStability(columns.memory.subarray(0, n), config);
-  const ev = errorVolatility({
-    total: n,
-    errors: columns.errors,
-    longestRun: columns.longestRun,
-  }, config);
-  const be = branchingEntropy(columns.tagCounts);
-
-  // pypss's exact sum order; pillars enter unclamped, as in pypss, so the
-  // integer cannot differ by the clamp's float noise.
-  const totalWeight = config.wTs + config.wMs + config.wEv + config.wBe +
-    config.wCc;
-  const raw = (config.wTs * ts + config.wMs * ms + config.wEv * ev +
-    config.wBe * be + config.wCc * cc) / totalWeight;
-  return {
-    pss: roundHalfEven(clampUnit(raw) * 100),
-    breakdown: {
-      timingStability: clampUnit(ts),
-      memoryStability: clampUnit(ms),
-      errorVolatility: clampUnit(ev),
-      branchingEntropy: clampUnit(be),
-      concurrencyChaos: clampUnit(cc),
+  return scoreColumns(
+    {
+      size: columns.size,
+      durations: columns.durations,
+      memory: columns.memory,
+      waits: columns.waits,
+      errors: columns.errors,
+      longestRun: columns.longestRun,
+      tagCounts: columns.tagCounts,
     },
-    traceCount: n,
-    systemTraceCount: lags.length,
-    skippedCount,
-    unusedCount: system.unused,
-  };
+    system.lags,
+    columns.skipped + system.skipped,
+    config,
+    system.unused,
+  );
 }
 
 /**
@@ -475,12 +401,14 @@ function score(
  * @example
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([
  *   { name: "op", duration: 0.10 },
  *   { name: "op", duration: 0.11 },
  *   { name: "op", duration: 0.50, error: true },
  * ]);
- * console.log(report.pss, report.breakdown.errorVolatility);
+ * assert.equal(report.pss, 58);
+ * assert.ok(report.breakdown.errorVolatility < 0.5); // one failure in three
  * ```
  */
 export function computePss(
@@ -502,8 +430,9 @@ export function computePss(
  * @example
  * ```ts
  * import { computePssByName, type NamedPssReport } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const rows: NamedPssReport[] = computePssByName([{ name: "op", duration: 0.1 }]);
- * console.log(rows[0].name); // "op"
+ * assert.equal(rows[0].name, "op");
  * ```
  */
 export interface NamedPssReport {
@@ -533,12 +462,16 @@ export interface NamedPssReport {
  * @example
  * ```ts
  * import { computePssByName } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const rows = computePssByName([
  *   { name: "db.query", duration: 0.012 },
  *   { name: "cache.get", duration: 0.001 },
  *   { name: "db.query", duration: 0.015 },
  * ]);
- * for (const { name, report } of rows) console.log(name, report.pss);
+ * assert.deepEqual(rows.map(({ name, report }) => [name, report.pss]), [
+ *   ["cache.get", 100],
+ *   ["db.query", 87],
+ * ]);
  * ```
  */
 export function computePssByName(
@@ -561,8 +494,9 @@ export function computePssByName(
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { type PypssReportJson, toPypssJson } from "./pss.ts";
+ * import assert from "node:assert/strict";
  * const json: PypssReportJson = toPypssJson(computePss([{ name: "op", duration: 0.1 }]));
- * console.log(json.breakdown.timing_stability); // 1
+ * assert.equal(json.breakdown.timing_stability, 1);
  * ```
  */
 export interface PypssReportJson {
@@ -596,9 +530,12 @@ export interface PypssReportJson {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { toPypssJson } from "./pss.ts";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1, error: true }]);
- * console.log(JSON.stringify(toPypssJson(report)));
- * // {"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}
+ * assert.equal(
+ *   JSON.stringify(toPypssJson(report)),
+ *   '{"pss":84,"breakdown":{"timing_stability":1,"memory_stability":1,"error_volatility":0.18,"branching_entropy":1,"concurrency_chaos":1}}',
+ * );
  * ```
  */
 export function toPypssJson(report: PssReport): PypssReportJson {

@@ -10,8 +10,9 @@
  * @example
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const { breakdown } = computePss([{ name: "op", duration: 0.1 }]);
- * console.log(breakdown.timingStability); // 1
+ * assert.equal(breakdown.timingStability, 1);
  * ```
  */
 export interface PssBreakdown {
@@ -34,8 +35,10 @@ export interface PssBreakdown {
  * @example
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1 }]);
- * console.log(report.pss, report.traceCount); // 100 2
+ * assert.equal(report.pss, 100);
+ * assert.equal(report.traceCount, 2);
  * ```
  */
 export interface PssReport {

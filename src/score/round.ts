@@ -19,7 +19,10 @@
  * @example
  * ```ts
  * import { roundHalfEven } from "./round.ts";
- * console.log(roundHalfEven(92.5), roundHalfEven(93.5), roundHalfEven(2.4999)); // 92 94 2
+ * import assert from "node:assert/strict";
+ * assert.equal(roundHalfEven(92.5), 92);
+ * assert.equal(roundHalfEven(93.5), 94);
+ * assert.equal(roundHalfEven(2.4999), 2);
  * ```
  */
 export function roundHalfEven(x: number): number {
@@ -61,7 +64,10 @@ const MAX_DIGITS = 323;
  * @example
  * ```ts
  * import { roundPypss } from "@pss/pss/score";
- * console.log(roundPypss(0.125, 2), roundPypss(0.375, 2), roundPypss(2.675, 2)); // 0.12 0.38 2.67
+ * import assert from "node:assert/strict";
+ * assert.equal(roundPypss(0.125, 2), 0.12);
+ * assert.equal(roundPypss(0.375, 2), 0.38);
+ * assert.equal(roundPypss(2.675, 2), 2.67);
  * ```
  */
 export function roundPypss(x: number, digits: number): number {

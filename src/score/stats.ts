@@ -28,7 +28,8 @@
  * @example
  * ```ts
  * import { sum } from "@pss/pss/stats";
- * console.log(sum([0.1, 0.2, 0.3])); // 0.6000000000000001
+ * import assert from "node:assert/strict";
+ * assert.equal(sum([0.1, 0.2, 0.3]), 0.6000000000000001);
  * ```
  */
 export function sum(data: ArrayLike<number>): number {
@@ -71,7 +72,8 @@ const DEVIATIONS = new Float64Array(2);
  * @example
  * ```ts
  * import { mean } from "@pss/pss/stats";
- * console.log(mean([0.1, 0.2, 0.3])); // 0.2
+ * import assert from "node:assert/strict";
+ * assert.equal(mean([0.1, 0.2, 0.3]), 0.2);
  * ```
  */
 export function mean(data: ArrayLike<number>): number {
@@ -179,7 +181,8 @@ const MEAN = new Float64Array(1);
  * @example
  * ```ts
  * import { stdev } from "@pss/pss/stats";
- * console.log(stdev([1, 2, 3, 4])); // 1.2909944487358056
+ * import assert from "node:assert/strict";
+ * assert.equal(stdev([1, 2, 3, 4]), 1.2909944487358056);
  * ```
  */
 export function stdev(data: ArrayLike<number>): number {
@@ -206,8 +209,9 @@ function spread(n: number): number {
  * @example
  * ```ts
  * import { cv } from "@pss/pss/stats";
- * console.log(cv([1, 3])); // 0.7071067811865476
- * console.log(cv([0, 0])); // 0
+ * import assert from "node:assert/strict";
+ * assert.equal(cv([1, 3]), 0.7071067811865476);
+ * assert.equal(cv([0, 0]), 0);
  * ```
  */
 export function cv(data: ArrayLike<number>): number {
@@ -229,7 +233,8 @@ export function cv(data: ArrayLike<number>): number {
  * @example
  * ```ts
  * import { max } from "@pss/pss/stats";
- * console.log(max(new Float64Array([3, 9, 1]))); // 9
+ * import assert from "node:assert/strict";
+ * assert.equal(max(new Float64Array([3, 9, 1])), 9);
  * ```
  */
 export function max(data: ArrayLike<number>): number {
@@ -254,8 +259,9 @@ export function max(data: ArrayLike<number>): number {
  * @example
  * ```ts
  * import { nthElement } from "@pss/pss/stats";
+ * import assert from "node:assert/strict";
  * const data = new Float64Array([5, 1, 4, 2, 3]);
- * console.log(nthElement(data, 1)); // 2
+ * assert.equal(nthElement(data, 1), 2);
  * ```
  */
 export function nthElement(data: Float64Array, k: number): number {
@@ -463,7 +469,8 @@ function swap(data: Float64Array, i: number, j: number): void {
  * @example
  * ```ts
  * import { median } from "@pss/pss/stats";
- * console.log(median(new Float64Array([4, 1, 3, 2]))); // 2.5
+ * import assert from "node:assert/strict";
+ * assert.equal(median(new Float64Array([4, 1, 3, 2])), 2.5);
  * ```
  */
 export function median(data: Float64Array): number {
@@ -498,8 +505,10 @@ export function median(data: Float64Array): number {
  * @example
  * ```ts
  * import { exclusiveQuantiles } from "@pss/pss/stats";
+ * import assert from "node:assert/strict";
  * const [p50, p95] = exclusiveQuantiles(new Float64Array([1, 3]), [50, 95]);
- * console.log(p50, p95); // 2 4.7
+ * assert.equal(p50, 2);
+ * assert.equal(p95, 4.7);
  * ```
  */
 export function exclusiveQuantiles(
@@ -565,7 +574,8 @@ export function exclusiveQuantiles(
  * @example
  * ```ts
  * import { decay } from "@pss/pss/stats";
- * console.log(decay(1, 1)); // 0.36787944117144233
+ * import assert from "node:assert/strict";
+ * assert.equal(decay(1, 1), 0.36787944117144233);
  * ```
  */
 export function decay(x: number, rate: number): number {

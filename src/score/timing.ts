@@ -23,7 +23,8 @@ import { cv, decay, exclusiveQuantiles } from "./stats.ts";
  * @example
  * ```ts
  * import { timingStability } from "@pss/pss/score";
- * console.log(timingStability(new Float64Array([0.1, 0.1, 0.1]))); // 1
+ * import assert from "node:assert/strict";
+ * assert.equal(timingStability(new Float64Array([0.1, 0.1, 0.1])), 1);
  * ```
  */
 export function timingStability(

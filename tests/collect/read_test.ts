@@ -52,7 +52,7 @@ describe("readTraces()", () => {
       "line 6",
     ]);
     assert.match(skipped[0][1], /^invalid JSON: /);
-    assert.equal(skipped[1][1], "not a valid pypss trace");
+    assert.equal(skipped[1][1], "duration must be a finite number ≥ 0, got -1");
   });
 
   test("reads a path given as a string", async () => {

@@ -16,6 +16,8 @@ import {
 } from "../../src/instrument/settings.ts";
 import {
   getGlobalCollector,
+  MemoryCollector,
+  type MemoryCollectorOptions,
   setGlobalCollector,
 } from "../../src/collect/memory.ts";
 import type { Collector } from "../../src/collect/collector.ts";
@@ -163,6 +165,15 @@ describe("a bad option where a program sets things up", () => {
       () => startAsyncMonitoring({ intervalMS: 50 } as AsyncMonitoringOptions),
       configError(
         /'intervalMS' is not a known option of startAsyncMonitoring \(did you mean 'intervalMs'\?\)/,
+      ),
+    );
+  });
+
+  test("MemoryCollector throws for an unknown key, naming the closest", () => {
+    assert.throws(
+      () => new MemoryCollector({ maxtraces: 5 } as MemoryCollectorOptions),
+      configError(
+        /'maxtraces' is not a known option of MemoryCollector \(did you mean 'maxTraces'\?\)/,
       ),
     );
   });

@@ -171,4 +171,40 @@ describe("the core in headless Chromium", { skip: !chromiumPath }, () => {
     assert.ok(result.report.pss > 0 && result.report.pss <= 100);
     assert.deepEqual(pageErrors, []);
   });
+  test("loads settings with no file or environment, and watches the event loop", async () => {
+    const result = await page.evaluate(async () => {
+      const pss = (globalThis as unknown as {
+        pss: typeof import("../../mod.ts");
+      }).pss;
+      const config = await pss.loadConfig({ onWarning: () => {} });
+      const collector = new pss.MemoryCollector();
+      pss.setGlobalCollector(collector);
+      const monitor = pss.startAsyncMonitoring({ intervalMs: 20 });
+      const until = performance.now() + 150;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      while (performance.now() < until) {
+        // Block the page's event loop.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      const stats = monitor.stats();
+      monitor.stop();
+      return {
+        sources: config.sources,
+        warnings: config.warnings,
+        alpha: config.score.alpha,
+        source: monitor.source,
+        maxLag: stats.maxLag,
+        loopTraces: (await collector.traces()).filter((t) =>
+          t.name === pss.LOOP_HEALTH_TRACE_NAME
+        ).length,
+      };
+    });
+    assert.deepEqual(result.sources, []);
+    assert.equal(result.alpha, 2);
+    assert.ok(result.warnings.length > 0, "a warning says what was not read");
+    assert.equal(result.source, "timer-drift");
+    assert.ok(result.maxLag >= 0.05, `max lag ${result.maxLag} s`);
+    assert.ok(result.loopTraces > 0);
+    assert.deepEqual(pageErrors, []);
+  });
 });
