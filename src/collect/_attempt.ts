@@ -81,10 +81,6 @@ export class FlushWaiters {
   /** Holds the process even with no waiter (close() in progress). */
   held = false;
 
-  get count(): number {
-    return this.#waiters.length;
-  }
-
   /** Resolves once `target` traces are settled, or after `deadlineMs`. */
   add(target: number, deadlineMs: number): Promise<void> {
     this.hold();

@@ -29,8 +29,8 @@ export {
   type ExportFailure,
 } from "./batch_options.ts";
 
-/** Retries of an export that a `flush()` or `close()` is waiting for. */
-const WAITED_RETRIES = 3;
+/** Retries of an export during shutdown. */
+const SHUTDOWN_RETRIES = 3;
 
 /** How one batch ended. */
 type Outcome = "sent" | "failed" | "unconfirmed";
@@ -356,9 +356,11 @@ export class BatchCollector implements Collector {
     let inDoubt = false;
     for (let attempt = 0;; attempt++) {
       if (attempt > 0) {
-        // Someone waits for this export: keep flush() and close() bounded.
-        const cap = this.#shuttingDown || this.#waiters.count > 0
-          ? Math.min(o.maxRetries, WAITED_RETRIES)
+        // Shutting down (close(), or the process ran out of work): a few
+        // retries, then give up, so a dead destination does not hold the
+        // exit. A flush() waits for retries up to its deadline instead.
+        const cap = this.#shuttingDown
+          ? Math.min(o.maxRetries, SHUTDOWN_RETRIES)
           : o.maxRetries;
         if (attempt > cap || this.#expired) break;
         if (lastError instanceof PermanentExportError) break;

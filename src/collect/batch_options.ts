@@ -51,7 +51,8 @@ export interface BatchOptions {
    * How many times a failed export is retried before its traces are given
    * up (counted in `stats().dropped.flushFailed`). Whatever this says, a
    * failing batch is given up once the queue is full (fresher traces win),
-   * and retried at most 3 times while a `flush()` or `close()` waits.
+   * and retried at most 3 times during shutdown (`close()`, or the process
+   * running out of work). A `flush()` waits for retries up to its deadline.
    * @default {Infinity}
    */
   maxRetries?: number;

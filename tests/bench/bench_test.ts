@@ -253,7 +253,7 @@ describe("benchStability() in process", () => {
       const after = deno === undefined ? process.exitCode : deno.exitCode;
       // The runner's exit code is this test process's: put it back.
       if (deno !== undefined) deno.exitCode = (before as number) ?? 0;
-      else process.exitCode = before;
+      else process.exitCode = before ?? 0;
       assert.equal(after, 1);
     }
     assert.ok(row !== undefined);

@@ -221,16 +221,21 @@ describe("BatchCollector", () => {
     assert.equal(collector.stats().dropped.flushFailed, 0);
   });
 
-  test("a flush() stops retrying after 3 retries, so it cannot hang on a dead destination", async () => {
-    await using collector = new ArrayCollector({
+  test("a flush() on a dead destination resolves at closeTimeoutMs and keeps retrying; close() then gives up after 3 retries", async () => {
+    const collector = new ArrayCollector({
       retryBaseMs: 1,
       retryMaxMs: 2,
+      closeTimeoutMs: 100,
       onError: () => {},
     });
     collector.always = "fail";
     collector.add(trace(0));
     await collector.flush();
-    assert.equal(collector.calls, 4);
+    assert.ok(collector.calls > 4, `${collector.calls} attempts`);
+    assert.equal(collector.stats().inFlight, 1, "still being retried");
+    const before = collector.calls;
+    await collector.close();
+    assert.ok(collector.calls - before <= 4, "close() retries at most 3 times");
     assert.equal(collector.stats().dropped.flushFailed, 1);
   });
 
