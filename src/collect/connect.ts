@@ -34,7 +34,7 @@ import {
   errorFromJsonBytes,
   requestHeader,
 } from "@connectrpc/connect/protocol-connect";
-import type { Trace } from "../trace.ts";
+import { type Trace, traceIdOf } from "../trace.ts";
 import {
   type Breakdown,
   SubmitTracesRequestSchema,
@@ -269,6 +269,9 @@ export class ConnectExporter implements TraceExporter {
    * good (a wrong token, a batch over its limits): retrying cannot help.
    */
   async export(batch: readonly Trace[], signal?: AbortSignal): Promise<void> {
+    // Every trace leaves with an id, as the file and Redis writers give it,
+    // so a receiver (pypss's dumper de-duplicates by id) keeps them apart.
+    for (const trace of batch) traceIdOf(trace);
     try {
       await this.#submit(batch, signal);
     } catch (error) {

@@ -80,12 +80,19 @@ describe("ConnectCollector to the agent", () => {
       });
       client.add(FULL);
       client.add(LOOP);
-      client.add({ name: "odd", metadata: { big: 10n, inf: Infinity } });
+      const sent: Trace = {
+        name: "odd",
+        metadata: { big: 10n, inf: Infinity },
+      };
+      client.add(sent);
       await client.flush();
       const [full, loop, odd] = sink.snapshot();
       assert.deepEqual(full, FULL);
       assert.deepEqual(loop, LOOP);
+      // A trace without an id leaves with one, as on every other wire.
+      assert.match(sent.traceId ?? "", /^[0-9a-f]+-\d+$/);
       assert.deepEqual(odd, {
+        traceId: sent.traceId,
         name: "odd",
         metadata: { big: "10", inf: "Infinity" },
       });
