@@ -45,6 +45,8 @@ import {
   renderComparisonText,
 } from "../report/compare.ts";
 import { messageOf } from "../_message.ts";
+import { benchSide, isBenchJson } from "../report/bench_compare.ts";
+import type { ComparedSide } from "../report/compare.ts";
 
 export { parseCliArgs, usage, UsageError } from "./args.ts";
 export type {
@@ -228,13 +230,21 @@ async function compare(args: CompareArgs, io: CliIo): Promise<number> {
     quiet: args.quiet,
     config,
   };
-  const base = await readSide([args.base], io, settings);
-  const head = await readSide([args.head], io, settings);
-  const comparison = compareReports(
-    { report: base.report, rows: base.rows ?? [] },
-    { report: head.report, rows: head.rows ?? [] },
-    { maxDrop: args.maxDrop, minTraces: args.minTraces },
+  // Two benchmark stability files (PSS_BENCH_JSON) compare per benchmark;
+  // anything else is read as traces.
+  const benches = await Promise.all(
+    [args.base, args.head].map((spec) => readBenchSide(spec, io)),
   );
+  const [base, head] = benches[0] !== undefined && benches[1] !== undefined
+    ? benches as [ComparedSide, ComparedSide]
+    : [
+      await readSide([args.base], io, settings),
+      await readSide([args.head], io, settings),
+    ].map((side) => ({ report: side.report, rows: side.rows ?? [] }));
+  const comparison = compareReports(base, head, {
+    maxDrop: args.maxDrop,
+    minTraces: args.minTraces,
+  });
   const format = args.format ??
     (formatFromPath(args.out) === "json" ? "json" : "text");
   const output = format === "json"
@@ -258,6 +268,36 @@ async function compare(args: CompareArgs, io: CliIo): Promise<number> {
     return EXIT_CODES.gate;
   }
   return EXIT_CODES.ok;
+}
+
+/**
+ * The side of a benchmark stability file, or `undefined` when the source is
+ * not one (only its first 256 bytes are read to tell).
+ */
+async function readBenchSide(
+  spec: string,
+  io: CliIo,
+): Promise<ComparedSide | undefined> {
+  if (spec === "-" || /^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return undefined;
+  let head: string;
+  try {
+    const file = await runtime.files.open(spec, "read");
+    try {
+      const buffer = new Uint8Array(256);
+      const n = await file.read(buffer);
+      head = new TextDecoder().decode(buffer.subarray(0, Math.max(0, n)));
+    } finally {
+      file.close();
+    }
+  } catch {
+    return undefined; // the trace reader reports what is wrong with it
+  }
+  if (!isBenchJson(head)) return undefined;
+  try {
+    return benchSide(await io.readTextFile(spec), spec);
+  } catch (error) {
+    throw new CliFailure(EXIT_CODES.badInput, messageOf(error));
+  }
 }
 
 async function writeOutput(

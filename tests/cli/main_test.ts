@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import process from "node:process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ import { readTraces } from "../../src/collect/read.ts";
 import { computePss, computePssByName } from "../../src/score/pss.ts";
 import type { Trace } from "../../src/trace.ts";
 import { reportToJson } from "../../src/report/json.ts";
+import type { BenchStabilityJson } from "../../src/bench/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = join(ROOT, "src/cli/main.ts");
@@ -359,6 +360,114 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /^pss: .*nope\.json.*\n$/);
       assert.match(missing.stderr, /must exist/);
+    });
+  });
+}
+
+/** A benchmark stability file as `@pss/pss/bench` writes it (PSS_BENCH_JSON). */
+function benchFile(
+  rows: { name: string; pss: number | null; ts: number }[],
+): BenchStabilityJson {
+  return {
+    format: "pss-bench",
+    version: 1,
+    runtime: "deno 2.9.6",
+    pid: 1,
+    clockCostNs: 30,
+    clockFactor: 20,
+    reservoirSize: 10_000,
+    warmupCalls: 3,
+    warmupMs: 10,
+    failUnder: null,
+    belowGate: [],
+    benchmarks: rows.map(({ name, pss, ts }) => ({
+      name,
+      group: "codec",
+      file: null,
+      pss,
+      breakdown: pss === null ? null : {
+        timingStability: ts,
+        memoryStability: 1,
+        errorVolatility: 1,
+        branchingEntropy: 1,
+        concurrencyChaos: 1,
+      },
+      timingStability: pss === null ? null : ts,
+      cv: 0.1,
+      p50Ns: 1000,
+      p95Ns: 1200,
+      p99Ns: null,
+      tailRatio: 1.2,
+      maxNs: 2000,
+      meanNs: 1010,
+      calls: 5000,
+      warmupCalls: 3,
+      samples: 500,
+      errors: 0,
+      error: null,
+      clockBound: pss === null,
+      estimateNs: null,
+      belowGate: false,
+    })),
+  };
+}
+
+for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
+  describe(`pss compare of two benchmark stability files (${runtime})`, () => {
+    test("compares per benchmark and gates only the one that dropped", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "pss-bench-compare-"));
+      try {
+        const base = join(dir, "base.json");
+        const head = join(dir, "head.json");
+        await writeFile(
+          base,
+          JSON.stringify(benchFile([
+            { name: "encode", pss: 98, ts: 0.95 },
+            { name: "decode", pss: 96, ts: 0.9 },
+            { name: "tiny", pss: null, ts: 0 },
+          ])),
+        );
+        await writeFile(
+          head,
+          JSON.stringify(benchFile([
+            { name: "encode", pss: 97, ts: 0.93 },
+            { name: "decode", pss: 80, ts: 0.4 },
+            { name: "stream", pss: 99, ts: 0.98 },
+          ])),
+        );
+        const gated = await run(runtime, [
+          "compare",
+          base,
+          head,
+          "--max-drop",
+          "5",
+          "--format",
+          "json",
+        ]);
+        assert.equal(gated.code, 3, gated.stderr);
+        assert.match(gated.stderr, /codec › decode -16/);
+        assert.doesNotMatch(gated.stderr, /encode/);
+        const json = JSON.parse(gated.stdout);
+        const rows = new Map<string, { delta: { pss: number } | null }>(
+          json.rows.map((row: { name: string }) => [row.name, row]),
+        );
+        assert.equal(rows.get("codec › encode")?.delta?.pss, -1);
+        assert.equal(rows.get("codec › decode")?.delta?.pss, -16);
+        assert.deepEqual(json.appeared, ["codec › stream"]);
+        assert.deepEqual(json.vanished, []); // "tiny" had no score to compare
+
+        const lenient = await run(runtime, [
+          "compare",
+          base,
+          head,
+          "--max-drop",
+          "20",
+        ]);
+        assert.equal(lenient.code, 0, lenient.stderr);
+        assert.match(lenient.stdout, /codec › decode/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 }
