@@ -172,6 +172,70 @@ const HISTOGRAM_BINS = 24;
  */
 const BLOCK = 65536;
 
+/** The scale of columns in seconds: whole microseconds fit in 32 bits. */
+const MICROSECONDS = 1e6;
+
+/**
+ * One scored column, in blocks. A block holds its values as 32-bit
+ * integers, value × `scale`, while every value so far is exactly such an
+ * integer divided by `scale` (checked as it is stored, so reading back gives
+ * the same number bit for bit): whole bytes, and seconds at microsecond
+ * resolution, as timers give and pypss writes them. The first value that
+ * does not fit turns the block, and every later one, into 64-bit floats.
+ * Half the memory for the common case; and fresh memory is costly to touch
+ * (measured here: about 5 ms per MB on first write, on Deno and Bun alike).
+ */
+class Column {
+  readonly scale: number;
+  readonly blocks: (Float64Array | Uint32Array)[] = [];
+  #narrow: Uint32Array | undefined;
+  #wide: Float64Array = new Float64Array(0);
+  #fits = true;
+
+  constructor(scale: number) {
+    this.scale = scale;
+  }
+
+  addBlock(): void {
+    if (this.#fits) {
+      this.#narrow = new Uint32Array(BLOCK);
+      this.blocks.push(this.#narrow);
+    } else {
+      this.#wide = new Float64Array(BLOCK);
+      this.blocks.push(this.#wide);
+    }
+  }
+
+  put(offset: number, value: number): void {
+    const narrow = this.#narrow;
+    if (narrow !== undefined) {
+      const scale = this.scale;
+      const scaled = Math.round(value * scale);
+      // -0 would come back as 0: it widens the block, as anything else
+      // that would not come back the same.
+      if (
+        scaled / scale === value && scaled <= 0xffffffff &&
+        (scaled !== 0 || 1 / value > 0)
+      ) {
+        narrow[offset] = scaled;
+        return;
+      }
+      this.#widen(narrow, offset);
+    }
+    this.#wide[offset] = value;
+  }
+
+  #widen(narrow: Uint32Array, offset: number): void {
+    const wide = new Float64Array(BLOCK);
+    const scale = this.scale;
+    for (let i = 0; i < offset; i++) wide[i] = narrow[i] / scale;
+    this.blocks[this.blocks.length - 1] = wide;
+    this.#wide = wide;
+    this.#narrow = undefined;
+    this.#fits = false;
+  }
+}
+
 /** Counters of one group (or of everything), updated per trace. */
 class Counters {
   size = 0;
@@ -192,7 +256,8 @@ class Counters {
 
 /**
  * Scores traces as they stream by, holding three numbers per regular trace
- * (24 bytes; 28 with group rows) rather than the traces themselves.
+ * (12 bytes for whole bytes and microsecond timings, 24 at most; 4 more
+ * with group rows) rather than the traces themselves.
  * `report()` equals `computePss` over the same traces, and `groupRows()`
  * with `groups: "shared"` and the trace names as groups equals
  * `computePssByName`: same integers, same pillars, same counts.
@@ -216,13 +281,10 @@ export class PssAccumulator {
   readonly #grouped: boolean;
   readonly #lagsPerGroup: boolean;
   readonly #maxExceptionTypes: number;
-  readonly #durationBlocks: Float64Array[] = [];
-  readonly #memoryBlocks: Float64Array[] = [];
-  readonly #waitBlocks: Float64Array[] = [];
+  readonly #durations = new Column(MICROSECONDS);
+  readonly #memory = new Column(1);
+  readonly #waits = new Column(MICROSECONDS);
   readonly #groupIdBlocks: Uint32Array[] = [];
-  #durations = new Float64Array(0);
-  #memory = new Float64Array(0);
-  #waits = new Float64Array(0);
   #groupIds = new Uint32Array(0);
   /** Position in the current blocks. */
   #offset = 0;
@@ -340,9 +402,9 @@ export class PssAccumulator {
     const position = all.size;
     if (this.#offset === BLOCK) this.#addBlock();
     const offset = this.#offset++;
-    this.#durations[offset] = duration;
-    this.#memory[offset] = memory;
-    this.#waits[offset] = waitTime;
+    this.#durations.put(offset, duration);
+    this.#memory.put(offset, memory);
+    this.#waits.put(offset, waitTime);
     if (position === this.#sliceEnd) {
       if (++this.#slice === TIMELINE_SLICES) this.#widenTimeline();
       this.#sliceEnd += this.#sliceWidth;
@@ -444,11 +506,11 @@ export class PssAccumulator {
     // The pillars reorder what they read, and rows need the input order:
     // each column is joined into one scratch column, in turn, so finishing
     // costs one more column, not three.
-    const cc = concurrencyChaos(this.#joined(this.#waitBlocks), lags, resolved);
-    const ms = memoryStability(this.#joined(this.#memoryBlocks), resolved);
+    const cc = concurrencyChaos(this.#joined(this.#waits), lags, resolved);
+    const ms = memoryStability(this.#joined(this.#memory), resolved);
     // Durations last: details() reads them from the scratch column as the
     // timing pillar left them (the same values, partly ordered already).
-    const ts = timingStability(this.#joined(this.#durationBlocks), resolved);
+    const ts = timingStability(this.#joined(this.#durations), resolved);
     this.#scratchDurations = n;
     const ev = errorVolatility({
       total: n,
@@ -479,7 +541,7 @@ export class PssAccumulator {
     const all = this.#all;
     const durations = this.#scratchDurations === all.size
       ? this.#scratchOf(all.size)
-      : this.#joined(this.#durationBlocks);
+      : this.#joined(this.#durations);
     this.#scratchDurations = all.size;
     return detailsOf(all, durations, all.lags, this.#sliceWidth);
   }
@@ -512,13 +574,21 @@ export class PssAccumulator {
     }
     for (let g = 0; g < count; g++) starts[g + 1] += starts[g];
     const scratch = this.#scratchOf(n);
-    const fill = (blocks: Float64Array[]): void => {
+    const fill = (column: Column): void => {
       const next = starts.slice(0, count);
+      const blocks = column.blocks;
       for (let b = 0; b < blocks.length; b++) {
         const ids = idBlocks[b];
-        const column = blocks[b];
-        for (let i = 0, size = sizeOf(b); i < size; i++) {
-          scratch[next[ids[i]]++] = column[i];
+        const block = blocks[b];
+        if (block instanceof Float64Array) {
+          for (let i = 0, size = sizeOf(b); i < size; i++) {
+            scratch[next[ids[i]]++] = block[i];
+          }
+        } else {
+          const scale = column.scale;
+          for (let i = 0, size = sizeOf(b); i < size; i++) {
+            scratch[next[ids[i]]++] = block[i] / scale;
+          }
         }
       }
     };
@@ -528,18 +598,18 @@ export class PssAccumulator {
     const lagsOf = (g: number): number[] => sharedLags ?? groups[g].lags;
 
     const cc = new Float64Array(count);
-    fill(this.#waitBlocks);
+    fill(this.#waits);
     for (let g = 0; g < count; g++) {
       cc[g] = concurrencyChaos(slice(g), lagsOf(g), resolved);
     }
     const ms = new Float64Array(count);
-    fill(this.#memoryBlocks);
+    fill(this.#memory);
     for (let g = 0; g < count; g++) {
       ms[g] = memoryStability(slice(g), resolved);
     }
     const ts = new Float64Array(count);
     const details: TraceDetails[] = [];
-    fill(this.#durationBlocks);
+    fill(this.#durations);
     for (let g = 0; g < count; g++) {
       const durations = slice(g);
       ts[g] = timingStability(durations, resolved);
@@ -593,12 +663,9 @@ export class PssAccumulator {
   }
 
   #addBlock(): void {
-    this.#durations = new Float64Array(BLOCK);
-    this.#memory = new Float64Array(BLOCK);
-    this.#waits = new Float64Array(BLOCK);
-    this.#durationBlocks.push(this.#durations);
-    this.#memoryBlocks.push(this.#memory);
-    this.#waitBlocks.push(this.#waits);
+    this.#durations.addBlock();
+    this.#memory.addBlock();
+    this.#waits.addBlock();
     if (this.#grouped) {
       this.#groupIds = new Uint32Array(BLOCK);
       this.#groupIdBlocks.push(this.#groupIds);
@@ -615,16 +682,20 @@ export class PssAccumulator {
   }
 
   /** One column's blocks joined, in input order, in the scratch column. */
-  #joined(blocks: readonly Float64Array[]): Float64Array {
+  #joined(column: Column): Float64Array {
     const n = this.#all.size;
     const scratch = this.#scratchOf(n);
+    const blocks = column.blocks;
     for (let b = 0; b < blocks.length; b++) {
       const start = b * BLOCK;
       const size = Math.min(BLOCK, n - start);
-      scratch.set(
-        size === BLOCK ? blocks[b] : blocks[b].subarray(0, size),
-        start,
-      );
+      const block = blocks[b];
+      if (block instanceof Float64Array) {
+        scratch.set(size === BLOCK ? block : block.subarray(0, size), start);
+      } else {
+        const scale = column.scale;
+        for (let i = 0; i < size; i++) scratch[start + i] = block[i] / scale;
+      }
     }
     return scratch;
   }

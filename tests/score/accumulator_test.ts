@@ -9,6 +9,7 @@ import { computePss, computePssByName } from "../../src/score/pss.ts";
 import { type Trace, traceFromJson } from "../../src/trace.ts";
 import { readTraces } from "../../src/collect/read.ts";
 import { scanTraces } from "../../src/collect/scan.ts";
+import { exclusiveQuantiles } from "../../src/score/stats.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -97,6 +98,40 @@ describe("PssAccumulator", () => {
       details.timeline.errors.reduce((a, b) => a + b, 0),
       details.errors,
     );
+  });
+
+  test("gives the same values when columns turn from 32-bit integers to floats", () => {
+    // Microsecond durations and whole bytes are held as 32-bit integers
+    // until a value does not fit: a finer duration, a -0, memory past
+    // 2^32. Each column widens at a different point, mid-block and later.
+    const traces: Trace[] = [];
+    for (let i = 0; i < 150_000; i++) {
+      traces.push({
+        name: `op${i % 3}`,
+        duration: i === 70_000
+          ? 0.1234567891
+          : i === 1
+          ? -0
+          : ((i * 7919) % 100_000) / 1e6,
+        memory: i >= 140_000 ? 2 ** 33 + i : 5e7 + (i % 4099),
+        waitTime: i < 100 ? (i % 7) / 1e6 : i / 3e7,
+        error: i % 29 === 0,
+      });
+    }
+    const accumulator = new PssAccumulator({ groups: "shared" });
+    for (const trace of traces) accumulator.add(trace, trace.name);
+    const expected = computePss(traces);
+    assert.deepEqual(accumulator.report(), expected);
+    assert.deepEqual(
+      accumulator.groupRows().map(({ name, report }) => ({ name, report })),
+      computePssByName(traces),
+    );
+    const durations = Float64Array.from(traces, (t) => t.duration ?? 0);
+    const latency = accumulator.details().latency!;
+    assert.equal(latency.max, 0.1234567891);
+    const [p50, p95] = exclusiveQuantiles(durations, [50, 95]);
+    assert.equal(latency.p50, p50);
+    assert.equal(latency.p95, p95);
   });
 
   for (const file of ["fifo.ndjson", "dump.json"]) {
