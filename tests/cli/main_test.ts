@@ -3,59 +3,17 @@
 // tests/testdata/report/.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
-import process from "node:process";
+import { ROOT, run, RUNTIMES } from "./_run.ts";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readTraces } from "../../src/collect/read.ts";
 import { computePss, computePssByName } from "../../src/score/pss.ts";
 import type { Trace } from "../../src/trace.ts";
 import { reportToJson } from "../../src/report/json.ts";
 import type { BenchStabilityJson } from "../../src/bench/mod.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ENTRY = join(ROOT, "src/cli/main.ts");
 const DATA = "tests/testdata/report";
-
-const RUNTIMES = {
-  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", ENTRY],
-  bun: [join(ROOT, "node_modules/.bin/bun"), ENTRY],
-} as const;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  runtime: keyof typeof RUNTIMES,
-  args: string[],
-  stdin?: Uint8Array,
-): Promise<Run> {
-  const [command, ...prefix] = RUNTIMES[runtime];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Uint8Array[] = [];
-    const err: Uint8Array[] = [];
-    child.stdout.on("data", (chunk: Uint8Array) => out.push(chunk));
-    child.stderr.on("data", (chunk: Uint8Array) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const text = (chunks: Uint8Array[]): string =>
-        new TextDecoder().decode(Buffer.concat(chunks));
-      resolve({ code, stdout: text(out), stderr: text(err) });
-    });
-    child.stdin.end(stdin);
-  });
-}
 
 async function readAll(
   path: string,

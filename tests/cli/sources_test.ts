@@ -4,60 +4,19 @@
 // stream; and the gates: --max-skipped, --fail-under, compare --max-drop.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
+import { ROOT, type Run, run, type Runtime, RUNTIMES } from "./_run.ts";
 import { execFileSync, spawn } from "node:child_process";
 import process from "node:process";
 import { gzipSync } from "node:zlib";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { computePss, computePssByName } from "../../src/score/pss.ts";
 import { stringifyTrace, type Trace, traceToJson } from "../../src/trace.ts";
 import { freePort, redisUrl, requireRedis, uniqueKey } from "../_redis.ts";
 import { serveAgent } from "../../src/agent/mod.ts";
 import { MemoryCollector } from "../../src/collect/memory.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ENTRY = join(ROOT, "src/cli/main.ts");
-const RUNTIMES = {
-  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", ENTRY],
-  bun: [join(ROOT, "node_modules/.bin/bun"), ENTRY],
-} as const;
-type Runtime = keyof typeof RUNTIMES;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  runtime: Runtime,
-  args: string[],
-  stdin?: Uint8Array,
-): Promise<Run> {
-  const [command, ...prefix] = RUNTIMES[runtime];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Uint8Array[] = [];
-    const err: Uint8Array[] = [];
-    child.stdout.on("data", (chunk: Uint8Array) => out.push(chunk));
-    child.stderr.on("data", (chunk: Uint8Array) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const text = (chunks: Uint8Array[]): string =>
-        new TextDecoder().decode(Buffer.concat(chunks));
-      resolve({ code, stdout: text(out), stderr: text(err) });
-    });
-    child.stdin.end(stdin);
-  });
-}
 
 function assertNoStack(text: string): void {
   assert.doesNotMatch(text, /^\s+at /m, text);
