@@ -8,6 +8,7 @@
 
 import type { PssReport } from "../score/report.ts";
 import type { ComparedSide } from "./compare.ts";
+import { emptyReport } from "../score/_columns.ts";
 
 interface BenchRowLike {
   name?: unknown;
@@ -104,23 +105,9 @@ export function benchSide(text: string, source: string): ComparedSide {
       least === undefined || row.report.pss < least.pss ? row.report : least,
     undefined,
   );
-  const report: PssReport = worst === undefined
-    ? {
-      pss: 0,
-      breakdown: {
-        timingStability: 0,
-        memoryStability: 0,
-        errorVolatility: 0,
-        branchingEntropy: 0,
-        concurrencyChaos: 0,
-      },
-      traceCount: 0,
-      systemTraceCount: 0,
-      skippedCount: 0,
-    }
-    : {
-      ...worst,
-      traceCount: rows.reduce((sum, row) => sum + row.report.traceCount, 0),
-    };
+  const report: PssReport = worst === undefined ? emptyReport() : {
+    ...worst,
+    traceCount: rows.reduce((sum, row) => sum + row.report.traceCount, 0),
+  };
   return { report, rows };
 }

@@ -82,20 +82,7 @@ export function scoreColumns(
 ): PssReport {
   const n = columns.size;
   if (n === 0 && lags.length === 0) {
-    return {
-      pss: 0,
-      breakdown: {
-        timingStability: 0,
-        memoryStability: 0,
-        errorVolatility: 0,
-        branchingEntropy: 0,
-        concurrencyChaos: 0,
-      },
-      traceCount: 0,
-      systemTraceCount: 0,
-      skippedCount,
-      unusedCount,
-    };
+    return emptyReport(skippedCount, unusedCount);
   }
   const waits = columns.waits.subarray(0, n);
   // Concurrency first: it reads the waits in input order; the others
@@ -123,6 +110,27 @@ export function scoreColumns(
   );
 }
 
+/**
+ * The report of nothing to score: pss 0 and every pillar 0, as pypss
+ * returns for empty input (docs/scoring.md, "Nothing to score").
+ */
+export function emptyReport(skippedCount = 0, unusedCount = 0): PssReport {
+  return {
+    pss: 0,
+    breakdown: {
+      timingStability: 0,
+      memoryStability: 0,
+      errorVolatility: 0,
+      branchingEntropy: 0,
+      concurrencyChaos: 0,
+    },
+    traceCount: 0,
+    systemTraceCount: 0,
+    skippedCount,
+    unusedCount,
+  };
+}
+
 /** The weighted score from the five unclamped pillars. */
 export function combine(
   ts: number,
@@ -137,20 +145,7 @@ export function combine(
   unusedCount = 0,
 ): PssReport {
   if (traceCount === 0 && systemTraceCount === 0) {
-    return {
-      pss: 0,
-      breakdown: {
-        timingStability: 0,
-        memoryStability: 0,
-        errorVolatility: 0,
-        branchingEntropy: 0,
-        concurrencyChaos: 0,
-      },
-      traceCount: 0,
-      systemTraceCount: 0,
-      skippedCount,
-      unusedCount,
-    };
+    return emptyReport(skippedCount, unusedCount);
   }
   // pypss's exact sum order; pillars enter unclamped, as in pypss, so the
   // integer cannot differ by the clamp's float noise.
