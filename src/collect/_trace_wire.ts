@@ -385,32 +385,12 @@ function toJson(value: unknown, depth: number): unknown {
  * The fields of a `pss.v1.Trace` as plain properties, named as the
  * generated message names them (so either can be checked the same way).
  */
-export interface TraceFields {
-  traceId?: string;
-  name: string;
-  filename?: string;
-  lineno?: number;
-  module?: string;
-  duration?: number;
-  cpuTime?: number;
-  waitTime?: number;
-  memory?: number;
-  memoryDiff?: number;
-  error?: boolean;
-  exceptionType?: string;
-  exceptionMessage?: string;
-  branchTag?: string;
-  timestamp?: number;
-  asyncOp?: boolean;
-  yieldCount?: number;
-  systemMetric?: boolean;
+export type TraceFields = Omit<Trace, "metadata"> & {
   metadata: { [key: string]: string };
-  host?: string;
-  pid?: number;
   lag?: number;
   activeTasks?: number;
   churnRate?: number;
-}
+};
 
 /** The buffer being read, and where the reading is. */
 let rBuf: Uint8Array = new Uint8Array(0);
