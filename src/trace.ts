@@ -9,6 +9,7 @@
  * @module
  */
 
+import { processIdPrefix } from "./_id.ts";
 import { messageOf } from "./_message.ts";
 
 /**
@@ -125,24 +126,8 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set([
   "metadata",
 ]);
 
-/** Random hex digits naming this process in every trace id it hands out. */
-let idPrefix: string | undefined;
 /** Trace ids handed out by this process. */
 let idCount = 0;
-
-function randomHex(bytes: number): string {
-  const values = new Uint8Array(bytes);
-  try {
-    crypto.getRandomValues(values);
-  } catch {
-    for (let i = 0; i < bytes; i++) {
-      values[i] = Math.floor(Math.random() * 256);
-    }
-  }
-  let hex = "";
-  for (const value of values) hex += value.toString(16).padStart(2, "0");
-  return hex;
-}
 
 /**
  * The id of `trace`, giving it one when it has none: 96 random bits drawn
@@ -169,8 +154,7 @@ function randomHex(bytes: number): string {
 export function traceIdOf(trace: Trace): string {
   const existing = trace.traceId;
   if (typeof existing === "string" && existing !== "") return existing;
-  idPrefix ??= randomHex(12);
-  const id = `${idPrefix}-${++idCount}`;
+  const id = `${processIdPrefix()}-${++idCount}`;
   try {
     trace.traceId = id;
   } catch {

@@ -42,7 +42,11 @@ import {
   codeToHttpStatus,
   errorToJsonBytes,
 } from "@connectrpc/connect/protocol-connect";
-import { readTrace, type TraceFields } from "../collect/_trace_wire.ts";
+import {
+  BATCH_ID_HEADER,
+  readTrace,
+  type TraceFields,
+} from "../collect/_trace_wire.ts";
 import { TraceService as PypssTraceService } from "../gen/pypss/trace_pb.ts";
 import { traceFromMessage, traceFromPypss } from "./_decode.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -116,6 +120,12 @@ export interface AgentStats {
   batchesTooLarge: number;
   /** Requests refused for a missing or wrong token. */
   unauthenticated: number;
+  /**
+   * Submissions answered without storing anything, because they repeat a
+   * batch already stored (same `pss-batch-id`): a client's retry after its
+   * deadline passed while the agent was still storing the first attempt.
+   */
+  duplicateBatches: number;
 }
 
 /**
@@ -239,6 +249,7 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
     rejected: 0,
     batchesTooLarge: 0,
     unauthenticated: 0,
+    duplicateBatches: 0,
   };
   const authorized = authToken === undefined
     ? undefined
@@ -263,7 +274,12 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   // Two routers: binary requests (Connect, gRPC-web and gRPC with protobuf)
   // are decoded by the hand-written trace codec, JSON requests by
   // protobuf-es. Both answer the same paths.
-  const state = { sink, maxBatchTraces, stats };
+  const state: ServiceState = {
+    sink,
+    maxBatchTraces,
+    stats,
+    recent: new RecentBatches(RECENT_BATCHES),
+  };
   const binaryRouter = createConnectRouter(routerOptions);
   registerServices(binaryRouter, state, true);
   const jsonRouter = createConnectRouter(routerOptions);
@@ -415,13 +431,17 @@ async function submitConnectProto(
     }
     const body = new Uint8Array(await request.arrayBuffer());
     const spans = traceSpans(body);
-    const answer = await accept(spans, ({ start, end }) => {
-      try {
-        return readTrace(body, start, end);
-      } catch (error) {
-        return `not a valid pss.v1.Trace: ${messageOf(error)}`;
-      }
-    });
+    const answer = await accept(
+      spans,
+      ({ start, end }) => {
+        try {
+          return readTrace(body, start, end);
+        } catch (error) {
+          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+        }
+      },
+      request.headers.get(BATCH_ID_HEADER),
+    );
     return new Response(
       toBinary(
         SubmitTracesResponseSchema,
@@ -505,6 +525,58 @@ interface ServiceState {
   sink: Collector;
   maxBatchTraces: number;
   stats: AgentStats;
+  recent: RecentBatches;
+}
+
+/** Batch ids remembered: at 500 traces a batch, the last 2 million traces. */
+const RECENT_BATCHES = 4096;
+
+/** What a batch id may be: 1 to 128 visible ASCII characters. */
+const BATCH_ID = /^[\x21-\x7e]{1,128}$/;
+
+type SubmitAnswer = MessageInitShape<typeof SubmitTracesResponseSchema>;
+
+/**
+ * The answers to the batches stored lately, by batch id, oldest first: a
+ * retry of one of them (its client gave up waiting while the agent was
+ * still storing it) gets the same answer once the sink has flushed, and
+ * nothing is stored twice.
+ */
+class RecentBatches {
+  readonly #answers = new Map<string, SubmitAnswer>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get(id: string): SubmitAnswer | undefined {
+    return this.#answers.get(id);
+  }
+
+  remember(id: string, answer: SubmitAnswer): void {
+    if (this.#answers.size >= this.#limit) {
+      const oldest = this.#answers.keys().next();
+      if (!oldest.done) this.#answers.delete(oldest.value);
+    }
+    this.#answers.set(id, answer);
+  }
+}
+
+/**
+ * The batch id of a submission, `undefined` without one.
+ *
+ * @throws {ConnectError} `invalid_argument` for a malformed id.
+ */
+function batchIdOf(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  if (!BATCH_ID.test(header)) {
+    throw new ConnectError(
+      `the ${BATCH_ID_HEADER} header must be 1 to 128 visible ASCII characters`,
+      Code.InvalidArgument,
+    );
+  }
+  return header;
 }
 
 /** `SubmitTraces` as the binary router reads it: every trace left encoded. */
@@ -529,18 +601,33 @@ function lengthPrefixSize(data: Uint8Array): number {
   return size + 1;
 }
 
-/** Checks and stores the traces of one submission; answers with the counts. */
+/**
+ * Checks and stores the traces of one submission; answers with the counts.
+ * A submission that repeats a batch id already stored stores nothing: it
+ * waits for the sink like the first and gets the first one's answer.
+ */
 type Accept = <T>(
   items: readonly T[],
   decode: (item: T) => TraceFields | string,
-) => Promise<MessageInitShape<typeof SubmitTracesResponseSchema>>;
+  batchIdHeader: string | null,
+) => Promise<SubmitAnswer>;
 
 function createAccept(state: ServiceState): Accept {
-  const { sink, maxBatchTraces, stats } = state;
+  const { sink, maxBatchTraces, stats, recent } = state;
   return async <T>(
     items: readonly T[],
     decode: (item: T) => TraceFields | string,
-  ): Promise<MessageInitShape<typeof SubmitTracesResponseSchema>> => {
+    batchIdHeader: string | null,
+  ): Promise<SubmitAnswer> => {
+    const batchId = batchIdOf(batchIdHeader);
+    if (batchId !== undefined) {
+      const earlier = recent.get(batchId);
+      if (earlier !== undefined) {
+        stats.duplicateBatches++;
+        await sink.flush();
+        return earlier;
+      }
+    }
     const count = items.length;
     if (count > maxBatchTraces) {
       stats.batchesTooLarge++;
@@ -569,8 +656,12 @@ function createAccept(state: ServiceState): Accept {
     }
     stats.accepted += accepted;
     stats.rejected += rejected;
+    const answer = { accepted, rejected, rejections };
+    // Remembered before waiting for the sink: a retry that comes while the
+    // sink is still busy with this batch must not store it again.
+    if (batchId !== undefined) recent.remember(batchId, answer);
     await sink.flush();
-    return { accepted, rejected, rejections };
+    return answer;
   };
 }
 
@@ -582,25 +673,34 @@ function registerServices(
   const { sink, stats } = state;
   const accept = createAccept(state);
   if (binary) {
-    router.rpc(RAW_SUBMIT_TRACES, (request) => {
+    router.rpc(RAW_SUBMIT_TRACES, (request, context) => {
       const items: RawTrace[] = [];
       for (const field of request.$unknown ?? []) {
         if (field.no === 1 && field.wireType === WireType.LengthDelimited) {
           items.push({ data: field.data, start: lengthPrefixSize(field.data) });
         }
       }
-      return accept(items, ({ data, start }) => {
-        try {
-          return readTrace(data, start, data.length);
-        } catch (error) {
-          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
-        }
-      });
+      return accept(
+        items,
+        ({ data, start }) => {
+          try {
+            return readTrace(data, start, data.length);
+          } catch (error) {
+            return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+          }
+        },
+        context.requestHeader.get(BATCH_ID_HEADER),
+      );
     });
   } else {
     router.rpc(
       TraceService.method.submitTraces,
-      (request) => accept(request.traces, (trace) => trace),
+      (request, context) =>
+        accept(
+          request.traces,
+          (trace) => trace,
+          context.requestHeader.get(BATCH_ID_HEADER),
+        ),
     );
   }
   router.rpc(

@@ -165,6 +165,13 @@ function isUint32(value: unknown): value is number {
 }
 
 /**
+ * The header by which a client names a batch of `SubmitTraces`: the same id
+ * on every retry of that batch, so that the agent stores a retried batch
+ * once. `ConnectCollector` sends it; any client may.
+ */
+export const BATCH_ID_HEADER = "pss-batch-id";
+
+/**
  * Encodes a batch as the bytes of a `pss.v1.SubmitTracesRequest`. Never
  * throws: a value protobuf cannot carry is converted or left out, as
  * {@linkcode traceToMessage} does.

@@ -49,7 +49,8 @@ import {
   type BatchOptions,
 } from "./batch.ts";
 import { PermanentExportError, type TraceExporter } from "./exporter.ts";
-import { encodeSubmitTraces } from "./_trace_wire.ts";
+import { BATCH_ID_HEADER, encodeSubmitTraces } from "./_trace_wire.ts";
+import { processIdPrefix } from "../_id.ts";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { checkKnownKeys, positiveNumber } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
@@ -162,6 +163,9 @@ export interface ConnectExporterOptions {
 export interface ConnectCollectorOptions
   extends ConnectExporterOptions, BatchOptions {}
 
+/** Batches this process has named (see `BATCH_ID_HEADER`). */
+let batchCount = 0;
+
 const EXPORTER_KEYS = ["baseUrl", "protocol", "headers", "timeoutMs", "fetch"];
 
 /**
@@ -193,6 +197,12 @@ export class ConnectExporter implements TraceExporter {
   readonly #timeoutMs: number;
   #rejected = 0;
   #lastRejection: string | undefined;
+  /**
+   * The id of each batch being exported: the batching engine retries a
+   * batch with the same array, so every attempt carries the same id and
+   * the agent stores the batch once however many attempts reach it.
+   */
+  readonly #batchIds = new WeakMap<readonly Trace[], string>();
 
   /**
    * Checks the options and builds the transport; nothing is sent yet.
@@ -272,17 +282,27 @@ export class ConnectExporter implements TraceExporter {
     // Every trace leaves with an id, as the file and Redis writers give it,
     // so a receiver (pypss's dumper de-duplicates by id) keeps them apart.
     for (const trace of batch) traceIdOf(trace);
+    let batchId = this.#batchIds.get(batch);
+    if (batchId === undefined) {
+      batchId = `${processIdPrefix()}-batch-${++batchCount}`;
+      this.#batchIds.set(batch, batchId);
+    }
     try {
-      await this.#submit(batch, signal);
+      await this.#submit(batch, batchId, signal);
     } catch (error) {
       throw permanentIfHopeless(error);
     }
   }
 
-  async #submit(batch: readonly Trace[], signal?: AbortSignal): Promise<void> {
+  async #submit(
+    batch: readonly Trace[],
+    batchId: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const headers = { ...this.#headers, [BATCH_ID_HEADER]: batchId };
     const response = this.#submitUrl === undefined
-      ? await this.#submitThroughClient(batch, signal)
-      : await this.#submitConnect(this.#submitUrl, batch, signal);
+      ? await this.#submitThroughClient(batch, headers, signal)
+      : await this.#submitConnect(this.#submitUrl, batch, headers, signal);
     if (response.rejected > 0) {
       this.#rejected += response.rejected;
       const first = response.rejections[0];
@@ -303,6 +323,7 @@ export class ConnectExporter implements TraceExporter {
   async #submitConnect(
     url: string,
     batch: readonly Trace[],
+    headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<SubmitTracesResponse> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
@@ -313,7 +334,7 @@ export class ConnectExporter implements TraceExporter {
         "unary",
         true,
         this.#timeoutMs,
-        this.#headers,
+        headers,
         false,
       ),
       body: encodeSubmitTraces(batch) as Uint8Array<ArrayBuffer>,
@@ -345,6 +366,7 @@ export class ConnectExporter implements TraceExporter {
 
   async #submitThroughClient(
     batch: readonly Trace[],
+    headers: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<SubmitTracesResponse> {
     // The traces are encoded by the hand-written codec and handed to
@@ -362,7 +384,7 @@ export class ConnectExporter implements TraceExporter {
     }
     return await this.#client.submitTraces(
       request,
-      { headers: this.#headers, timeoutMs: this.#timeoutMs, signal },
+      { headers, timeoutMs: this.#timeoutMs, signal },
     );
   }
 

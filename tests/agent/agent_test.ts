@@ -291,6 +291,51 @@ describe("agent limits and malformed input", () => {
     assert.equal(sink.size, 0);
   });
 
+  test("a batch sent again under the same pss-batch-id is answered, not stored again; a malformed id is invalid_argument", async () => {
+    const sink = new MemoryCollector();
+    await using agent = await serveAgent({ port: 0, sink });
+    const batch = [{ name: "once", duration: 0.1 }, {
+      name: "bad",
+      duration: -1,
+    }];
+    const binary = (id: string) =>
+      fetch(agent.url + SUBMIT, {
+        method: "POST",
+        headers: { "content-type": "application/proto", "pss-batch-id": id },
+        body: encodeSubmitTraces(batch) as Uint8Array<ArrayBuffer>,
+      });
+    const json = (id: string) =>
+      postJson(agent.url + SUBMIT, { traces: batch }, { "pss-batch-id": id });
+    // Binary (the direct path), then JSON (the router) under the same id.
+    const first = await binary("client-a-batch-1");
+    assert.equal(first.status, 200);
+    assert.equal(sink.size, 1);
+    for (const again of [binary, json]) {
+      const response = await again("client-a-batch-1");
+      assert.equal(response.status, 200);
+      assert.equal(sink.size, 1, "a repeated batch was stored again");
+    }
+    const answer = await (await json("client-a-batch-1")).json();
+    assert.equal(answer.accepted, 1);
+    assert.equal(answer.rejected, 1);
+    assert.equal(answer.rejections[0].index, 1);
+    // Another id is another batch.
+    assert.equal((await json("client-a-batch-2")).status, 200);
+    assert.equal(sink.size, 2);
+    const stats = agent.stats();
+    assert.equal(stats.duplicateBatches, 3);
+    assert.equal(stats.accepted, 2);
+    for (const bad of ["with space", "x".repeat(129), "é"]) {
+      for (const send of [binary, json]) {
+        const response = await send(bad).catch(() => undefined);
+        if (response === undefined) continue; // fetch refused the header
+        assert.equal(response.status, 400, bad);
+        assert.equal((await response.json()).code, "invalid_argument");
+      }
+    }
+    assert.equal(sink.size, 2);
+  });
+
   test("a trace with NaN, negative or absurd values is rejected on its own; the rest of its batch is kept", async () => {
     const sink = new MemoryCollector();
     await using agent = await serveAgent({ port: 0, sink });
