@@ -48,7 +48,11 @@ import {
   BatchCollector,
   type BatchOptions,
 } from "./batch.ts";
-import { PermanentExportError, type TraceExporter } from "./exporter.ts";
+import {
+  ExportInDoubtError,
+  PermanentExportError,
+  type TraceExporter,
+} from "./exporter.ts";
 import { BATCH_ID_HEADER, encodeSubmitTraces } from "./_trace_wire.ts";
 import { processIdPrefix } from "../_id.ts";
 import { WireType } from "@bufbuild/protobuf/wire";
@@ -275,6 +279,9 @@ export class ConnectExporter implements TraceExporter {
    * @returns Resolves once the agent has stored the batch (less any traces
    * it refused as malformed).
    * @throws {ConnectError} When the call fails and retrying may succeed.
+   * @throws {ExportInDoubtError} When the call's deadline passed after the
+   * batch was sent: the agent may have stored it (a retry of the same batch
+   * is not stored again).
    * @throws {PermanentExportError} When the agent refused the batch for
    * good (a wrong token, a batch over its limits): retrying cannot help.
    */
@@ -290,7 +297,7 @@ export class ConnectExporter implements TraceExporter {
     try {
       await this.#submit(batch, batchId, signal);
     } catch (error) {
-      throw permanentIfHopeless(error);
+      throw classified(error);
     }
   }
 
@@ -527,10 +534,21 @@ const HOPELESS = new Set<Code>([
   Code.Unimplemented,
 ]);
 
-function permanentIfHopeless(error: unknown): unknown {
+/**
+ * A failed call as the batching engine needs to see it: permanent when
+ * retrying cannot help; in doubt when the call was sent and its deadline
+ * passed, since the agent may have stored the batch (a retry then finds it
+ * stored, by its batch id); otherwise as it is, to be retried.
+ */
+function classified(error: unknown): unknown {
   const connectError = ConnectError.from(error);
-  if (!HOPELESS.has(connectError.code)) return error;
-  return new PermanentExportError(connectError.message, { cause: error });
+  if (HOPELESS.has(connectError.code)) {
+    return new PermanentExportError(connectError.message, { cause: error });
+  }
+  if (connectError.code === Code.DeadlineExceeded) {
+    return new ExportInDoubtError(connectError.message, { cause: error });
+  }
+  return error;
 }
 
 function checkBaseUrl(owner: string, value: unknown): string {

@@ -12,7 +12,10 @@ import {
   ConnectCollector,
   ConnectExporter,
 } from "../../src/collect/connect.ts";
-import { PermanentExportError } from "../../src/collect/exporter.ts";
+import {
+  ExportInDoubtError,
+  PermanentExportError,
+} from "../../src/collect/exporter.ts";
 import { runtime } from "../../src/runtime/adapter.ts";
 import { createAgentHandler, serveAgent } from "../../src/agent/mod.ts";
 import { PssConfigError } from "../../src/score/config.ts";
@@ -549,13 +552,20 @@ describe("the binary Connect fast path answers as the router does", () => {
 });
 
 describe("ConnectExporter's errors, over Connect and gRPC-web alike", () => {
-  test("a wrong token is permanent, a refused connection or a 503 is retried", async () => {
+  test("a wrong token is permanent, a refused connection or a 503 is retried, a timed-out call is in doubt", async () => {
     const sink = new MemoryCollector();
     await using agent = await serveAgent({ port: 0, sink, authToken: "t" });
     const closed = `http://127.0.0.1:${await freePort()}`;
     const plain = await runtime.http.serveHttp(() =>
       new Response("busy", { status: 503 })
     );
+    // Reads the call, then answers only when the test ends.
+    const hold = Promise.withResolvers<void>();
+    const silent = await runtime.http.serveHttp(async (request) => {
+      await request.arrayBuffer();
+      await hold.promise;
+      return new Response(null, { status: 503 });
+    });
     try {
       for (const protocol of ["connect", "grpc-web"] as const) {
         const wrong = new ConnectExporter({
@@ -574,10 +584,25 @@ describe("ConnectExporter's errors, over Connect and gRPC-web alike", () => {
           const down = new ConnectExporter({ baseUrl, protocol });
           await assert.rejects(
             down.export([{ name: "op" }]),
-            (error: unknown) => !(error instanceof PermanentExportError),
+            (error: unknown) =>
+              !(error instanceof PermanentExportError) &&
+              !(error instanceof ExportInDoubtError),
             `${protocol} ${baseUrl}`,
           );
         }
+        // A call that outlives its deadline may still be stored: in doubt.
+        const slow = new ConnectExporter({
+          baseUrl: silent.url.replace(/\/$/, ""),
+          protocol,
+          timeoutMs: 100,
+        });
+        await assert.rejects(
+          slow.export([{ name: "op" }]),
+          (error: unknown) =>
+            error instanceof ExportInDoubtError &&
+            ConnectError.from(error.cause).code === Code.DeadlineExceeded,
+          protocol,
+        );
         const right = new ConnectExporter({
           baseUrl: agent.url,
           protocol,
@@ -589,7 +614,9 @@ describe("ConnectExporter's errors, over Connect and gRPC-web alike", () => {
       }
       assert.equal(sink.size, 2);
     } finally {
+      hold.resolve();
       await plain.shutdown();
+      await silent.shutdown();
     }
   });
 });
