@@ -6,9 +6,13 @@
  * the body? Batches of 500.
  *
  * Also: the agent's intake (the same encoded bytes posted to the agent,
- * which decodes, checks and stores them in a memory sink), and, for
- * contrast, pypss's way of shipping: one gRPC call per trace, measured once
- * with python3-grpcio when it is installed.
+ * which decodes, checks and stores them in a memory sink); what a shipper
+ * written by hand with the runtime's native JSON would do (`JSON.stringify`
+ * each batch, `fetch`, `JSON.parse` in a bare handler that keeps the
+ * objects), the cheapest way to move traces as objects from one side to the
+ * other with what the runtime offers; and, for contrast, pypss's way of
+ * shipping: one gRPC call per trace, measured once with python3-grpcio when
+ * it is installed.
  *
  * Deno: `npx deno bench -A bench/connect_bench.ts`. Bun:
  * `npx bun bench/connect_bench.ts` (a small runner that stands in for
@@ -45,6 +49,13 @@ const bare = await runtime.http.serveHttp(async (request) => {
   return new Response(null, { status: 200 });
 });
 const bareUrl = bare.url.replace(/\/$/, "");
+let parsed = 0;
+const bareJson = await runtime.http.serveHttp(async (request) => {
+  const batch = JSON.parse(await request.text()) as unknown[];
+  parsed += batch.length;
+  return new Response(null, { status: 200 });
+});
+const bareJsonUrl = bareJson.url.replace(/\/$/, "");
 const sink = new MemoryCollector({ maxTraces: TRACES });
 const agent = await serveAgent({ port: 0, sink });
 
@@ -57,6 +68,19 @@ async function postAll(url: string): Promise<void> {
         "connect-protocol-version": "1",
       },
       body,
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    await response.arrayBuffer();
+  }
+}
+
+/** Each batch as JSON text, made in the measured section, posted in turn. */
+async function postJsonBatches(url: string): Promise<void> {
+  for (let start = 0; start < TRACES; start += BATCH) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(traces.slice(start, start + BATCH)),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     await response.arrayBuffer();
@@ -89,6 +113,15 @@ const definitions: BenchDefinition[] = [
     fn: async (b) => {
       b.start();
       await postAll(bareUrl + SUBMIT);
+      b.end();
+    },
+  },
+  {
+    name: "native JSON by hand: stringify, fetch, JSON.parse in a bare handler",
+    group,
+    fn: async (b) => {
+      b.start();
+      await postJsonBatches(bareJsonUrl + SUBMIT);
       b.end();
     },
   },
@@ -173,9 +206,10 @@ console.log(await pypssRate());
 await runBenches(definitions, {
   describe: (_definition, ms) => `, ${Math.round(TRACES / ms * 1000)} traces/s`,
   done: async () => {
-    if (discarded < 0) console.log(discarded);
+    if (discarded < 0 || parsed < 0) console.log(discarded, parsed);
     for (const collector of Object.values(collectors)) await collector.close();
     await agent.close();
     await bare.shutdown();
+    await bareJson.shutdown();
   },
 });
