@@ -62,6 +62,8 @@ export interface ScoreArgs {
   failUnder: number | undefined;
   /** Fail when more than this fraction of the entries is skipped as malformed. */
   maxSkipped: number;
+  /** Workers that parse large NDJSON files; `undefined` to choose by size and cores. */
+  workers: number | undefined;
   /** Whether to colour the text report. */
   color: boolean;
   /** Whether to print nothing but the report and errors (no progress, no notes). */
@@ -102,6 +104,8 @@ export interface CompareArgs {
   config: string | undefined;
   /** Fail when more than this fraction of either side's entries is skipped. */
   maxSkipped: number;
+  /** Workers that parse large NDJSON files; `undefined` to choose by size and cores. */
+  workers: number | undefined;
   /** Whether to colour the text output. */
   color: boolean;
   /** Whether to print nothing but the comparison and errors. */
@@ -176,6 +180,7 @@ const COMMON_OPTIONS: Readonly<Record<string, boolean>> = {
   "out": true,
   "config": true,
   "max-skipped": true,
+  "workers": true,
   "color": false,
   "quiet": false,
   "help": false,
@@ -370,6 +375,14 @@ function parseScore(args: readonly string[]): CliArgs {
       1,
       "a fraction from 0 to 1",
     ) ?? 0.5,
+    workers: numberOption(
+      values,
+      "workers",
+      0,
+      64,
+      "an integer from 0 to 64",
+      true,
+    ),
     color: values.has("color"),
     quiet: values.has("quiet"),
   };
@@ -416,6 +429,14 @@ function parseCompare(args: readonly string[]): CliArgs {
       1,
       "a fraction from 0 to 1",
     ) ?? 0.5,
+    workers: numberOption(
+      values,
+      "workers",
+      0,
+      64,
+      "an integer from 0 to 64",
+      true,
+    ),
     color: values.has("color"),
     quiet: values.has("quiet"),
   };
@@ -468,6 +489,9 @@ Options:
       --fail-under <N>           exit with code 3 when the score is below N
       --max-skipped <fraction>   exit with code 1 when more than this fraction
                                  of the entries is malformed (default: 0.5)
+      --workers <N>              threads that parse an NDJSON file in parallel
+                                 (default: one per core, at most 4, for files
+                                 of 16 MiB or more; 0 reads on one thread)
       --color                    colour the text report (ANSI)
   -q, --quiet                    no progress and no notes on standard error
   -h, --help                     show this help
@@ -487,6 +511,7 @@ Options:
   -o, --out <file>               write to <file> instead of standard output
   -c, --config <file>            JSON file of scoring settings, for both sides
       --max-skipped <fraction>   as for score, for each side (default: 0.5)
+      --workers <N>              as for score
       --color                    colour the text output (ANSI)
   -q, --quiet                    no progress and no notes on standard error
   -h, --help                     show this help

@@ -170,6 +170,7 @@ interface Scored {
 interface ReadSettings {
   groupBy: RowKey | undefined;
   maxSkipped: number;
+  workers: number | undefined;
   quiet: boolean;
   config: Readonly<PssConfig> | undefined;
 }
@@ -182,6 +183,7 @@ async function score(args: ScoreArgs, io: CliIo): Promise<number> {
   const scored = await readSide(args.inputs, io, {
     groupBy: args.groupBy,
     maxSkipped: args.maxSkipped,
+    workers: args.workers,
     quiet: args.quiet,
     config,
   });
@@ -227,6 +229,7 @@ async function compare(args: CompareArgs, io: CliIo): Promise<number> {
   const settings: ReadSettings = {
     groupBy: args.groupBy,
     maxSkipped: args.maxSkipped,
+    workers: args.workers,
     quiet: args.quiet,
     config,
   };
@@ -435,6 +438,7 @@ async function readSide(
     try {
       const stats = await scanTraces(input, accumulator, {
         groupBy: settings.groupBy ?? "name",
+        workers: settings.workers,
         onSkip: (position, reason) => {
           if (skips.length < MAX_SKIP_DETAILS) {
             skips.push(

@@ -459,6 +459,13 @@ export interface ReadFileChunksOptions {
    * @default {false}
    */
   reuseBuffer?: boolean;
+  /**
+   * A free buffer to read the next chunk into (at least `chunkBytes`
+   * long), or `undefined` to allocate one: lets a reader whose chunks are
+   * handed off (to a worker) recycle them when they come back.
+   * @default {undefined}
+   */
+  recycled?: () => Uint8Array | undefined;
 }
 
 /**
@@ -511,11 +518,12 @@ export async function* readFileChunks(
       : undefined;
     while (remaining > 0) {
       const size = Math.min(chunkBytes, remaining);
-      const buffer = shared === undefined
+      const free = shared ?? options.recycled?.();
+      const buffer = free === undefined || free.length < size
         ? new Uint8Array(size)
-        : shared.length === size
-        ? shared
-        : shared.subarray(0, size);
+        : free.length === size
+        ? free
+        : free.subarray(0, size);
       const count = await file.read(buffer);
       if (count === 0) return;
       remaining -= count;

@@ -18,6 +18,19 @@ import {
   type TraceSource,
 } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
+import {
+  type ChunkLog,
+  groupOf,
+  invalidJson,
+  Op,
+  takeFast,
+} from "./_scan_core.ts";
+import {
+  parallelFormat,
+  startPool,
+  type WorkerPool,
+} from "./_scan_parallel.ts";
+import { fileSystem } from "../runtime/fs.ts";
 
 /**
  * Which wire field keys a trace's group in {@linkcode scanTraces}.
@@ -65,10 +78,22 @@ export interface ScanTracesOptions {
   /**
    * Bytes read from a file at a time. Small chunks keep memory low: with
    * 64 KiB, reading a million lines peaked at half the memory of 1 MiB
-   * chunks on Deno and Bun, for the same time.
+   * chunks on Deno and Bun, for the same time. A file read by workers is
+   * read in chunks of 1 MiB unless this is given.
    * @default {65536}
    */
   chunkBytes?: number;
+  /**
+   * Workers that parse an NDJSON file in parallel while this thread scores
+   * what they parsed, in file order (the result is the same as a serial
+   * read's, line for line). `0` reads on this thread only. By default, a
+   * file of 16 MiB or more is read by one worker per core (at most 4) when
+   * the machine has two cores or more and the runtime has `Worker`; a
+   * number given here is used for any file. Gzip files, JSON documents,
+   * streams and trace sources are always read on this thread.
+   * @default {undefined} (chosen by size and cores)
+   */
+  workers?: number;
 }
 
 /**
@@ -77,7 +102,7 @@ export interface ScanTracesOptions {
  * @example
  * ```ts
  * import type { ScanStats } from "./scan.ts";
- * const stats: ScanStats = { entries: 3, skipped: 1 };
+ * const stats: ScanStats = { entries: 3, skipped: 1, workers: 0 };
  * console.log(stats.entries - stats.skipped); // 2
  * ```
  */
@@ -86,6 +111,8 @@ export interface ScanStats {
   entries: number;
   /** Entries skipped as malformed. */
   skipped: number;
+  /** Workers that parsed the input in parallel; 0 when read on one thread. */
+  workers: number;
 }
 
 /**
@@ -113,7 +140,7 @@ export interface ScanStats {
  * const stats = await scanTraces(path, accumulator, {
  *   onSkip: (position, reason) => console.log(position, reason), // entry 2 duration must be a finite number ≥ 0, got -1
  * });
- * console.log(stats, accumulator.report().pss); // { entries: 2, skipped: 1 } 100
+ * console.log(stats, accumulator.report().pss); // { entries: 2, skipped: 1, workers: 0 } 100
  * await Deno.remove(path);
  * ```
  */
@@ -130,7 +157,26 @@ export async function scanTraces(
       "scanTraces' 'groupBy' must be name, module, host or pid",
     );
   }
-  const stats: ScanStats = { entries: 0, skipped: 0 };
+  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+  if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
+    throw new PssConfigError(
+      "maxLineLength",
+      maxLineLength,
+      "scanTraces' 'maxLineLength' must be a positive integer",
+    );
+  }
+  const requested = options.workers;
+  if (
+    requested !== undefined &&
+    (!Number.isSafeInteger(requested) || requested < 0 || requested > 64)
+  ) {
+    throw new PssConfigError(
+      "workers",
+      requested,
+      "scanTraces' 'workers' must be an integer from 0 to 64",
+    );
+  }
+  const stats: ScanStats = { entries: 0, skipped: 0, workers: 0 };
   const sink = new Sink(accumulator, groupBy, stats, options.onSkip);
   if (typeof input === "object" && "readRawEntries" in input) {
     for await (const entry of input.readRawEntries()) {
@@ -152,15 +198,23 @@ export async function scanTraces(
       yield chunk;
     }
   };
-  const chunks = typeof input === "string" || input instanceof URL
-    ? readFileChunks(input, {
-      chunkBytes: options.chunkBytes ?? 65536,
-      onSize: options.onSize,
-      reuseBuffer: true,
-    })
-    : input;
+  let chunks: AsyncIterable<Uint8Array> | undefined;
+  if (typeof input === "string" || input instanceof URL) {
+    const workers = await workersFor(input, requested);
+    chunks = workers === 0
+      ? readFileChunks(input, {
+        chunkBytes: options.chunkBytes ?? 65536,
+        onSize: options.onSize,
+        reuseBuffer: true,
+      })
+      : await readInParallel(input, workers, sink, stats, {
+        ...options,
+        maxLineLength,
+      });
+    if (chunks === undefined) return stats; // the workers read it all
+  } else chunks = input;
   const batches = readEntryBatches(counted(chunks), {
-    maxLineLength: options.maxLineLength,
+    maxLineLength,
     onWarning: options.onWarning,
     onFormat: options.onFormat,
   });
@@ -175,6 +229,11 @@ export async function scanTraces(
 class Sink {
   readonly #accumulator: PssAccumulator;
   readonly #groupKey: string;
+
+  /** The wire field that keys groups; `""` for none. */
+  get groupKey(): string {
+    return this.#groupKey;
+  }
   readonly #stats: ScanStats;
   readonly #onSkip: ((position: string, reason: string) => void) | undefined;
 
@@ -214,6 +273,61 @@ class Sink {
       this.#stats.entries++;
       if (!takeFast(value, accumulator, groupKey)) {
         this.#takeSlow(value, `${unit} ${first + i}`);
+      }
+    }
+  }
+
+  /** Replays a parallel reader's log of one chunk, as `batch` would take it. */
+  replay(log: ChunkLog, first: number, cutReason: string): void {
+    const accumulator = this.#accumulator;
+    const stats = this.#stats;
+    const { ops, numbers, refs, strings, texts } = log;
+    let n = 0;
+    let r = 0;
+    let t = 0;
+    for (let i = 0; i < log.lines; i++) {
+      const op = ops[i];
+      switch (op) {
+        case Op.blank:
+          break;
+        case Op.values:
+        case Op.valuesFailed: {
+          stats.entries++;
+          const tag = refs[r];
+          const exceptionType = refs[r + 1];
+          const group = refs[r + 2];
+          r += 3;
+          accumulator.addValues(
+            numbers[n],
+            numbers[n + 1],
+            numbers[n + 2],
+            op === Op.valuesFailed,
+            tag < 0 ? undefined : strings[tag],
+            exceptionType < 0 ? undefined : strings[exceptionType],
+            group < 0 ? "" : strings[group],
+          );
+          n += 3;
+          break;
+        }
+        case Op.lag: {
+          stats.entries++;
+          const group = refs[r++];
+          accumulator.addLag(numbers[n++], group < 0 ? "" : strings[group]);
+          break;
+        }
+        case Op.unused:
+          stats.entries++;
+          accumulator.addUnused();
+          break;
+        case Op.slow:
+          stats.entries++;
+          this.#takeSlow(JSON.parse(texts[t++]), `line ${first + i}`);
+          break;
+        case Op.invalid:
+          this.skip(`line ${first + i}`, texts[t++]);
+          break;
+        default:
+          this.skip(`line ${first + i}`, cutReason);
       }
     }
   }
@@ -264,82 +378,88 @@ class Sink {
   }
 }
 
-function invalidJson(error: unknown): string {
-  return `invalid JSON: ${error instanceof Error ? error.message : error}`;
-}
+/** Files at least this large are read by workers unless told otherwise. */
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+/** Chunks sent to the workers. */
+const PARALLEL_CHUNK_BYTES = 1 << 20;
+/** The most workers chosen by default. */
+const MAX_WORKERS = 4;
 
-/** A group key from a wire field: strings as they are, finite numbers as text. */
-function groupOf(record: Record<string, unknown>, key: string): string {
-  if (key === "") return "";
-  const value = Object.hasOwn(record, key) ? record[key] : undefined;
-  if (typeof value === "string") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  return "";
-}
-
-/** Whether `value` is a plain scored number: finite, ≥ 0. */
-function plain(value: unknown): value is number {
-  return typeof value === "number" && value >= 0 && value <= Number.MAX_VALUE;
+/** How many workers should read `path`: 0 to read it on this thread. */
+async function workersFor(
+  path: string | URL,
+  requested: number | undefined,
+): Promise<number> {
+  if (typeof Worker !== "function") return 0;
+  if (requested !== undefined) return requested;
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  if (!(cores >= 2)) return 0;
+  try {
+    if (fileSystem.kindSync(path) !== "file") return 0;
+    const file = await fileSystem.open(path, "read");
+    try {
+      if (await file.size() < PARALLEL_MIN_BYTES) return 0;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return 0; // the read proper reports what is wrong
+  }
+  return Math.min(MAX_WORKERS, cores);
 }
 
 /**
- * Takes the common shape of a wire trace (numbers as numbers, booleans as
- * booleans) straight into the accumulator, as `traceFromJson` followed by
- * `computePss` would; returns false, taking nothing, for anything else.
+ * Reads `path` with workers when its first chunk shows plain NDJSON, and
+ * sets `stats.workers`; otherwise returns its chunks, the first one
+ * included, for the serial reader.
+ *
+ * @returns `undefined` once the workers have read the file.
+ * @throws {Error} When a worker fails.
  */
-function takeFast(
-  value: unknown,
-  accumulator: PssAccumulator,
-  groupKey: string,
-): boolean {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return false;
-  }
-  const record = value as Record<string, unknown>;
-  const system = record.system_metric;
-  if (system === true) {
-    const metadata = record.metadata;
-    if (
-      metadata === undefined || metadata === null ||
-      typeof metadata !== "object" || Array.isArray(metadata)
-    ) {
-      accumulator.addUnused();
-      return true;
+async function readInParallel(
+  path: string | URL,
+  workers: number,
+  sink: Sink,
+  stats: ScanStats,
+  options: ScanTracesOptions & { maxLineLength: number },
+): Promise<AsyncIterable<Uint8Array> | undefined> {
+  const chunkBytes = options.chunkBytes ?? PARALLEL_CHUNK_BYTES;
+  let pool: WorkerPool | undefined = undefined; // set once the format is known
+  const chunks = readFileChunks(path, {
+    chunkBytes,
+    onSize: options.onSize,
+    recycled: () => pool?.recycled(),
+  });
+  const iterator = chunks[Symbol.asyncIterator]();
+  let head = await iterator.next();
+  while (!head.done && head.value.length === 0) head = await iterator.next();
+  const rest = async function* (): AsyncGenerator<Uint8Array> {
+    if (!head.done) yield head.value;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
     }
-    const lag = (metadata as Record<string, unknown>).lag;
-    if (lag === undefined && !Object.hasOwn(metadata, "lag")) {
-      accumulator.addUnused();
-      return true;
-    }
-    if (!plain(lag)) return false;
-    accumulator.addLag(lag, groupOf(record, groupKey));
-    return true;
+  };
+  if (head.done || !parallelFormat(head.value)) return rest();
+  const maxLineLength = options.maxLineLength;
+  const cutReason = `line longer than ${maxLineLength} characters`;
+  pool = startPool({
+    workers,
+    chunkBytes,
+    groupKey: sink.groupKey,
+    maxLineLength,
+    replay: (log, first) => sink.replay(log, first, cutReason),
+    onProgress: options.onProgress,
+  });
+  if (pool === undefined) return rest();
+  try {
+    options.onFormat?.({ document: false, gzip: false });
+    await pool.read(head.value, iterator);
+    stats.workers = workers;
+    return undefined;
+  } finally {
+    pool.terminate();
+    await iterator.return?.(undefined); // closes the file after a failure
   }
-  if (system !== false && system !== undefined && system !== null) return false;
-  const duration = record.duration;
-  const memory = record.memory;
-  const wait = record.wait_time;
-  if (
-    !(duration === undefined || plain(duration)) ||
-    !(memory === undefined || plain(memory)) ||
-    !(wait === undefined || plain(wait))
-  ) return false;
-  const error = record.error;
-  let failed: boolean;
-  if (error === true) failed = true;
-  else if (error === false || error === undefined || error === null) {
-    failed = false;
-  } else return false;
-  const tag = record.branch_tag;
-  const exceptionType = record.exception_type;
-  accumulator.addValues(
-    duration === undefined ? 0 : duration,
-    memory === undefined ? 0 : memory,
-    wait === undefined ? 0 : wait,
-    failed,
-    typeof tag === "string" && tag !== "" ? tag : undefined,
-    typeof exceptionType === "string" ? exceptionType : undefined,
-    groupOf(record, groupKey),
-  );
-  return true;
 }

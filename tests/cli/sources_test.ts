@@ -135,6 +135,39 @@ for (const runtime of Object.keys(RUNTIMES) as Runtime[]) {
       });
     });
 
+    test("--workers: parsing in parallel prints what one thread prints; a bad count is a usage error", async () => {
+      await withDir(async (dir) => {
+        const path = join(dir, "mixed.ndjson");
+        const lines = TRACES.map(stringifyTrace);
+        lines.splice(10, 0, "{oops", "", '{"name":"x","duration":-1}');
+        await writeFile(path, lines.join("\n") + "\n");
+        const outputs = [];
+        for (const workers of ["0", "2"]) {
+          const result = await run(runtime, [
+            "score",
+            path,
+            "--format",
+            "json",
+            "--group-by",
+            "module",
+            "--workers",
+            workers,
+          ]);
+          assert.equal(result.code, 0, result.stderr);
+          outputs.push(result);
+        }
+        assert.equal(outputs[1].stdout, outputs[0].stdout);
+        assert.equal(outputs[1].stderr, outputs[0].stderr);
+        assert.match(outputs[0].stderr, /skipped 2 of 302 entries/);
+        assert.match(outputs[0].stderr, /line 11: invalid JSON/);
+        assert.match(outputs[0].stderr, /line 13: duration must be/);
+        assert.equal(JSON.parse(outputs[0].stdout).pss, EXPECTED.pss);
+        const bad = await run(runtime, ["score", path, "--workers", "-1"]);
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /--workers must be an integer from 0 to 64/);
+      });
+    });
+
     test("skips an entry Python wrote as NaN, naming its position", async () => {
       await withDir(async (dir) => {
         const path = join(dir, "nan.json");
