@@ -39,13 +39,30 @@ const scope = globalThis as unknown as WorkerScope;
 // decodes it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/**
+ * Text decoded at a time: a chunk is decoded in pieces of about this many
+ * bytes, cut at line ends, so that each piece is an ordinary young string
+ * rather than a megabyte in the large-object space, which only a full
+ * collection frees (a worker's memory grew with the file on Deno).
+ */
+const PIECE_BYTES = 48 * 1024;
+
 scope.onmessage = (event: MessageEvent<ChunkJob>): void => {
   const { id, prefix, bytes, groupKey, maxLineLength } = event.data;
-  const text = prefix === undefined
-    ? decoder.decode(bytes)
-    : decoder.decode(prefix, { stream: true }) + decoder.decode(bytes);
   const log = new OpLog();
-  scanChunk(text, groupKey, maxLineLength, log);
+  let start = 0;
+  let head = prefix === undefined
+    ? ""
+    : decoder.decode(prefix, { stream: true });
+  while (start < bytes.length) {
+    const newline = bytes.indexOf(0x0a, start + PIECE_BYTES);
+    const end = newline === -1 ? bytes.length : newline + 1;
+    const text = head + decoder.decode(bytes.subarray(start, end));
+    head = "";
+    scanChunk(text, groupKey, maxLineLength, log);
+    start = end;
+  }
+  if (head !== "") scanChunk(head, groupKey, maxLineLength, log);
   const buffer = bytes.buffer as ArrayBuffer;
   const result: ChunkAnswer = { ...log.finish(id), buffer };
   scope.postMessage(result, [
