@@ -8,7 +8,9 @@
  * floor runs with 64 KiB and with 1 MiB chunks and counts as the faster of
  * the two in each round (Deno's floor is faster with small chunks, Bun's
  * with large ones). Memory growth per trace is the slope of the CLI's peak
- * RSS between a 250,000- and a 1,000,000-line file.
+ * RSS between a 250,000- and a 1,000,000-line file. The CLI parses a file
+ * this large with workers (one per core, up to 4); `--workers 0`, one
+ * thread like the floor, is measured too.
  *
  *     npx deno run -A bench/cli_bench.ts [--lines 1000000] [--rounds 3]
  *
@@ -90,6 +92,7 @@ if (import.meta.main) {
         floor: [] as Sample[],
         cli: [] as Sample[],
         cliSmall: [] as Sample[],
+        serial: [] as Sample[],
       };
       for (let round = 0; round < rounds; round++) {
         const small = await measure(command(floor, [big, "65536"]));
@@ -101,10 +104,17 @@ if (import.meta.main) {
         samples.cliSmall.push(
           await measure(command(cli, ["score", little, "--format", "json"])),
         );
+        samples.serial.push(
+          await measure(
+            command(cli, ["score", big, "--format", "json", "--workers", "0"]),
+          ),
+        );
         console.error(
           `bench: ${runtime} round ${round + 1}: floor ${
             samples.floor[round].wall
-          } s, cli ${samples.cli[round].wall} s`,
+          } s, cli ${samples.cli[round].wall} s, cli --workers 0 ${
+            samples.serial[round].wall
+          } s`,
         );
       }
       const m = (list: Sample[], key: keyof Sample): number =>
@@ -118,10 +128,14 @@ if (import.meta.main) {
       const slope = (big: Sample[], little: Sample[]): number =>
         ((m(big, "rssKb") - m(little, "rssKb")) * 1024) / (lines - small);
       const perTrace = slope(samples.cli, samples.cliSmall);
+      const serialRatio = best(samples.serial, "wall") /
+        best(samples.floor, "wall");
       rows.push(
         `| ${runtime} | ${best(samples.floor, "wall").toFixed(2)} s | ${
           best(samples.cli, "wall").toFixed(2)
         } s | ${wallRatio.toFixed(2)}× | ${cpuRatio.toFixed(2)}× | ${
+          best(samples.serial, "wall").toFixed(2)
+        } s, ${serialRatio.toFixed(2)}× | ${
           (m(samples.floor, "rssKb") / 1024).toFixed(0)
         } MB | ${(m(samples.cli, "rssKb") / 1024).toFixed(0)} MB | ${
           perTrace.toFixed(0)
@@ -134,8 +148,8 @@ if (import.meta.main) {
           (bytes / 1e6).toFixed(0)
         } MB); times: best of ${rounds} rounds; peak RSS: median`,
         "",
-        "| runtime | floor (read + JSON.parse) | pss score | wall ratio | CPU ratio | floor peak RSS | pss peak RSS | pss RSS growth per trace |",
-        "|---|---|---|---|---|---|---|---|",
+        "| runtime | floor (read + JSON.parse) | pss score | wall ratio | CPU ratio | pss score --workers 0 | floor peak RSS | pss peak RSS | pss RSS growth per trace |",
+        "|---|---|---|---|---|---|---|---|---|",
         ...rows,
       ].join("\n"),
     );
