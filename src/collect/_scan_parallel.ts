@@ -10,7 +10,8 @@
  */
 
 import { type ChunkLog, Op } from "./_scan_core.ts";
-import type { ChunkAnswer, ChunkJob } from "./_scan_worker.ts";
+import type { ChunkAnswer, ChunkJob, WorkerReady } from "./_scan_worker.ts";
+import { runtime } from "../runtime/adapter.ts";
 
 /** A file's first chunk: may it be read in parallel? */
 export function parallelFormat(head: Uint8Array): boolean {
@@ -53,17 +54,23 @@ export interface ParallelReadOptions {
 }
 
 /**
- * Starts the workers, or returns `undefined` when this runtime cannot
- * (then nothing has been read, and the serial reader takes the file).
+ * Starts the workers and waits until each has loaded; resolves to
+ * `undefined` when this runtime cannot start them or one failed to load
+ * (then nothing has been sent to them, and the serial reader takes the
+ * file).
  */
-export function startPool(
+export async function startPool(
   options: ParallelReadOptions,
-): WorkerPool | undefined {
+): Promise<WorkerPool | undefined> {
+  let pool: WorkerPool;
   try {
-    return new WorkerPool(options);
+    pool = new WorkerPool(options);
   } catch {
     return undefined;
   }
+  if (await pool.ready()) return pool;
+  pool.terminate();
+  return undefined;
 }
 
 /** The workers, and the logs waiting for their turn to be replayed. */
@@ -79,14 +86,26 @@ export class WorkerPool {
   #bytesRead = 0;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
+  /** Workers that have loaded. */
+  #loaded = 0;
 
   constructor(options: ParallelReadOptions) {
     this.#options = options;
     const url = new URL("./_scan_worker.ts", import.meta.url).href;
+    if (!runtime.canStartWorker(url)) {
+      throw new Error(`workers cannot be started from ${url} here`);
+    }
     try {
       for (let i = 0; i < options.workers; i++) {
         const worker = new Worker(url, { type: "module" });
-        worker.onmessage = (event: MessageEvent<ChunkAnswer>) => {
+        worker.onmessage = (
+          event: MessageEvent<ChunkAnswer | WorkerReady>,
+        ) => {
+          if ("ready" in event.data) {
+            this.#loaded++;
+            this.#wakeUp();
+            return;
+          }
           const { buffer } = event.data;
           if (
             buffer.byteLength === options.chunkBytes && this.#free.length < 8
@@ -169,6 +188,24 @@ export class WorkerPool {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Waits until every worker has loaded (resolves `true`) or one has
+   * failed to (resolves `false`), at most 10 s.
+   */
+  async ready(): Promise<boolean> {
+    const deadline = Date.now() + 10_000;
+    while (
+      this.#loaded < this.#workers.length && this.#failure === undefined &&
+      Date.now() < deadline
+    ) {
+      const timer = setTimeout(() => this.#wakeUp(), 100);
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      clearTimeout(timer);
+    }
+    return this.#loaded === this.#workers.length &&
+      this.#failure === undefined;
   }
 
   /** A free chunk buffer, if one came back. */

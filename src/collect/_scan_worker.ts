@@ -24,7 +24,16 @@ export interface ChunkJob {
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ChunkJob>) => void) | null;
-  postMessage(message: ChunkLog, transfer: ArrayBuffer[]): void;
+  postMessage(
+    message: ChunkAnswer | WorkerReady,
+    transfer?: ArrayBuffer[],
+  ): void;
+}
+
+/** What a worker sends once it has loaded, before any answer. */
+export interface WorkerReady {
+  /** Always true. */
+  ready: true;
 }
 
 /** What a worker answers: the log, and the chunk's buffer to read into again. */
@@ -72,3 +81,5 @@ scope.onmessage = (event: MessageEvent<ChunkJob>): void => {
     buffer,
   ]);
 };
+
+scope.postMessage({ ready: true });

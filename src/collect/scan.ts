@@ -444,7 +444,7 @@ async function readInParallel(
   if (head.done || !parallelFormat(head.value)) return rest();
   const maxLineLength = options.maxLineLength;
   const cutReason = `line longer than ${maxLineLength} characters`;
-  pool = startPool({
+  pool = await startPool({
     workers,
     chunkBytes,
     groupKey: sink.groupKey,

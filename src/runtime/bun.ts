@@ -563,6 +563,7 @@ export function createRuntime(): RuntimeAdapter {
       return handle;
     },
     missingPermission: (): undefined => undefined,
+    canStartWorker: (): boolean => typeof Worker === "function",
     files,
     process: createProcess(),
     env,

@@ -460,6 +460,13 @@ export function createRuntime(): RuntimeAdapter {
       return handle;
     },
     missingPermission,
+    canStartWorker(url: string): boolean {
+      if (typeof Worker !== "function") return false;
+      // A local module is read under the read permission; a remote one
+      // under the import permission, which Deno grants for the registries.
+      return !url.startsWith("file:") ||
+        granted({ name: "read", path: new URL(url) });
+    },
     files,
     process: createProcess(),
     env,

@@ -495,6 +495,13 @@ export interface RuntimeAdapter {
    */
   missingPermission(error: unknown): string | undefined;
 
+  /**
+   * Whether a module worker can be started from `url` here: `false` when
+   * the runtime has no `Worker`, or would refuse to load the module (Deno
+   * without read access to a local file). Never prompts, never throws.
+   */
+  canStartWorker(url: string): boolean;
+
   /** Files and locks. */
   readonly files: FileSystemPort;
   /** Process lifecycle: exit hooks, signals, exit, pid and host name. */

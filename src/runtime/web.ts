@@ -112,6 +112,7 @@ export function createRuntime(): RuntimeAdapter {
     createContextStorage: (): undefined => undefined,
     unrefTimer: <T extends TimerHandle>(handle: T): T => handle,
     missingPermission: (): undefined => undefined,
+    canStartWorker: (): boolean => typeof Worker === "function",
     files,
     process,
     env,

@@ -15,7 +15,7 @@ import { writeFileSync } from "node:fs";
 import { scanTraces } from "../../src/collect/scan.ts";
 import type { GroupBy } from "../../src/collect/scan.ts";
 import { PssAccumulator } from "../../src/score/accumulator.ts";
-import { tempDir } from "../fixtures/spawn.ts";
+import { startRuntime, tempDir } from "../fixtures/spawn.ts";
 
 /** A deterministic pseudo-random source. */
 function random(seed: number): () => number {
@@ -233,6 +233,27 @@ describe("scanTraces with workers", () => {
     const auto = await scan(large, undefined!, "name");
     assert.equal(auto.stats.workers, cores >= 2 ? Math.min(4, cores) : 0);
     assertSame(auto, await scan(large, 0, "name"), "large");
+  });
+
+  test("Deno without read access to the worker's module: read on one thread, silently, with the same result", async () => {
+    const dir = await tempDir();
+    const path = `${dir}/traces.ndjson`;
+    writeFileSync(path, mixedLines(500, 13).join("\n"));
+    const outcomes = [];
+    for (const denoPermissions of [["-A"], [`--allow-read=${dir}`]]) {
+      const result = await startRuntime("deno", "scan_workers.ts", [path], {
+        denoPermissions,
+      }).done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "", "nothing printed about the workers");
+      outcomes.push(JSON.parse(result.stdout));
+    }
+    assert.equal(outcomes[0].stats.workers, 2);
+    assert.equal(outcomes[1].stats.workers, 0);
+    assert.deepEqual(outcomes[1], {
+      ...outcomes[0],
+      stats: { ...outcomes[0].stats, workers: 0 },
+    });
   });
 
   test("a bad workers option is a PssConfigError", async () => {
