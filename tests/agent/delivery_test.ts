@@ -51,6 +51,8 @@ describe("an agent whose sink is slower than the client's deadline", {
         batchSize: 100,
         flushIntervalMs: 10,
         exportTimeoutMs: 5000, // longer than the pause: no doubt in the sink
+        retryBaseMs: 20,
+        retryMaxMs: 100, // back at once when the server resumes
         onError: () => {},
       });
       const agent = await serveAgent({ port: 0, sink });
@@ -64,6 +66,7 @@ describe("an agent whose sink is slower than the client's deadline", {
         retryBaseMs: 50,
         retryMaxMs: 150,
         maxQueueSize: 10_000,
+        closeTimeoutMs: 15_000,
         onError: (error) => errors.push(String(error)),
       });
       try {
@@ -85,6 +88,9 @@ describe("an agent whose sink is slower than the client's deadline", {
         await sleep(1500);
         process.kill(server.pid, "SIGCONT");
         paused.pop();
+        // Retries go on until the sink has caught up (close() alone would
+        // allow only a few more, and give up a batch still in doubt).
+        await client.flush();
         await client.close();
         await sink.flush();
 
