@@ -43,6 +43,11 @@ import {
   errorToJsonBytes,
 } from "@connectrpc/connect/protocol-connect";
 import {
+  setTrailerStatus,
+  trailerFlag,
+  trailerSerialize,
+} from "@connectrpc/connect/protocol-grpc-web";
+import {
   BATCH_ID_HEADER,
   readTrace,
   type TraceFields,
@@ -340,8 +345,14 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
   const handler = (async (request: Request): Promise<Response> => {
     try {
       const path = pathOf(request.url);
-      if (path === SUBMIT_PATH && isPlainConnectProto(request, maxBodyBytes)) {
-        return await submitConnectProto(request, accept, authorized, stats);
+      if (path === SUBMIT_PATH) {
+        const direct = directProtocol(request, maxBodyBytes);
+        if (direct === "connect") {
+          return await submitConnectProto(request, accept, authorized, stats);
+        }
+        if (direct === "grpc-web") {
+          return await submitGrpcWebProto(request, accept, authorized, stats);
+        }
       }
       const route = routeFor(path, request.headers.get("content-type"));
       if (route !== undefined) {
@@ -378,27 +389,43 @@ const SUBMIT_PATH = "/pss.v1.TraceService/SubmitTraces";
 
 /**
  * Whether a request is the common `SubmitTraces` call of a
- * `ConnectCollector`: Connect's unary protocol, binary protobuf, not
- * compressed, with a declared length within the limit. Those are answered
- * by {@linkcode submitConnectProto} without the router, whose fixed cost
+ * `ConnectCollector`, and over which protocol: Connect's unary protocol or
+ * gRPC-web, with binary protobuf, not compressed, with a declared length
+ * within the limit. Those are answered by {@linkcode submitConnectProto}
+ * and {@linkcode submitGrpcWebProto} without the router, whose fixed cost
  * per call (contexts, abort signals, async iterables, a view per trace)
  * is larger than the whole transfer of a batch; everything else (JSON,
- * gRPC-web, compression, a streamed body) goes through the router.
+ * gRPC-web text, compression, a streamed body) goes through the router.
  */
-function isPlainConnectProto(request: Request, maxBodyBytes: number): boolean {
-  if (request.method !== "POST" || request.body === null) return false;
+function directProtocol(
+  request: Request,
+  maxBodyBytes: number,
+): "connect" | "grpc-web" | undefined {
+  if (request.method !== "POST" || request.body === null) return undefined;
   const headers = request.headers;
-  const type = headers.get("content-type");
-  if (type === null || type.toLowerCase() !== "application/proto") {
-    return false;
-  }
-  const encoding = headers.get("content-encoding");
-  if (encoding !== null && encoding.toLowerCase() !== "identity") return false;
-  const version = headers.get("connect-protocol-version");
-  if (version !== null && version !== "1") return false;
   const declared = headers.get("content-length");
   const length = declared === null ? NaN : Number(declared);
-  return Number.isSafeInteger(length) && length >= 0 && length <= maxBodyBytes;
+  if (!Number.isSafeInteger(length) || length < 0 || length > maxBodyBytes) {
+    return undefined;
+  }
+  const type = headers.get("content-type")?.toLowerCase();
+  if (type === "application/proto") {
+    const encoding = headers.get("content-encoding");
+    if (encoding !== null && encoding.toLowerCase() !== "identity") {
+      return undefined;
+    }
+    const version = headers.get("connect-protocol-version");
+    return version === null || version === "1" ? "connect" : undefined;
+  }
+  if (
+    type === "application/grpc-web" || type === "application/grpc-web+proto"
+  ) {
+    const encoding = headers.get("grpc-encoding");
+    return encoding === null || encoding.toLowerCase() === "identity"
+      ? "grpc-web"
+      : undefined;
+  }
+  return undefined;
 }
 
 /** One trace of a request body: where its bytes are. */
@@ -459,6 +486,105 @@ async function submitConnectProto(
       },
     );
   }
+}
+
+/**
+ * `SubmitTraces` over gRPC-web with binary protobuf, as the router would
+ * answer it: one message in, the answer and a trailer out; an error as a
+ * trailer with its status (HTTP 200, as gRPC-web has it).
+ */
+async function submitGrpcWebProto(
+  request: Request,
+  accept: Accept,
+  authorized: ((header: string | null) => Promise<boolean>) | undefined,
+  stats: AgentStats,
+): Promise<Response> {
+  const trailer = new Headers();
+  const parts: Uint8Array[] = [];
+  try {
+    if (
+      authorized !== undefined &&
+      !(await authorized(request.headers.get("authorization")))
+    ) {
+      stats.unauthenticated++;
+      throw new ConnectError(
+        "missing or wrong bearer token",
+        Code.Unauthenticated,
+      );
+    }
+    const body = new Uint8Array(await request.arrayBuffer());
+    const message = onlyEnvelope(body);
+    const spans = traceSpans(message);
+    const answer = await accept(
+      spans,
+      ({ start, end }) => {
+        try {
+          return readTrace(message, start, end);
+        } catch (error) {
+          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+        }
+      },
+      request.headers.get(BATCH_ID_HEADER),
+    );
+    parts.push(
+      envelope(
+        0,
+        toBinary(
+          SubmitTracesResponseSchema,
+          create(SubmitTracesResponseSchema, answer),
+        ),
+      ),
+    );
+    setTrailerStatus(trailer, undefined);
+  } catch (error) {
+    setTrailerStatus(trailer, ConnectError.from(error));
+  }
+  parts.push(envelope(trailerFlag, trailerSerialize(trailer)));
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return new Response(out, {
+    status: 200,
+    headers: { "content-type": "application/grpc-web+proto" },
+  });
+}
+
+/** A gRPC-web envelope: a flags byte, a big-endian length, the data. */
+function envelope(flags: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + data.length);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, data.length);
+  out.set(data, 5);
+  return out;
+}
+
+/**
+ * The message of a unary gRPC-web request: exactly one uncompressed
+ * envelope.
+ *
+ * @throws {ConnectError} `invalid_argument` for anything else.
+ */
+function onlyEnvelope(body: Uint8Array): Uint8Array {
+  if (body.length < 5) {
+    throw new ConnectError(
+      "protocol error: incomplete envelope",
+      Code.InvalidArgument,
+    );
+  }
+  const length = new DataView(body.buffer, body.byteOffset, 5).getUint32(1);
+  if (body[0] !== 0 || 5 + length !== body.length) {
+    throw new ConnectError(
+      body[0] !== 0
+        ? "protocol error: a compressed or flagged message without grpc-encoding"
+        : "protocol error: a unary request holds exactly one message",
+      Code.InvalidArgument,
+    );
+  }
+  return body.subarray(5);
 }
 
 /**

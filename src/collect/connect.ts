@@ -28,16 +28,23 @@ import {
   createConnectTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-web";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import {
   codeFromHttpStatus,
   errorFromJsonBytes,
   requestHeader,
 } from "@connectrpc/connect/protocol-connect";
+import {
+  headerGrpcStatus,
+  requestHeader as grpcWebRequestHeader,
+  trailerFlag,
+  trailerParse,
+  validateResponse,
+  validateTrailer,
+} from "@connectrpc/connect/protocol-grpc-web";
 import { type Trace, traceIdOf } from "../trace.ts";
 import {
   type Breakdown,
-  SubmitTracesRequestSchema,
   type SubmitTracesResponse,
   SubmitTracesResponseSchema,
   TraceService,
@@ -55,7 +62,6 @@ import {
 } from "./exporter.ts";
 import { BATCH_ID_HEADER, encodeSubmitTraces } from "./_trace_wire.ts";
 import { processIdPrefix } from "../_id.ts";
-import { WireType } from "@bufbuild/protobuf/wire";
 import { checkKnownKeys, positiveNumber } from "../_options.ts";
 import { PssConfigError } from "../score/config.ts";
 
@@ -194,8 +200,9 @@ const EXPORTER_KEYS = ["baseUrl", "protocol", "headers", "timeoutMs", "fetch"];
  */
 export class ConnectExporter implements TraceExporter {
   readonly #client: Client<typeof TraceService>;
-  /** Where `SubmitTraces` is posted when the protocol is Connect. */
-  readonly #submitUrl: string | undefined;
+  /** Where `SubmitTraces` is posted. */
+  readonly #submitUrl: string;
+  readonly #protocol: "connect" | "grpc-web";
   readonly #fetch: typeof globalThis.fetch | undefined;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
@@ -255,9 +262,9 @@ export class ConnectExporter implements TraceExporter {
       ? createConnectTransport(transportOptions)
       : createGrpcWebTransport(transportOptions);
     this.#client = createClient(TraceService, transport);
-    this.#submitUrl = protocol === "connect"
-      ? `${baseUrl}/${TraceService.typeName}/${TraceService.method.submitTraces.name}`
-      : undefined;
+    this.#submitUrl =
+      `${baseUrl}/${TraceService.typeName}/${TraceService.method.submitTraces.name}`;
+    this.#protocol = protocol;
     this.#fetch = options.fetch;
   }
 
@@ -307,9 +314,9 @@ export class ConnectExporter implements TraceExporter {
     signal?: AbortSignal,
   ): Promise<void> {
     const headers = { ...this.#headers, [BATCH_ID_HEADER]: batchId };
-    const response = this.#submitUrl === undefined
-      ? await this.#submitThroughClient(batch, headers, signal)
-      : await this.#submitConnect(this.#submitUrl, batch, headers, signal);
+    const response = this.#protocol === "connect"
+      ? await this.#submitConnect(this.#submitUrl, batch, headers, signal)
+      : await this.#submitGrpcWeb(this.#submitUrl, batch, headers, signal);
     if (response.rejected > 0) {
       this.#rejected += response.rejected;
       const first = response.rejections[0];
@@ -333,29 +340,12 @@ export class ConnectExporter implements TraceExporter {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<SubmitTracesResponse> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const response = await (this.#fetch ?? globalThis.fetch)(url, {
-      method: "POST",
-      redirect: "error",
-      headers: requestHeader(
-        "unary",
-        true,
-        this.#timeoutMs,
-        headers,
-        false,
-      ),
-      body: encodeSubmitTraces(batch) as Uint8Array<ArrayBuffer>,
-      signal: signal === undefined
-        ? timeout
-        : AbortSignal.any([signal, timeout]),
-    }).catch((error: unknown) => {
-      throw timeout.aborted
-        ? new ConnectError(
-          `the call took longer than ${this.#timeoutMs} ms`,
-          Code.DeadlineExceeded,
-        )
-        : ConnectError.from(error, Code.Unavailable);
-    });
+    const response = await this.#post(
+      url,
+      requestHeader("unary", true, this.#timeoutMs, headers, false),
+      encodeSubmitTraces(batch),
+      signal,
+    );
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (response.status !== 200) {
       throw errorFromJsonBytes(
@@ -371,28 +361,117 @@ export class ConnectExporter implements TraceExporter {
     return fromBinary(SubmitTracesResponseSchema, bytes);
   }
 
-  async #submitThroughClient(
+  /**
+   * `SubmitTraces` over gRPC-web, posted with `fetch` directly, as the
+   * Connect call is: the headers connect-web sends (Connect's own helper),
+   * the encoded batch in one envelope, and the answer read as connect-web
+   * reads it (the message, then the trailer with the status; an error in
+   * the headers or the trailer becomes the same `ConnectError`).
+   */
+  async #submitGrpcWeb(
+    url: string,
     batch: readonly Trace[],
     headers: Record<string, string>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<SubmitTracesResponse> {
-    // The traces are encoded by the hand-written codec and handed to
-    // Connect as one unknown field that protobuf-es writes out verbatim:
-    // the bytes on the wire are a plain SubmitTracesRequest, without a
-    // message object per trace.
-    const request = create(SubmitTracesRequestSchema);
-    if (batch.length > 0) {
-      const bytes = encodeSubmitTraces(batch);
-      request.$unknown = [{
-        no: 1,
-        wireType: WireType.LengthDelimited,
-        data: bytes.subarray(1), // after the first trace's tag
-      }];
-    }
-    return await this.#client.submitTraces(
-      request,
-      { headers, timeoutMs: this.#timeoutMs, signal },
+    const encoded = encodeSubmitTraces(batch);
+    const body = new Uint8Array(5 + encoded.length);
+    new DataView(body.buffer).setUint32(1, encoded.length);
+    body.set(encoded, 5);
+    const response = await this.#post(
+      url,
+      grpcWebRequestHeader(true, this.#timeoutMs, headers, false),
+      body,
+      signal,
     );
+    const { headerError } = validateResponse(
+      response.status,
+      response.headers,
+    );
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    let message: Uint8Array | undefined;
+    let trailer: Headers | undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let at = 0; at < bytes.length;) {
+      if (at + 5 > bytes.length) {
+        throw new ConnectError(
+          "protocol error: incomplete envelope",
+          Code.Internal,
+        );
+      }
+      const flags = bytes[at];
+      const end = at + 5 + view.getUint32(at + 1);
+      if (end > bytes.length) {
+        throw new ConnectError(
+          "protocol error: incomplete envelope",
+          Code.Internal,
+        );
+      }
+      const data = bytes.subarray(at + 5, end);
+      at = end;
+      if (flags === trailerFlag) {
+        if (trailer !== undefined) {
+          throw new ConnectError(
+            "protocol error: extra trailer",
+            Code.Internal,
+          );
+        }
+        trailer = trailerParse(data);
+      } else if (flags !== 0) {
+        throw new ConnectError(
+          "protocol error: received unsupported compressed output",
+          Code.Internal,
+        );
+      } else if (message !== undefined) {
+        throw new ConnectError("extra message", Code.Unimplemented);
+      } else message = data;
+    }
+    if (trailer === undefined) {
+      if (headerError !== undefined) throw headerError;
+      throw new ConnectError(
+        "missing trailer",
+        response.headers.has(headerGrpcStatus)
+          ? Code.Unimplemented
+          : Code.Unknown,
+      );
+    }
+    validateTrailer(trailer, response.headers);
+    if (message === undefined) {
+      throw new ConnectError(
+        "missing message",
+        trailer.has(headerGrpcStatus) ? Code.Unimplemented : Code.Unknown,
+      );
+    }
+    return fromBinary(SubmitTracesResponseSchema, message);
+  }
+
+  /**
+   * Posts one call with `fetch`, within the call's deadline; a failure to
+   * reach the agent or the deadline becomes a `ConnectError`.
+   */
+  async #post(
+    url: string,
+    headers: Headers,
+    body: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    return await (this.#fetch ?? globalThis.fetch)(url, {
+      method: "POST",
+      redirect: "error",
+      headers,
+      body: body as Uint8Array<ArrayBuffer>,
+      signal: signal === undefined
+        ? timeout
+        : AbortSignal.any([signal, timeout]),
+    }).catch((error: unknown) => {
+      throw timeout.aborted
+        ? new ConnectError(
+          `the call took longer than ${this.#timeoutMs} ms`,
+          Code.DeadlineExceeded,
+        )
+        : ConnectError.from(error, Code.Unavailable);
+    });
   }
 
   /**

@@ -458,18 +458,25 @@ describe("agent down and back up", () => {
   });
 });
 
-describe("the binary Connect fast path answers as the router does", () => {
+describe("the binary fast paths (Connect and gRPC-web) answer as the router does", () => {
   /** Posts `body` twice: with a declared length (the fast path) and streamed (the router). */
   async function both(
     url: string,
     body: Uint8Array,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; type: string | null; bytes: Uint8Array }[]> {
+  ): Promise<
+    {
+      status: number;
+      type: string | null;
+      grpcStatus: string | null;
+      bytes: Uint8Array;
+    }[]
+  > {
     const out = [];
     for (const streamed of [false, true]) {
       const response = await fetch(url + SUBMIT, {
         method: "POST",
-        headers: { "content-type": "application/proto", ...headers },
+        headers,
         body: streamed
           ? new ReadableStream<Uint8Array>({
             start(controller) {
@@ -483,6 +490,7 @@ describe("the binary Connect fast path answers as the router does", () => {
       out.push({
         status: response.status,
         type: response.headers.get("content-type"),
+        grpcStatus: response.headers.get("grpc-status"),
         bytes: new Uint8Array(await response.arrayBuffer()),
       });
     }
@@ -528,7 +536,10 @@ describe("the binary Connect fast path answers as the router does", () => {
       ],
     ];
     for (const [what, body, headers] of cases) {
-      const [fast, router] = await both(agent.url, body, headers);
+      const [fast, router] = await both(agent.url, body, {
+        "content-type": "application/proto",
+        ...headers,
+      });
       assert.equal(fast.status, router.status, what);
       assert.equal(fast.type, router.type, what);
       if (fast.type === "application/json") {
@@ -541,13 +552,35 @@ describe("the binary Connect fast path answers as the router does", () => {
         assert.deepEqual(fast.bytes, router.bytes, what);
       }
     }
-    // Two accepted per path for the first case, nothing else.
-    assert.equal(sink.size, 4);
+    // gRPC-web: the same message in one envelope, and the answer and the
+    // trailer (or the error's status) read back.
+    const status = (answer: { bytes: Uint8Array; grpcStatus: string | null }) =>
+      answer.grpcStatus ?? /grpc-status: ?(\d+)/.exec(
+        new TextDecoder().decode(answer.bytes),
+      )?.[1];
+    for (const [what, body, headers] of cases) {
+      const framed = new Uint8Array(5 + body.length);
+      new DataView(framed.buffer).setUint32(1, body.length);
+      framed.set(body, 5);
+      const [fast, router] = await both(agent.url, framed, {
+        "content-type": "application/grpc-web+proto",
+        "x-grpc-web": "1",
+        ...headers,
+      });
+      assert.equal(fast.status, router.status, what);
+      assert.equal(fast.type, router.type, what);
+      assert.equal(status(fast), status(router), what);
+      if (status(fast) === "0") {
+        assert.deepEqual(fast.bytes, router.bytes, what);
+      }
+    }
+    // Two accepted per path and protocol for the first case, nothing else.
+    assert.equal(sink.size, 8);
     const stats = agent.stats();
-    assert.equal(stats.accepted, 4);
-    assert.equal(stats.rejected, 2);
-    assert.equal(stats.batchesTooLarge, 2);
-    assert.equal(stats.unauthenticated, 2);
+    assert.equal(stats.accepted, 8);
+    assert.equal(stats.rejected, 4);
+    assert.equal(stats.batchesTooLarge, 4);
+    assert.equal(stats.unauthenticated, 4);
   });
 });
 
