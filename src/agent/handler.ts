@@ -47,13 +47,9 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
-import {
-  BATCH_ID_HEADER,
-  readTrace,
-  type TraceFields,
-} from "../collect/_trace_wire.ts";
+import { BATCH_ID_HEADER, readTrace } from "../collect/_trace_wire.ts";
 import { TraceService as PypssTraceService } from "../gen/pypss/trace_pb.ts";
-import { traceFromMessage, traceFromPypss } from "./_decode.ts";
+import { traceFromMessage, traceFromPypss, traceFromRead } from "./_decode.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
 /** Reasons listed per refused batch; the count covers the rest. */
@@ -462,7 +458,7 @@ async function submitConnectProto(
       spans,
       ({ start, end }) => {
         try {
-          return readTrace(body, start, end);
+          return traceFromRead(readTrace(body, start, end));
         } catch (error) {
           return `not a valid pss.v1.Trace: ${messageOf(error)}`;
         }
@@ -519,7 +515,7 @@ async function submitGrpcWebProto(
       spans,
       ({ start, end }) => {
         try {
-          return readTrace(message, start, end);
+          return traceFromRead(readTrace(message, start, end));
         } catch (error) {
           return `not a valid pss.v1.Trace: ${messageOf(error)}`;
         }
@@ -734,7 +730,7 @@ function lengthPrefixSize(data: Uint8Array): number {
  */
 type Accept = <T>(
   items: readonly T[],
-  decode: (item: T) => TraceFields | string,
+  decode: (item: T) => Trace | string,
   batchIdHeader: string | null,
 ) => Promise<SubmitAnswer>;
 
@@ -742,7 +738,7 @@ function createAccept(state: ServiceState): Accept {
   const { sink, maxBatchTraces, stats, recent } = state;
   return async <T>(
     items: readonly T[],
-    decode: (item: T) => TraceFields | string,
+    decode: (item: T) => Trace | string,
     batchIdHeader: string | null,
   ): Promise<SubmitAnswer> => {
     const batchId = batchIdOf(batchIdHeader);
@@ -766,10 +762,7 @@ function createAccept(state: ServiceState): Accept {
     let accepted = 0;
     let rejected = 0;
     for (let index = 0; index < count; index++) {
-      const fields = decode(items[index]);
-      const trace = typeof fields === "string"
-        ? fields
-        : traceFromMessage(fields);
+      const trace = decode(items[index]);
       if (typeof trace === "string") {
         rejected++;
         if (rejections.length < MAX_LISTED_REJECTIONS) {
@@ -810,7 +803,7 @@ function registerServices(
         items,
         ({ data, start }) => {
           try {
-            return readTrace(data, start, data.length);
+            return traceFromRead(readTrace(data, start, data.length));
           } catch (error) {
             return `not a valid pss.v1.Trace: ${messageOf(error)}`;
           }
@@ -824,7 +817,7 @@ function registerServices(
       (request, context) =>
         accept(
           request.traces,
-          (trace) => trace,
+          traceFromMessage,
           context.requestHeader.get(BATCH_ID_HEADER),
         ),
     );

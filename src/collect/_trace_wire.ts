@@ -391,9 +391,10 @@ function toJson(value: unknown, depth: number): unknown {
 /**
  * The fields of a `pss.v1.Trace` as plain properties, named as the
  * generated message names them (so either can be checked the same way).
+ * `readTrace` leaves `metadata` out when the trace has none.
  */
 export type TraceFields = Omit<Trace, "metadata"> & {
-  metadata: { [key: string]: string };
+  metadata?: { [key: string]: string };
   lag?: number;
   activeTasks?: number;
   churnRate?: number;
@@ -528,13 +529,11 @@ function skipField(wireType: number): void {
   }
 }
 
-/** The metadata of a trace read without any: shared, never written. */
-const NO_METADATA: { [key: string]: string } = Object.freeze({});
-
 /**
  * Reads one `pss.v1.Trace` from `bytes[start, end)`. Unknown fields are
- * skipped, as protobuf requires. Absent fields are absent (a trace
- * without metadata shares one empty, frozen `metadata` object).
+ * skipped, as protobuf requires. Absent fields are absent, `metadata`
+ * included when the trace has none. The object is new and the caller's:
+ * the agent turns it into the stored trace in place.
  *
  * @param bytes The buffer.
  * @param start Where the trace starts.
@@ -555,7 +554,7 @@ export function readTrace(
   rEnd = end;
   // Fields are added as they come (protobuf writers put them in field
   // order), so traces with the same fields share one object shape.
-  const out: TraceFields = { name: "", metadata: NO_METADATA };
+  const out: TraceFields = { name: "" };
   while (rPos < rEnd) {
     const tag = readVarint();
     const wireType = tag & 7;
@@ -599,15 +598,15 @@ export function readTrace(
             else skipField(entryTag & 7);
           }
           rEnd = outerEnd;
-          if (out.metadata === NO_METADATA) out.metadata = {};
+          const metadata = out.metadata ??= {};
           if (key === "__proto__") {
-            Object.defineProperty(out.metadata, key, {
+            Object.defineProperty(metadata, key, {
               value,
               enumerable: true,
               writable: true,
               configurable: true,
             });
-          } else out.metadata[key] = value;
+          } else metadata[key] = value;
           continue;
         }
       }

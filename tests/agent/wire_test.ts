@@ -16,6 +16,7 @@ import {
   readTrace,
 } from "../../src/collect/_trace_wire.ts";
 import { traceToMessage } from "./_reference_codec.ts";
+import { traceFromMessage, traceFromRead } from "../../src/agent/_decode.ts";
 import { MemoryCollector } from "../../src/collect/memory.ts";
 import { serveAgent } from "../../src/agent/mod.ts";
 import type { Trace } from "../../src/trace.ts";
@@ -135,13 +136,74 @@ describe("hand-written trace codec", () => {
       const present = Object.fromEntries(
         Object.entries(read).filter(([, value]) => value !== undefined),
       );
-      assert.deepEqual(present, {
-        ...expected,
-        metadata: { ...expected.metadata },
-      });
+      // protobuf-es gives an empty map where readTrace leaves it out.
+      const { metadata, ...rest } = expected;
+      assert.deepEqual(
+        present,
+        Object.keys(metadata ?? {}).length === 0
+          ? rest
+          : { ...rest, metadata: { ...metadata } },
+      );
       pos += length;
     }
     assert.equal(pos, bytes.length);
+  });
+
+  test("traceFromRead, which converts in place, makes what traceFromMessage makes, refusals included", () => {
+    const next = random(99);
+    const batch: Trace[] = [];
+    for (let i = 0; i < 3000; i++) batch.push(randomTrace(next, i));
+    batch.push(
+      { name: "proto", metadata: { ["__proto__"]: "x", b: 2 } } as Trace,
+      { name: "empty tag", branchTag: "" },
+      { name: "negative", duration: -1, metadata: { a: 1 } },
+      { name: "nan", memory: NaN },
+      { name: "x".repeat(5000) },
+      { name: "absurd", timestamp: 1e12 },
+      {
+        name: "loop",
+        systemMetric: true,
+        metadata: { lag: -1, active_tasks: 2 },
+      },
+    );
+    // `__proto__` as an own key, as JSON.parse makes it.
+    batch.push({
+      name: "own proto",
+      metadata: JSON.parse('{"__proto__": {"polluted": true}, "k": "v"}'),
+    });
+    const bytes = encodeSubmitTraces(batch);
+    let pos = 0;
+    let inPlace = 0;
+    for (let i = 0; i < batch.length; i++) {
+      pos++; // the tag of field 1
+      let length = 0;
+      let shift = 0;
+      while (true) {
+        const byte = bytes[pos++];
+        length += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+        if (!(byte & 0x80)) break;
+      }
+      const fields = readTrace(bytes, pos, pos + length);
+      const copied = traceFromMessage(readTrace(bytes, pos, pos + length));
+      const made = traceFromRead(fields);
+      assert.deepEqual(made, copied, `trace ${i}`);
+      if (made === fields) inPlace++;
+      if (typeof made === "object") {
+        assert.equal(Object.getPrototypeOf(made), Object.prototype);
+        if (made.metadata !== undefined) {
+          assert.equal(
+            Object.getPrototypeOf(made.metadata),
+            Object.prototype,
+            `trace ${i}: metadata's prototype`,
+          );
+        }
+      }
+      pos += length;
+    }
+    assert.equal(pos, bytes.length);
+    assert.ok(inPlace > 1000, `only ${inPlace} converted in place`);
+    assert.equal(({} as { polluted?: boolean }).polluted, undefined);
   });
 
   test("short strings read through the intern table stay exact, across many distinct and colliding values", () => {
@@ -217,7 +279,7 @@ describe("hand-written trace codec", () => {
     const read = readAll(encodeSubmitTraces(batch));
     for (let i = 0; i < values.length; i++) {
       // Values JSON leaves out take no entry at all.
-      assert.deepEqual(Object.keys(read[i].metadata), ["value"]);
+      assert.deepEqual(Object.keys(read[i].metadata ?? {}), ["value"]);
     }
   });
 
