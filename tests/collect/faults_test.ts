@@ -12,7 +12,6 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
-  readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -43,9 +42,31 @@ function settledCount(stats: BatchCollectorStats): number {
     stats.dropped.flushFailed + stats.dropped.closed;
 }
 
-/** The file's lines: all whole, none malformed; their sequence numbers. */
-function linesOf(path: string): number[] {
-  const text = readFileSync(path, "utf8");
+/**
+ * The file's lines, read under a shared lock as pss's readers take it (a
+ * writer appends, and takes back a write that failed, under an exclusive
+ * one): all whole, none malformed; their sequence numbers.
+ */
+async function linesOf(path: string): Promise<number[]> {
+  const file = await fileSystem.open(path, "read");
+  let text: string;
+  try {
+    await file.lock(false);
+    try {
+      const bytes = new Uint8Array(await file.size());
+      let read = 0;
+      while (read < bytes.length) {
+        const count = await file.read(bytes.subarray(read));
+        if (count === 0) break;
+        read += count;
+      }
+      text = new TextDecoder().decode(bytes.subarray(0, read));
+    } finally {
+      await file.unlock();
+    }
+  } finally {
+    file.close();
+  }
   assert.ok(text === "" || text.endsWith("\n"), "the file ends mid-line");
   return text.split("\n").filter((l) => l !== "").map((l) =>
     JSON.parse(l).seq as number
@@ -126,13 +147,17 @@ describe("a full disk", () => {
     await collector.flush();
     const full = collector.stats();
     assert.ok(full.dropped.flushFailed + full.dropped.queueFull > 0);
-    assert.equal(linesOf(path).length, full.sent, "sent == lines while full");
+    assert.equal(
+      (await linesOf(path)).length,
+      full.sent,
+      "sent == lines while full",
+    );
     fs.budget = Infinity; // space freed
     await collector.flush(); // what waited in the queue goes out now
     await feed(collector, 1000, 500);
     await collector.close();
     const stats = collector.stats();
-    const seqs = linesOf(path);
+    const seqs = await linesOf(path);
     assert.equal(new Set(seqs).size, seqs.length, "a trace written twice");
     assert.equal(seqs.length, stats.sent);
     assert.equal(stats.unconfirmed, 0);
@@ -179,13 +204,13 @@ describe("a full disk", () => {
       await collector.flush();
       assert.ok(collector.stats().dropped.flushFailed > 0, "the disk filled");
       const sentWhileFull = collector.stats().sent;
-      assert.equal(linesOf(path).length, sentWhileFull);
+      assert.equal((await linesOf(path)).length, sentWhileFull);
       rmSync(`${dir}/filler`);
       await collector.flush(); // what waited in the queue goes out now
       await feed(collector, 2000, 500);
       await collector.close();
       const stats = collector.stats();
-      const seqs = linesOf(path);
+      const seqs = await linesOf(path);
       assert.equal(new Set(seqs).size, seqs.length);
       assert.equal(seqs.length, stats.sent);
       assert.ok(seqs.length > sentWhileFull, "writes resumed");
