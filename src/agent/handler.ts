@@ -43,6 +43,10 @@ import {
   errorToJsonBytes,
 } from "@connectrpc/connect/protocol-connect";
 import {
+  encodeEnvelopes,
+  type EnvelopedMessage,
+} from "@connectrpc/connect/protocol";
+import {
   setTrailerStatus,
   trailerFlag,
   trailerSerialize,
@@ -262,15 +266,12 @@ export function createAgentCore(options: AgentHandlerOptions): AgentCore {
     requireConnectProtocolHeader: false,
     requestGate: authorized === undefined
       ? undefined
-      : async (context: HandlerContext) => {
-        if (!(await authorized(context.requestHeader.get("authorization")))) {
-          stats.unauthenticated++;
-          throw new ConnectError(
-            "missing or wrong bearer token",
-            Code.Unauthenticated,
-          );
-        }
-      },
+      : (context: HandlerContext) =>
+        requireToken(
+          authorized,
+          context.requestHeader.get("authorization"),
+          stats,
+        ),
   };
   // Two routers: binary requests (Connect, gRPC-web and gRPC with protobuf)
   // are decoded by the hand-written trace codec, JSON requests by
@@ -431,6 +432,61 @@ interface TraceSpan {
 }
 
 /**
+ * Refuses a call without the bearer token, counted.
+ *
+ * @throws {ConnectError} `unauthenticated`.
+ */
+async function requireToken(
+  authorized: ((header: string | null) => Promise<boolean>) | undefined,
+  header: string | null,
+  stats: AgentStats,
+): Promise<void> {
+  if (authorized === undefined || await authorized(header)) return;
+  stats.unauthenticated++;
+  throw new ConnectError("missing or wrong bearer token", Code.Unauthenticated);
+}
+
+/** One trace of a binary request, or why it is refused. */
+function checkedTrace(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): Trace | string {
+  try {
+    return traceFromRead(readTrace(bytes, start, end));
+  } catch (error) {
+    return `not a valid pss.v1.Trace: ${messageOf(error)}`;
+  }
+}
+
+/**
+ * The work both direct paths share, as the router would do it: the token
+ * checked, the body read and unwrapped (`unwrap` gives the message), each
+ * trace checked on its own and stored; the encoded answer.
+ *
+ * @throws {ConnectError} For the token, the limits or malformed bytes.
+ */
+async function submitDirect(
+  request: Request,
+  unwrap: (body: Uint8Array) => Uint8Array,
+  accept: Accept,
+  authorized: ((header: string | null) => Promise<boolean>) | undefined,
+  stats: AgentStats,
+): Promise<Uint8Array> {
+  await requireToken(authorized, request.headers.get("authorization"), stats);
+  const message = unwrap(new Uint8Array(await request.arrayBuffer()));
+  const answer = await accept(
+    traceSpans(message),
+    ({ start, end }) => checkedTrace(message, start, end),
+    request.headers.get(BATCH_ID_HEADER),
+  );
+  return toBinary(
+    SubmitTracesResponseSchema,
+    create(SubmitTracesResponseSchema, answer),
+  );
+}
+
+/**
  * `SubmitTraces` over Connect's unary protocol with binary protobuf, as
  * the router would answer it: the same checks (token, limits, each trace
  * on its own), the same counts, the same error codes and JSON error body.
@@ -442,36 +498,17 @@ async function submitConnectProto(
   stats: AgentStats,
 ): Promise<Response> {
   try {
-    if (
-      authorized !== undefined &&
-      !(await authorized(request.headers.get("authorization")))
-    ) {
-      stats.unauthenticated++;
-      throw new ConnectError(
-        "missing or wrong bearer token",
-        Code.Unauthenticated,
-      );
-    }
-    const body = new Uint8Array(await request.arrayBuffer());
-    const spans = traceSpans(body);
-    const answer = await accept(
-      spans,
-      ({ start, end }) => {
-        try {
-          return traceFromRead(readTrace(body, start, end));
-        } catch (error) {
-          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
-        }
-      },
-      request.headers.get(BATCH_ID_HEADER),
+    const answer = await submitDirect(
+      request,
+      (body) => body,
+      accept,
+      authorized,
+      stats,
     );
-    return new Response(
-      toBinary(
-        SubmitTracesResponseSchema,
-        create(SubmitTracesResponseSchema, answer),
-      ) as Uint8Array<ArrayBuffer>,
-      { status: 200, headers: { "content-type": "application/proto" } },
-    );
+    return new Response(answer as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: { "content-type": "application/proto" },
+    });
   } catch (error) {
     const connectError = ConnectError.from(error);
     return new Response(
@@ -496,66 +533,28 @@ async function submitGrpcWebProto(
   stats: AgentStats,
 ): Promise<Response> {
   const trailer = new Headers();
-  const parts: Uint8Array[] = [];
+  const envelopes: EnvelopedMessage[] = [];
   try {
-    if (
-      authorized !== undefined &&
-      !(await authorized(request.headers.get("authorization")))
-    ) {
-      stats.unauthenticated++;
-      throw new ConnectError(
-        "missing or wrong bearer token",
-        Code.Unauthenticated,
-      );
-    }
-    const body = new Uint8Array(await request.arrayBuffer());
-    const message = onlyEnvelope(body);
-    const spans = traceSpans(message);
-    const answer = await accept(
-      spans,
-      ({ start, end }) => {
-        try {
-          return traceFromRead(readTrace(message, start, end));
-        } catch (error) {
-          return `not a valid pss.v1.Trace: ${messageOf(error)}`;
-        }
-      },
-      request.headers.get(BATCH_ID_HEADER),
+    const answer = await submitDirect(
+      request,
+      onlyEnvelope,
+      accept,
+      authorized,
+      stats,
     );
-    parts.push(
-      envelope(
-        0,
-        toBinary(
-          SubmitTracesResponseSchema,
-          create(SubmitTracesResponseSchema, answer),
-        ),
-      ),
-    );
+    envelopes.push({ flags: 0, data: answer });
     setTrailerStatus(trailer, undefined);
   } catch (error) {
     setTrailerStatus(trailer, ConnectError.from(error));
   }
-  parts.push(envelope(trailerFlag, trailerSerialize(trailer)));
-  const length = parts.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return new Response(out, {
-    status: 200,
-    headers: { "content-type": "application/grpc-web+proto" },
-  });
-}
-
-/** A gRPC-web envelope: a flags byte, a big-endian length, the data. */
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + data.length);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, data.length);
-  out.set(data, 5);
-  return out;
+  envelopes.push({ flags: trailerFlag, data: trailerSerialize(trailer) });
+  return new Response(
+    encodeEnvelopes(...envelopes) as Uint8Array<ArrayBuffer>,
+    {
+      status: 200,
+      headers: { "content-type": "application/grpc-web+proto" },
+    },
+  );
 }
 
 /**
@@ -801,13 +800,7 @@ function registerServices(
       }
       return accept(
         items,
-        ({ data, start }) => {
-          try {
-            return traceFromRead(readTrace(data, start, data.length));
-          } catch (error) {
-            return `not a valid pss.v1.Trace: ${messageOf(error)}`;
-          }
-        },
+        ({ data, start }) => checkedTrace(data, start, data.length),
         context.requestHeader.get(BATCH_ID_HEADER),
       );
     });
