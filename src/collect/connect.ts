@@ -34,6 +34,7 @@ import {
   errorFromJsonBytes,
   requestHeader,
 } from "@connectrpc/connect/protocol-connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import {
   headerGrpcStatus,
   requestHeader as grpcWebRequestHeader,
@@ -374,14 +375,10 @@ export class ConnectExporter implements TraceExporter {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<SubmitTracesResponse> {
-    const encoded = encodeSubmitTraces(batch);
-    const body = new Uint8Array(5 + encoded.length);
-    new DataView(body.buffer).setUint32(1, encoded.length);
-    body.set(encoded, 5);
     const response = await this.#post(
       url,
       grpcWebRequestHeader(true, this.#timeoutMs, headers, false),
-      body,
+      encodeEnvelope(0, encodeSubmitTraces(batch)),
       signal,
     );
     const { headerError } = validateResponse(
