@@ -328,6 +328,38 @@ function rowKeyOption(
   return text as RowKey;
 }
 
+/** The options of {@linkcode COMMON_OPTIONS} that mean the same to every command. */
+function commonArgs(values: Map<string, string | true>): {
+  out: string | undefined;
+  config: string | undefined;
+  maxSkipped: number;
+  workers: number | undefined;
+  color: boolean;
+  quiet: boolean;
+} {
+  return {
+    out: values.get("out") as string | undefined,
+    config: values.get("config") as string | undefined,
+    maxSkipped: numberOption(
+      values,
+      "max-skipped",
+      0,
+      1,
+      "a fraction from 0 to 1",
+    ) ?? 0.5,
+    workers: numberOption(
+      values,
+      "workers",
+      0,
+      64,
+      "an integer from 0 to 64",
+      true,
+    ),
+    color: values.has("color"),
+    quiet: values.has("quiet"),
+  };
+}
+
 function parseScore(args: readonly string[]): CliArgs {
   const { values, positionals } = parseOptions(args, SCORE_OPTIONS);
   if (values.has("help")) return { command: "help", topic: "score" };
@@ -359,8 +391,6 @@ function parseScore(args: readonly string[]): CliArgs {
     inputs: positionals,
     format: format as ReportFormat | undefined,
     groupBy,
-    out: values.get("out") as string | undefined,
-    config: values.get("config") as string | undefined,
     failUnder: numberOption(
       values,
       "fail-under",
@@ -368,23 +398,7 @@ function parseScore(args: readonly string[]): CliArgs {
       100,
       "a number from 0 to 100",
     ),
-    maxSkipped: numberOption(
-      values,
-      "max-skipped",
-      0,
-      1,
-      "a fraction from 0 to 1",
-    ) ?? 0.5,
-    workers: numberOption(
-      values,
-      "workers",
-      0,
-      64,
-      "an integer from 0 to 64",
-      true,
-    ),
-    color: values.has("color"),
-    quiet: values.has("quiet"),
+    ...commonArgs(values),
   };
 }
 
@@ -420,25 +434,7 @@ function parseCompare(args: readonly string[]): CliArgs {
       "a positive integer",
       true,
     ) ?? 30,
-    out: values.get("out") as string | undefined,
-    config: values.get("config") as string | undefined,
-    maxSkipped: numberOption(
-      values,
-      "max-skipped",
-      0,
-      1,
-      "a fraction from 0 to 1",
-    ) ?? 0.5,
-    workers: numberOption(
-      values,
-      "workers",
-      0,
-      64,
-      "an integer from 0 to 64",
-      true,
-    ),
-    color: values.has("color"),
-    quiet: values.has("quiet"),
+    ...commonArgs(values),
   };
 }
 
