@@ -43,13 +43,24 @@ export interface SplitLinesOptions {
   maxLineLength?: number;
 }
 
-function checkedMaxLineLength(options: SplitLinesOptions): number {
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+/** The longest line or entry the readers keep, by default: 16 Mi characters. */
+export const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * A reader's `maxLineLength` option, checked, or the default.
+ *
+ * @throws {PssConfigError} When it is not a positive integer.
+ */
+export function checkedMaxLineLength(
+  owner: string,
+  value: number | undefined,
+): number {
+  const maxLineLength = value ?? DEFAULT_MAX_LINE_LENGTH;
   if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
     throw new PssConfigError(
       "maxLineLength",
       maxLineLength,
-      "splitLines' 'maxLineLength' must be a positive integer",
+      `${owner}' 'maxLineLength' must be a positive integer`,
     );
   }
   return maxLineLength;
@@ -79,7 +90,12 @@ export function splitLines(
   chunks: AsyncIterable<Uint8Array | string>,
   options: SplitLinesOptions = {},
 ): AsyncGenerator<Line> {
-  return flatten(splitBatches(chunks, checkedMaxLineLength(options)));
+  return flatten(
+    splitBatches(
+      chunks,
+      checkedMaxLineLength("splitLines", options.maxLineLength),
+    ),
+  );
 }
 
 /**
@@ -104,7 +120,10 @@ export function splitLineBatches(
   chunks: AsyncIterable<Uint8Array | string>,
   options: SplitLinesOptions = {},
 ): AsyncGenerator<LineBatch> {
-  return splitBatches(chunks, checkedMaxLineLength(options));
+  return splitBatches(
+    chunks,
+    checkedMaxLineLength("splitLines", options.maxLineLength),
+  );
 }
 
 async function* flatten(

@@ -7,7 +7,7 @@
 
 import { parseWireNumber, type Trace, traceFromJson } from "../trace.ts";
 import type { Collector } from "./collector.ts";
-import { splitLineBatches } from "./lines.ts";
+import { DEFAULT_MAX_LINE_LENGTH, splitLineBatches } from "./lines.ts";
 import { JsonElementSplitter } from "./json_elements.ts";
 import { PssConfigError } from "../score/config.ts";
 import { fileSystem } from "../runtime/fs.ts";
@@ -219,7 +219,7 @@ export function readTraces(
   source: TraceInput,
   options: ReadTracesOptions = {},
 ): TraceReader {
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const chunkBytes = options.chunkBytes ?? 65536;
   for (
     const [field, value] of [["maxLineLength", maxLineLength], [
@@ -417,7 +417,7 @@ export async function* readNdjsonEntries(
   path: string | URL,
   options: ReadNdjsonEntriesOptions = {},
 ): AsyncGenerator<RawEntry> {
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const chunks = readFileChunks(path, { chunkBytes: options.chunkBytes });
   const reason = `line longer than ${maxLineLength} characters`;
   for await (
@@ -629,7 +629,7 @@ export async function* readEntryBatches(
   bytes: AsyncIterable<Uint8Array>,
   options: ReadEntryBatchesOptions = {},
 ): AsyncGenerator<EntryBatch> {
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
+  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const iterator = bytes[Symbol.asyncIterator]();
   let first = await iterator.next();
   while (!first.done && first.value.length === 0) first = await iterator.next();

@@ -18,6 +18,7 @@ import {
   type TraceSource,
 } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkedMaxLineLength } from "./lines.ts";
 import {
   type ChunkLog,
   groupOf,
@@ -157,14 +158,10 @@ export async function scanTraces(
       "scanTraces' 'groupBy' must be name, module, host or pid",
     );
   }
-  const maxLineLength = options.maxLineLength ?? 16 * 1024 * 1024;
-  if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
-    throw new PssConfigError(
-      "maxLineLength",
-      maxLineLength,
-      "scanTraces' 'maxLineLength' must be a positive integer",
-    );
-  }
+  const maxLineLength = checkedMaxLineLength(
+    "scanTraces",
+    options.maxLineLength,
+  );
   const requested = options.workers;
   if (
     requested !== undefined &&
