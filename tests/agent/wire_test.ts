@@ -85,12 +85,15 @@ function randomTrace(next: () => number, i: number): Trace {
   return trace as unknown as Trace;
 }
 
-/** Every trace of an encoded request, read with the hand-written codec. */
-function readAll(bytes: Uint8Array): ReturnType<typeof readTrace>[] {
-  const out: ReturnType<typeof readTrace>[] = [];
+/**
+ * Where each trace of an encoded request is (`[start, end)`), checking
+ * that every field is field 1 and that the traces fill the bytes.
+ */
+function traceSpans(bytes: Uint8Array): [number, number][] {
+  const spans: [number, number][] = [];
   let pos = 0;
   while (pos < bytes.length) {
-    pos++; // the tag of field 1
+    assert.equal(bytes[pos++], 0x0a); // the tag of field 1
     let length = 0;
     let shift = 0;
     while (true) {
@@ -99,10 +102,16 @@ function readAll(bytes: Uint8Array): ReturnType<typeof readTrace>[] {
       shift += 7;
       if (!(byte & 0x80)) break;
     }
-    out.push(readTrace(bytes, pos, pos + length));
+    spans.push([pos, pos + length]);
     pos += length;
   }
-  return out;
+  assert.equal(pos, bytes.length);
+  return spans;
+}
+
+/** Every trace of an encoded request, read with the hand-written codec. */
+function readAll(bytes: Uint8Array): ReturnType<typeof readTrace>[] {
+  return traceSpans(bytes).map(([start, end]) => readTrace(bytes, start, end));
 }
 
 describe("hand-written trace codec", () => {
@@ -120,19 +129,11 @@ describe("hand-written trace codec", () => {
   test("readTrace reads what protobuf-es reads", () => {
     const bytes = encodeSubmitTraces(traces);
     const decoded = fromBinary(SubmitTracesRequestSchema, bytes).traces;
-    let pos = 0;
-    for (let i = 0; i < traces.length; i++) {
-      assert.equal(bytes[pos++], 0x0a);
-      let length = 0;
-      let shift = 0;
-      while (true) {
-        const byte = bytes[pos++];
-        length += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-        if (!(byte & 0x80)) break;
-      }
+    const spans = traceSpans(bytes);
+    assert.equal(spans.length, traces.length);
+    for (const [i, [start, end]] of spans.entries()) {
       const { $typeName: _, ...expected } = decoded[i];
-      const read = readTrace(bytes, pos, pos + length);
+      const read = readTrace(bytes, start, end);
       const present = Object.fromEntries(
         Object.entries(read).filter(([, value]) => value !== undefined),
       );
@@ -144,9 +145,7 @@ describe("hand-written trace codec", () => {
           ? rest
           : { ...rest, metadata: { ...metadata } },
       );
-      pos += length;
     }
-    assert.equal(pos, bytes.length);
   });
 
   test("traceFromRead, which converts in place, makes what traceFromMessage makes, refusals included", () => {
@@ -172,20 +171,12 @@ describe("hand-written trace codec", () => {
       metadata: JSON.parse('{"__proto__": {"polluted": true}, "k": "v"}'),
     });
     const bytes = encodeSubmitTraces(batch);
-    let pos = 0;
+    const spans = traceSpans(bytes);
+    assert.equal(spans.length, batch.length);
     let inPlace = 0;
-    for (let i = 0; i < batch.length; i++) {
-      pos++; // the tag of field 1
-      let length = 0;
-      let shift = 0;
-      while (true) {
-        const byte = bytes[pos++];
-        length += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-        if (!(byte & 0x80)) break;
-      }
-      const fields = readTrace(bytes, pos, pos + length);
-      const copied = traceFromMessage(readTrace(bytes, pos, pos + length));
+    for (const [i, [start, end]] of spans.entries()) {
+      const fields = readTrace(bytes, start, end);
+      const copied = traceFromMessage(readTrace(bytes, start, end));
       const made = traceFromRead(fields);
       assert.deepEqual(made, copied, `trace ${i}`);
       if (made === fields) inPlace++;
@@ -199,9 +190,7 @@ describe("hand-written trace codec", () => {
           );
         }
       }
-      pos += length;
     }
-    assert.equal(pos, bytes.length);
     assert.ok(inPlace > 1000, `only ${inPlace} converted in place`);
     assert.equal(({} as { polluted?: boolean }).polluted, undefined);
   });
