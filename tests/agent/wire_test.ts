@@ -6,6 +6,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { random } from "../fixtures/random.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   SubmitTracesRequestSchema,
@@ -20,16 +21,6 @@ import { traceFromMessage, traceFromRead } from "../../src/agent/_decode.ts";
 import { MemoryCollector } from "../../src/collect/memory.ts";
 import { serveAgent } from "../../src/agent/mod.ts";
 import type { Trace } from "../../src/trace.ts";
-
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomTrace(next: () => number, i: number): Trace {
   const pick = <T>(values: T[]): T =>

@@ -10,24 +10,13 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { random } from "../fixtures/random.ts";
 import { gzipSync } from "node:zlib";
 import { writeFileSync } from "node:fs";
 import { scanTraces } from "../../src/collect/scan.ts";
 import type { GroupBy } from "../../src/collect/scan.ts";
 import { PssAccumulator } from "../../src/score/accumulator.ts";
 import { startRuntime, tempDir } from "../fixtures/spawn.ts";
-
-/** A deterministic pseudo-random source. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Lines of every kind the reader meets, mixed at random. */
 function mixedLines(count: number, seed: number): string[] {
