@@ -174,24 +174,16 @@ export class OpLog implements ScanTarget {
 
   /** Records one line's op. */
   op(op: number): void {
-    if (this.lines === this.ops.length) {
-      const grown = new Uint8Array(this.ops.length * 2);
-      grown.set(this.ops);
-      this.ops = grown;
-    }
+    if (this.lines === this.ops.length) this.ops = doubled(this.ops);
     this.ops[this.lines++] = op;
   }
 
   #room(numbers: number, refs: number): void {
     if (this.#numberCount + numbers > this.numbers.length) {
-      const grown = new Float64Array(this.numbers.length * 2);
-      grown.set(this.numbers);
-      this.numbers = grown;
+      this.numbers = doubled(this.numbers);
     }
     if (this.#refCount + refs > this.refs.length) {
-      const grown = new Int32Array(this.refs.length * 2);
-      grown.set(this.refs);
-      this.refs = grown;
+      this.refs = doubled(this.refs);
     }
   }
 
@@ -254,6 +246,17 @@ export class OpLog implements ScanTarget {
       texts: this.texts,
     };
   }
+}
+
+/** `array` copied into one twice as long. */
+function doubled<T extends Uint8Array | Int32Array | Float64Array>(
+  array: T,
+): T {
+  const grown = new (array.constructor as new (length: number) => T)(
+    array.length * 2,
+  );
+  grown.set(array);
+  return grown;
 }
 
 const CR = 13;

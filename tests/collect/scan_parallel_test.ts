@@ -166,6 +166,27 @@ describe("scanTraces with workers", () => {
     }
   });
 
+  test("short lines, tens of thousands to a chunk, give the same result", async () => {
+    const dir = await tempDir();
+    const path = `${dir}/short.ndjson`;
+    const next = random(21);
+    const lines: string[] = [];
+    for (let i = 0; i < 60_000; i++) {
+      lines.push(
+        next() < 0.9
+          ? `{"duration":${Math.round(next() * 1e6) / 1e6},"branch_tag":"t${
+            i % 3
+          }"}`
+          : `{"system_metric":true,"metadata":{"lag":${next() / 100}}}`,
+      );
+    }
+    writeFileSync(path, lines.join("\n") + "\n");
+    const serial = await scan(path, 0, "name");
+    const parallel = await scan(path, 1, "name");
+    assert.equal(parallel.stats.workers, 1);
+    assertSame(parallel, serial, "short lines");
+  });
+
   test("a last line without newline that is too long, and a file of one line", async () => {
     const dir = await tempDir();
     for (
