@@ -46,6 +46,11 @@ export interface SplitLinesOptions {
 /** The longest line or entry the readers keep, by default: 16 Mi characters. */
 export const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
 
+/** Why a line longer than `maxLineLength` characters was skipped. */
+export function lineTooLong(maxLineLength: number): string {
+  return `line longer than ${maxLineLength} characters`;
+}
+
 /**
  * A reader's `maxLineLength` option, checked, or the default.
  *

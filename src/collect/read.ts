@@ -7,7 +7,11 @@
 
 import { parseWireNumber, type Trace, traceFromJson } from "../trace.ts";
 import type { Collector } from "./collector.ts";
-import { DEFAULT_MAX_LINE_LENGTH, splitLineBatches } from "./lines.ts";
+import {
+  DEFAULT_MAX_LINE_LENGTH,
+  lineTooLong,
+  splitLineBatches,
+} from "./lines.ts";
 import { JsonElementSplitter } from "./json_elements.ts";
 import { PssConfigError } from "../score/config.ts";
 import { fileSystem } from "../runtime/fs.ts";
@@ -419,7 +423,7 @@ export async function* readNdjsonEntries(
 ): AsyncGenerator<RawEntry> {
   const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const chunks = readFileChunks(path, { chunkBytes: options.chunkBytes });
-  const reason = `line longer than ${maxLineLength} characters`;
+  const reason = lineTooLong(maxLineLength);
   for await (
     const { lines, first, cut } of splitLineBatches(chunks, { maxLineLength })
   ) {
@@ -698,7 +702,7 @@ export async function* readEntryBatches(
     const lines = splitLineBatches(prependAll(seen, restText), {
       maxLineLength,
     });
-    const reason = `line longer than ${maxLineLength} characters`;
+    const reason = lineTooLong(maxLineLength);
     for await (const { lines: texts, first, cut } of lines) {
       yield { texts, first, unit: "line", cut, cutReason: reason };
     }

@@ -18,7 +18,7 @@ import {
   type TraceSource,
 } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
-import { checkedMaxLineLength } from "./lines.ts";
+import { checkedMaxLineLength, lineTooLong } from "./lines.ts";
 import {
   type ChunkLog,
   groupOf,
@@ -226,11 +226,6 @@ export async function scanTraces(
 class Sink {
   readonly #accumulator: PssAccumulator;
   readonly #groupKey: string;
-
-  /** The wire field that keys groups; `""` for none. */
-  get groupKey(): string {
-    return this.#groupKey;
-  }
   readonly #stats: ScanStats;
   readonly #onSkip: ((position: string, reason: string) => void) | undefined;
 
@@ -245,6 +240,11 @@ class Sink {
     this.#groupKey = accumulator.grouped ? groupBy : "";
     this.#stats = stats;
     this.#onSkip = onSkip;
+  }
+
+  /** The wire field that keys groups; `""` for none. */
+  get groupKey(): string {
+    return this.#groupKey;
   }
 
   batch({ texts, first, unit, cut, cutReason }: EntryBatch): void {
@@ -440,7 +440,7 @@ async function readInParallel(
   };
   if (head.done || !parallelFormat(head.value)) return rest();
   const maxLineLength = options.maxLineLength;
-  const cutReason = `line longer than ${maxLineLength} characters`;
+  const cutReason = lineTooLong(maxLineLength);
   pool = await startPool({
     workers,
     chunkBytes,
