@@ -135,9 +135,6 @@ export type {
 export { renderReportText } from "./src/report/text.ts";
 export type { TextReportOptions } from "./src/report/text.ts";
 export { renderReportJson } from "./src/report/json.ts";
-export type {
-  JsonReportOptions,
-  ReportToJsonOptions,
-} from "./src/report/json.ts";
+export type { JsonReportOptions } from "./src/report/json.ts";
 export { renderReportHtml } from "./src/report/html.ts";
 export type { HtmlReportOptions } from "./src/report/html.ts";

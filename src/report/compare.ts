@@ -17,13 +17,15 @@ import { PssConfigError } from "../score/config.ts";
  * @example
  * ```ts
  * import { compareReports, type RowChange } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const base = { pss: 90, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 1, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 50, systemTraceCount: 0, skippedCount: 0 };
  * const head = { ...base, pss: 80 };
  * const change: RowChange = compareReports(
  *   { report: base, rows: [{ name: "op", report: base }] },
  *   { report: head, rows: [{ name: "op", report: head }] },
  * ).rows[0];
- * console.log(change.name, change.delta?.pss); // op -10
+ * assert.equal(change.name, "op");
+ * assert.equal(change.delta?.pss, -10);
  * ```
  */
 export interface RowChange {
@@ -44,9 +46,15 @@ export interface RowChange {
  *
  * @example
  * ```ts
- * import type { ScoreDelta } from "@pss/pss/report";
- * const delta: ScoreDelta = { pss: -3, breakdown: { timingStability: -0.1, memoryStability: 0, errorVolatility: 0, branchingEntropy: 0, concurrencyChaos: 0 } };
- * console.log(delta.pss); // -3
+ * import { computePss } from "@pss/pss";
+ * import { compareReports, type ScoreDelta } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
+ * const base = computePss([{ name: "op", duration: 0.1 }]);
+ * const head = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
+ * const delta: ScoreDelta = compareReports({ report: base, rows: [] }, { report: head, rows: [] }).delta;
+ * assert.ok(delta.pss < 0);
+ * assert.ok(delta.breakdown.errorVolatility < 0);
+ * assert.equal(delta.breakdown.timingStability, 0);
  * ```
  */
 export interface ScoreDelta {
@@ -63,9 +71,10 @@ export interface ScoreDelta {
  * ```ts
  * import { computePss, computePssByName, type Trace } from "@pss/pss";
  * import type { ComparedSide } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const traces: Trace[] = [{ name: "op", duration: 0.1 }];
  * const side: ComparedSide = { report: computePss(traces), rows: computePssByName(traces) };
- * console.log(side.rows.length); // 1
+ * assert.equal(side.rows.length, 1);
  * ```
  */
 export interface ComparedSide {
@@ -80,9 +89,13 @@ export interface ComparedSide {
  *
  * @example
  * ```ts
- * import type { CompareOptions } from "@pss/pss/report";
+ * import { computePss } from "@pss/pss";
+ * import { compareReports, type CompareOptions } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const options: CompareOptions = { maxDrop: 5, minTraces: 30 };
- * console.log(options);
+ * const report = computePss([{ name: "op", duration: 0.1 }]);
+ * const result = compareReports({ report, rows: [] }, { report, rows: [] }, options);
+ * assert.equal(result.failed, false);
  * ```
  */
 export interface CompareOptions {
@@ -107,10 +120,12 @@ export interface CompareOptions {
  * ```ts
  * import { type Comparison, compareReports } from "@pss/pss/report";
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const base = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1 }]);
  * const head = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.3, error: true }]);
  * const result: Comparison = compareReports({ report: base, rows: [] }, { report: head, rows: [] }, { maxDrop: 5 });
- * console.log(result.delta.pss < 0, result.failed); // true true
+ * assert.ok(result.delta.pss < 0);
+ * assert.equal(result.failed, true);
  * ```
  */
 export interface Comparison {
@@ -159,11 +174,13 @@ function deltaOf(base: PssReport, head: PssReport): ScoreDelta {
  * ```ts
  * import { compareReports } from "@pss/pss/report";
  * import { computePss, computePssByName, type Trace } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const before: Trace[] = [{ name: "db", duration: 0.01 }, { name: "db", duration: 0.01 }];
  * const after: Trace[] = [{ name: "db", duration: 0.01 }, { name: "db", duration: 0.09, error: true }];
  * const side = (traces: Trace[]) => ({ report: computePss(traces), rows: computePssByName(traces) });
  * const result = compareReports(side(before), side(after), { maxDrop: 5, minTraces: 1 });
- * console.log(result.failed, result.rows[0].name); // true db
+ * assert.equal(result.failed, true);
+ * assert.equal(result.rows[0].name, "db");
  * ```
  */
 export function compareReports(
@@ -251,8 +268,10 @@ function signed(value: number, digits: number): string {
  * ```ts
  * import { compareReports, renderComparisonText } from "@pss/pss/report";
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
- * console.log(renderComparisonText(compareReports({ report, rows: [] }, { report, rows: [] })));
+ * const text = renderComparisonText(compareReports({ report, rows: [] }, { report, rows: [] }));
+ * assert.match(text, /PSS/);
  * ```
  */
 export function renderComparisonText(
@@ -371,9 +390,10 @@ export function renderComparisonText(
  * ```ts
  * import { comparisonToJson, compareReports } from "@pss/pss/report";
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * const json = comparisonToJson(compareReports({ report, rows: [] }, { report, rows: [] }));
- * console.log(json.delta.pss); // 0
+ * assert.equal(json.delta.pss, 0);
  * ```
  */
 export function comparisonToJson(comparison: Comparison): ComparisonJson {
@@ -405,9 +425,10 @@ export function comparisonToJson(comparison: Comparison): ComparisonJson {
  * ```ts
  * import { type ComparisonJson, comparisonToJson, compareReports } from "@pss/pss/report";
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([{ name: "op", duration: 0.1 }]);
  * const json: ComparisonJson = comparisonToJson(compareReports({ report, rows: [] }, { report, rows: [] }));
- * console.log(json.gate.failed); // false
+ * assert.equal(json.gate.failed, false);
  * ```
  */
 export interface ComparisonJson {
@@ -439,9 +460,13 @@ export interface ComparisonJson {
  *
  * @example
  * ```ts
- * import type { ComparisonSideJson } from "@pss/pss/report";
- * const side: ComparisonSideJson = { pss: 90, breakdown: { timing_stability: 0.9 }, traces: 10 };
- * console.log(side.pss); // 90
+ * import { computePss } from "@pss/pss";
+ * import { compareReports, comparisonToJson, type ComparisonSideJson } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
+ * const report = computePss([{ name: "op", duration: 0.1 }]);
+ * const head: ComparisonSideJson = comparisonToJson(compareReports({ report, rows: [] }, { report, rows: [] })).head;
+ * assert.equal(head.pss, 100);
+ * assert.equal(head.breakdown.timing_stability, 1);
  * ```
  */
 export interface ComparisonSideJson {
@@ -458,9 +483,14 @@ export interface ComparisonSideJson {
  *
  * @example
  * ```ts
- * import type { ComparisonDeltaJson } from "@pss/pss/report";
- * const delta: ComparisonDeltaJson = { pss: -4, breakdown: { timing_stability: -0.1 } };
- * console.log(delta.pss); // -4
+ * import { computePss } from "@pss/pss";
+ * import { compareReports, comparisonToJson, type ComparisonDeltaJson } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
+ * const base = computePss([{ name: "op", duration: 0.1 }]);
+ * const head = computePss([{ name: "op", duration: 0.1 }, { name: "op", duration: 0.1, error: true }]);
+ * const delta: ComparisonDeltaJson = comparisonToJson(compareReports({ report: base, rows: [] }, { report: head, rows: [] })).delta;
+ * assert.ok(delta.pss < 0);
+ * assert.ok(delta.breakdown.error_volatility < 0);
  * ```
  */
 export interface ComparisonDeltaJson {

@@ -23,9 +23,11 @@ import { PssConfigError } from "../score/config.ts";
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { type Verdict, verdictOf } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const none: Verdict = verdictOf(computePss([]));
  * const one: Verdict = verdictOf(computePss([{ name: "op", duration: 0.1 }]));
- * console.log(none, one); // no-data excellent
+ * assert.equal(none, "no-data");
+ * assert.equal(one, "excellent");
  * ```
  */
 export type Verdict = "excellent" | "good" | "fair" | "unstable" | "no-data";
@@ -36,8 +38,9 @@ export type Verdict = "excellent" | "good" | "fair" | "unstable" | "no-data";
  * @example
  * ```ts
  * import { pillarSeverity, type Severity } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const severity: Severity | undefined = pillarSeverity("memoryStability", 0.5);
- * console.log(severity); // critical
+ * assert.equal(severity, "critical");
  * ```
  */
 export type Severity = "warning" | "critical";
@@ -48,9 +51,10 @@ export type Severity = "warning" | "critical";
  * @example
  * ```ts
  * import { type PillarThresholds, pillarSeverity } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const lenient: PillarThresholds = { warning: 0.7, critical: 0.4 };
- * console.log(pillarSeverity("timingStability", 0.8)); // warning
- * console.log(pillarSeverity("timingStability", 0.8, { thresholds: { timingStability: lenient } })); // undefined
+ * assert.equal(pillarSeverity("timingStability", 0.8), "warning");
+ * assert.equal(pillarSeverity("timingStability", 0.8, { thresholds: { timingStability: lenient } }), undefined);
  * ```
  */
 export interface PillarThresholds {
@@ -68,7 +72,8 @@ export interface PillarThresholds {
  * @example
  * ```ts
  * import { DEFAULT_DIAGNOSIS_THRESHOLDS } from "@pss/pss/report";
- * console.log(DEFAULT_DIAGNOSIS_THRESHOLDS.errorVolatility.critical); // 0.7
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_DIAGNOSIS_THRESHOLDS.errorVolatility.critical, 0.7);
  * ```
  */
 export const DEFAULT_DIAGNOSIS_THRESHOLDS: Readonly<
@@ -87,9 +92,10 @@ export const DEFAULT_DIAGNOSIS_THRESHOLDS: Readonly<
  * @example
  * ```ts
  * import { diagnoseReport, type PillarFinding } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const findings: PillarFinding[] = diagnoseReport({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).findings;
- * console.log(findings[0].label, findings[0].value, findings[0].severity); // Error Volatility 0.18 critical
- * console.log(findings[0].causes);
+ * assert.deepEqual([findings[0].label, findings[0].value, findings[0].severity], ["Error Volatility", 0.18, "critical"]);
+ * assert.equal(typeof findings[0].causes, "string");
  * ```
  */
 export interface PillarFinding {
@@ -114,9 +120,11 @@ export interface PillarFinding {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { type Diagnosis, diagnoseReport } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const diagnosis: Diagnosis = diagnoseReport(computePss([{ name: "op", duration: 0.1 }]));
- * console.log(diagnosis.verdict, diagnosis.findings.length); // excellent 0
- * console.log(diagnosis.headline); // Excellent: the program is stable under this workload.
+ * assert.equal(diagnosis.verdict, "excellent");
+ * assert.equal(diagnosis.findings.length, 0);
+ * assert.equal(diagnosis.headline, "Excellent: the program is stable under this workload.");
  * ```
  */
 export interface Diagnosis {
@@ -137,10 +145,11 @@ export interface Diagnosis {
  * ```ts
  * import { type PssReport } from "@pss/pss";
  * import { diagnoseReport, type DiagnoseOptions } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const report: PssReport = { pss: 99, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.95, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 };
  * const strict: DiagnoseOptions = { thresholds: { errorVolatility: { warning: 0.99, critical: 0.9 } } };
- * console.log(diagnoseReport(report).findings.length); // 0
- * console.log(diagnoseReport(report, strict).findings[0].severity); // warning
+ * assert.equal(diagnoseReport(report).findings.length, 0);
+ * assert.equal(diagnoseReport(report, strict).findings[0].severity, "warning");
  * ```
  */
 export interface DiagnoseOptions {
@@ -208,13 +217,15 @@ const HEADLINES: Readonly<Record<Verdict, string>> = {
  * @example
  * ```ts
  * import { verdictOf } from "@pss/pss/report";
- * console.log(verdictOf({
+ * import assert from "node:assert/strict";
+ * const verdict = verdictOf({
  *   pss: 80,
  *   breakdown: { timingStability: 0.6, memoryStability: 1, errorVolatility: 1, branchingEntropy: 1, concurrencyChaos: 1 },
  *   traceCount: 10,
  *   systemTraceCount: 0,
  *   skippedCount: 0,
- * })); // "good"
+ * });
+ * assert.equal(verdict, "good");
  * ```
  */
 export function verdictOf(report: PssReport): Verdict {
@@ -235,8 +246,9 @@ export function verdictOf(report: PssReport): Verdict {
  * @example
  * ```ts
  * import { isEmptyReport } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const breakdown = { timingStability: 0, memoryStability: 0, errorVolatility: 0, branchingEntropy: 0, concurrencyChaos: 0 };
- * console.log(isEmptyReport({ pss: 0, breakdown, traceCount: 0, systemTraceCount: 0, skippedCount: 3 })); // true
+ * assert.ok(isEmptyReport({ pss: 0, breakdown, traceCount: 0, systemTraceCount: 0, skippedCount: 3 }));
  * ```
  */
 export function isEmptyReport(report: PssReport): boolean {
@@ -258,6 +270,7 @@ export function isEmptyReport(report: PssReport): boolean {
  * @example
  * ```ts
  * import { diagnoseReport } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const diagnosis = diagnoseReport({
  *   pss: 78,
  *   breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 },
@@ -265,7 +278,8 @@ export function isEmptyReport(report: PssReport): boolean {
  *   systemTraceCount: 0,
  *   skippedCount: 0,
  * });
- * console.log(diagnosis.findings[0].pillar, diagnosis.findings[0].severity); // errorVolatility critical
+ * assert.equal(diagnosis.findings[0].pillar, "errorVolatility");
+ * assert.equal(diagnosis.findings[0].severity, "critical");
  * ```
  */
 export function diagnoseReport(
@@ -317,9 +331,10 @@ export function diagnoseReport(
  * @example
  * ```ts
  * import { pillarSeverity } from "@pss/pss/report";
- * console.log(pillarSeverity("errorVolatility", 0.8)); // "warning"
- * console.log(pillarSeverity("timingStability", 0.8)); // "warning"
- * console.log(pillarSeverity("timingStability", 0.95)); // undefined
+ * import assert from "node:assert/strict";
+ * assert.equal(pillarSeverity("errorVolatility", 0.8), "warning");
+ * assert.equal(pillarSeverity("timingStability", 0.8), "warning");
+ * assert.equal(pillarSeverity("timingStability", 0.95), undefined);
  * ```
  */
 export function pillarSeverity(
@@ -380,11 +395,13 @@ function severityRank(severity: Severity): number {
  * ```ts
  * import { computePss } from "@pss/pss";
  * import { rankByName, type ReportsByName } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const cache = computePss([{ name: "cache", duration: 0.001 }]);
  * const db = computePss([{ name: "db", duration: 0.1 }, { name: "db", duration: 0.1, error: true }]);
  * const asMap: ReportsByName = new Map([["cache", cache], ["db", db]]);
  * const asObject: ReportsByName = { cache, db };
- * console.log(rankByName(asMap)[0].name, rankByName(asObject)[0].name); // db db
+ * assert.equal(rankByName(asMap)[0].name, "db");
+ * assert.equal(rankByName(asObject)[0].name, "db");
  * ```
  */
 export type ReportsByName =
@@ -403,13 +420,14 @@ export type ReportsByName =
  * ```ts
  * import { computePssByName } from "@pss/pss";
  * import { rankByName } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const rows = computePssByName([
  *   { name: "steady", duration: 0.1 },
  *   { name: "steady", duration: 0.1 },
  *   { name: "flaky", duration: 0.1, error: true },
  *   { name: "flaky", duration: 0.3, error: true },
  * ]);
- * console.log(rankByName(rows).map((r) => r.name)); // ["flaky", "steady"]
+ * assert.deepEqual(rankByName(rows).map((r) => r.name), ["flaky", "steady"]);
  * ```
  */
 export function rankByName(byName: ReportsByName): NamedPssReport[] {
@@ -456,7 +474,9 @@ function pillarSum(report: PssReport): number {
  * @example
  * ```ts
  * import { formatPillar } from "@pss/pss/report";
- * console.log(formatPillar(0.125), formatPillar(1)); // 0.12 1.00
+ * import assert from "node:assert/strict";
+ * assert.equal(formatPillar(0.125), "0.12");
+ * assert.equal(formatPillar(1), "1.00");
  * ```
  */
 export function formatPillar(value: number): string {

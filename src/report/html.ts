@@ -33,10 +33,11 @@ import {
  * @example
  * ```ts
  * import { computePss, computePssByName, type HtmlReportOptions, renderReportHtml } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.3 }];
  * const options: HtmlReportOptions = { title: "Nightly load test", subtitle: "traces.ndjson", byName: computePssByName(traces) };
  * const html = renderReportHtml(computePss(traces), options);
- * console.log(html.includes("<title>Nightly load test</title>")); // true
+ * assert.ok(html.includes("<title>Nightly load test</title>"));
  * ```
  */
 export interface HtmlReportOptions {
@@ -83,9 +84,9 @@ export interface HtmlReportOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeHtml } from "./html.ts";
- * console.log(escapeHtml(`<script>alert("x")</script>`));
- * // &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;
+ * assert.equal(escapeHtml(`<script>alert("x")</script>`), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
  * ```
  */
 export function escapeHtml(text: string): string {
@@ -186,10 +187,12 @@ for (const table of document.querySelectorAll("table.sortable")) {
  * @example
  * ```ts
  * import { computePss, renderReportHtml } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const html = renderReportHtml(computePss([{ name: "op", duration: 0.1 }]), {
  *   subtitle: "traces.ndjson",
  * });
- * console.log(html.startsWith("<!DOCTYPE html>")); // true
+ * assert.ok(html.startsWith("<!DOCTYPE html>"));
+ * assert.ok(html.includes("traces.ndjson"));
  * ```
  */
 export function renderReportHtml(

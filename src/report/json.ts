@@ -54,11 +54,12 @@ import {
  *
  * @example
  * ```ts
- * import { computePss } from "@pss/pss";
+ * import { computePss, renderReportJson } from "@pss/pss";
  * import { type BreakdownJson } from "@pss/pss/report";
- * import { reportToJson } from "./json.ts";
- * const breakdown: BreakdownJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).breakdown;
- * for (const [pillar, value] of Object.entries(breakdown)) console.log(pillar, value); // timing_stability 1, memory_stability 1, …
+ * import assert from "node:assert/strict";
+ * const breakdown: BreakdownJson = JSON.parse(renderReportJson(computePss([{ name: "op", duration: 0.1 }]))).breakdown;
+ * assert.deepEqual(Object.keys(breakdown), ["timing_stability", "memory_stability", "error_volatility", "branching_entropy", "concurrency_chaos"]);
+ * assert.equal(breakdown.timing_stability, 1);
  * ```
  */
 export type BreakdownJson = PypssReportJson["breakdown"];
@@ -68,11 +69,11 @@ export type BreakdownJson = PypssReportJson["breakdown"];
  *
  * @example
  * ```ts
- * import { computePss } from "@pss/pss";
+ * import { computePss, renderReportJson } from "@pss/pss";
  * import { type CountsJson } from "@pss/pss/report";
- * import { reportToJson } from "./json.ts";
- * const counts: CountsJson = reportToJson(computePss([{ name: "op", duration: 0.1 }])).counts;
- * console.log(counts); // { traces: 1, system_traces: 0, skipped: 0 }
+ * import assert from "node:assert/strict";
+ * const counts: CountsJson = JSON.parse(renderReportJson(computePss([{ name: "op", duration: 0.1 }]))).counts;
+ * assert.deepEqual(counts, { traces: 1, system_traces: 0, skipped: 0 });
  * ```
  */
 export interface CountsJson {
@@ -89,10 +90,12 @@ export interface CountsJson {
  *
  * @example
  * ```ts
+ * import { renderReportJson } from "@pss/pss";
  * import { type FindingJson } from "@pss/pss/report";
- * import { reportToJson } from "./json.ts";
- * const findings: FindingJson[] = reportToJson({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 }).diagnosis.findings;
- * for (const f of findings) console.log(f.pillar, f.value, f.severity); // error_volatility 0.18 critical
+ * import assert from "node:assert/strict";
+ * const text = renderReportJson({ pss: 78, breakdown: { timingStability: 1, memoryStability: 1, errorVolatility: 0.18, branchingEntropy: 1, concurrencyChaos: 1 }, traceCount: 100, systemTraceCount: 0, skippedCount: 0 });
+ * const findings: FindingJson[] = JSON.parse(text).diagnosis.findings;
+ * assert.deepEqual(findings.map((f) => [f.pillar, f.value, f.severity]), [["error_volatility", 0.18, "critical"]]);
  * ```
  */
 export interface FindingJson {
@@ -115,13 +118,13 @@ export interface FindingJson {
  *
  * @example
  * ```ts
- * import { computePss, computePssByName } from "@pss/pss";
+ * import { computePss, computePssByName, renderReportJson } from "@pss/pss";
  * import { type NamedReportJson } from "@pss/pss/report";
- * import { reportToJson } from "./json.ts";
+ * import assert from "node:assert/strict";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1, error: true }];
- * const json = reportToJson(computePss(traces), { byName: computePssByName(traces) });
- * const rows: NamedReportJson[] = json.by_name ?? [];
- * for (const row of rows) console.log(row.name, row.pss, row.verdict); // b 84 good, then a 100 excellent
+ * const json = JSON.parse(renderReportJson(computePss(traces), { byName: computePssByName(traces) }));
+ * const rows: NamedReportJson[] = json.by_name;
+ * assert.deepEqual(rows.map((row) => [row.name, row.pss, row.verdict]), [["b", 84, "good"], ["a", 100, "excellent"]]);
  * ```
  */
 export interface NamedReportJson {
@@ -150,11 +153,12 @@ export interface NamedReportJson {
  * import type { DetailsJson } from "@pss/pss/report";
  * import { PssAccumulator } from "@pss/pss/score";
  * import { renderReportJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const accumulator = new PssAccumulator();
  * accumulator.add({ name: "op", duration: 0.25 });
  * const json = JSON.parse(renderReportJson(accumulator.report(), { details: accumulator.details() }));
  * const details: DetailsJson | undefined = json.details;
- * console.log(details?.latency_seconds?.max); // 0.25
+ * assert.equal(details?.latency_seconds?.max, 0.25);
  * ```
  */
 export interface DetailsJson {
@@ -185,9 +189,14 @@ export interface DetailsJson {
  *
  * @example
  * ```ts
+ * import { computePss, computePssByName, renderReportJson } from "@pss/pss";
  * import type { DragRowJson } from "@pss/pss/report";
- * const row: DragRowJson = { name: "db.query", pss: 41, traces: 900, weakest_pillar: "Timing Stability", weakest_value: 0.1 };
- * console.log(row.name);
+ * import assert from "node:assert/strict";
+ * const traces = [{ name: "ok", duration: 0.1 }, { name: "db", duration: 0.1 }, { name: "db", duration: 0.1, error: true }];
+ * const json = JSON.parse(renderReportJson(computePss(traces), { byName: computePssByName(traces) }));
+ * const drag: DragRowJson[] = json.diagnosis.drag;
+ * assert.equal(drag[0].name, "db");
+ * assert.equal(drag[0].weakest_pillar, "Error Volatility");
  * ```
  */
 export interface DragRowJson {
@@ -226,9 +235,10 @@ function detailsJson(details: TraceDetails): DetailsJson {
  * ```ts
  * import { computePss, renderReportJson } from "@pss/pss";
  * import { type PssReportJson } from "@pss/pss/report";
+ * import assert from "node:assert/strict";
  * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]));
  * const json: PssReportJson = JSON.parse(text);
- * console.log(json.pss, json.verdict, json.counts.traces); // 100 excellent 1
+ * assert.deepEqual([json.pss, json.verdict, json.counts.traces], [100, "excellent", 1]);
  * ```
  */
 export interface PssReportJson {
@@ -260,21 +270,30 @@ export interface PssReportJson {
 }
 
 /**
- * Options of {@linkcode reportToJson}.
+ * Options of {@linkcode renderReportJson}.
  *
- * @example
+ * @example Per-name rows and a stricter timing threshold
  * ```ts
- * import { computePss, computePssByName, type ReportToJsonOptions } from "@pss/pss";
- * import { reportToJson } from "./json.ts";
+ * import { computePss, computePssByName, type JsonReportOptions, renderReportJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.1 }];
- * const options: ReportToJsonOptions = {
+ * const options: JsonReportOptions = {
  *   byName: computePssByName(traces),
  *   thresholds: { timingStability: { warning: 0.95, critical: 0.8 } },
  * };
- * console.log(reportToJson(computePss(traces), options).by_name?.length); // 2
+ * assert.equal(JSON.parse(renderReportJson(computePss(traces), options)).by_name.length, 2);
+ * ```
+ *
+ * @example One line per report, for NDJSON logs
+ * ```ts
+ * import { computePss, type JsonReportOptions, renderReportJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const options: JsonReportOptions = { indent: 0 };
+ * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]), options);
+ * assert.ok(!text.includes("\n"));
  * ```
  */
-export interface ReportToJsonOptions {
+export interface JsonReportOptions {
   /**
    * Per-name reports (what `computePssByName` returns) to include as
    * `by_name`, worst first.
@@ -291,20 +310,6 @@ export interface ReportToJsonOptions {
    * @default {DEFAULT_DIAGNOSIS_THRESHOLDS}
    */
   thresholds?: DiagnoseOptions["thresholds"];
-}
-
-/**
- * Options of {@linkcode renderReportJson}.
- *
- * @example One line per report, for NDJSON logs
- * ```ts
- * import { computePss, type JsonReportOptions, renderReportJson } from "@pss/pss";
- * const options: JsonReportOptions = { indent: 0 };
- * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]), options);
- * console.log(text.includes("\n")); // false
- * ```
- */
-export interface JsonReportOptions extends ReportToJsonOptions {
   /**
    * Indentation passed to `JSON.stringify`; 0 writes one line.
    * @default {2}
@@ -318,21 +323,23 @@ export interface JsonReportOptions extends ReportToJsonOptions {
  * unrounded `pillars`, `counts`, `diagnosis` and, when given, `by_name`.
  *
  * @param report The report.
- * @param options Per-name reports and diagnosis thresholds.
+ * @param options Per-name reports and diagnosis thresholds (`indent` is
+ * not read here).
  * @returns A plain object ready for `JSON.stringify`.
  * @throws {PssConfigError} When a threshold override is invalid.
  *
  * @example
  * ```ts
  * import { computePss } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { reportToJson } from "./json.ts";
  * const json = reportToJson(computePss([{ name: "op", duration: 0.1 }]));
- * console.log(json.pss, json.breakdown.timing_stability); // 100 1
+ * assert.deepEqual([json.pss, json.breakdown.timing_stability], [100, 1]);
  * ```
  */
 export function reportToJson(
   report: PssReport,
-  options: ReportToJsonOptions = {},
+  options: JsonReportOptions = {},
 ): PssReportJson {
   const diagnosis = diagnoseReport(report, { thresholds: options.thresholds });
   const wireKeys = new Map(PILLARS.map((p) => [p.key, p.pypssKey]));
@@ -384,8 +391,8 @@ export function reportToJson(
 }
 
 /**
- * Renders a report as JSON text (see {@linkcode reportToJson} for the
- * shape), without a trailing newline.
+ * Renders a report as JSON text (the shape is {@linkcode PssReportJson}),
+ * without a trailing newline.
  *
  * @param report The report.
  * @param options Per-name reports, thresholds and indentation.
@@ -396,8 +403,9 @@ export function reportToJson(
  * @example
  * ```ts
  * import { computePss, renderReportJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const text = renderReportJson(computePss([{ name: "op", duration: 0.1 }]), { indent: 0 });
- * console.log(text.startsWith('{"pss":100,"breakdown":{"timing_stability":1,')); // true
+ * assert.ok(text.startsWith('{"pss":100,"breakdown":{"timing_stability":1,'));
  * ```
  */
 export function renderReportJson(

@@ -32,10 +32,11 @@ import {
  * @example
  * ```ts
  * import { computePss, computePssByName, renderReportText, type TextReportOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const traces = [{ name: "a", duration: 0.1 }, { name: "b", duration: 0.3 }];
  * const options: TextReportOptions = { title: "Nightly load test", byName: computePssByName(traces), maxNames: 10 };
  * const text = renderReportText(computePss(traces), options);
- * console.log(text.split("\n")[0]); // Nightly load test
+ * assert.equal(text.split("\n")[0], "Nightly load test");
  * ```
  */
 export interface TextReportOptions {
@@ -123,11 +124,12 @@ const SEVERITY_COLOR: Readonly<Record<Severity, keyof typeof ANSI>> = {
  * @example
  * ```ts
  * import { computePss, renderReportText } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const report = computePss([
  *   { name: "op", duration: 0.10 },
  *   { name: "op", duration: 0.12, error: true },
  * ]);
- * console.log(renderReportText(report));
+ * assert.match(renderReportText(report), /Error Volatility/);
  * ```
  */
 export function renderReportText(
