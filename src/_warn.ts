@@ -40,9 +40,15 @@ const MAX_CAUSES = 64;
  * Creates a warning limiter.
  *
  * @example
- * ```ts ignore
- * const warner = createWarner({ prefix: "[pss] RedisCollector" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createWarner } from "./_warn.ts";
+ * const lines: string[] = [];
+ * const warner = createWarner({ prefix: "[pss] RedisCollector", print: (line) => lines.push(line) });
  * warner.warn("redis:NOAUTH", new Error("NOAUTH Authentication required."));
+ * warner.warn("redis:NOAUTH", new Error("NOAUTH Authentication required.")); // held back
+ * assert.deepEqual(lines, ["[pss] RedisCollector: NOAUTH Authentication required."]);
+ * assert.equal(warner.suppressed().get("redis:NOAUTH"), 1);
  * ```
  */
 export function createWarner(options: WarnerOptions): Warner {

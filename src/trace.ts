@@ -22,8 +22,10 @@ import { messageOf } from "./_message.ts";
  *
  * @example Build a trace by hand
  * ```ts
- * import type { Trace } from "@pss/pss";
+ * import { computePss, type Trace } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const trace: Trace = { name: "db.query", duration: 0.012, branchTag: "cache_miss" };
+ * assert.equal(computePss([trace]).traceCount, 1);
  * ```
  */
 export interface Trace {
@@ -145,10 +147,12 @@ let idCount = 0;
  * @example
  * ```ts
  * import { traceIdOf } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const trace = { name: "op", duration: 0.1 };
  * const id = traceIdOf(trace); // e.g. "5f1c0a9e2b7d4c3a8e6f1d20-1"
- * console.log(traceIdOf(trace) === id); // true
- * console.log(traceIdOf({ name: "op", traceId: "pypss-1" })); // "pypss-1"
+ * assert.match(id, /-\d+$/);
+ * assert.equal(traceIdOf(trace), id); // stored on the trace
+ * assert.equal(traceIdOf({ name: "op", traceId: "pypss-1" }), "pypss-1");
  * ```
  */
 export function traceIdOf(trace: Trace): string {
@@ -181,9 +185,11 @@ const PY_FLOAT =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseWireNumber } from "./trace.ts";
- * console.log(parseWireNumber(0.25), parseWireNumber(" 1_000 "), parseWireNumber(true)); // 0.25 1000 1
- * console.log(parseWireNumber("inf"), parseWireNumber(null)); // undefined undefined
+ * assert.deepEqual([parseWireNumber(0.25), parseWireNumber(" 1_000 "), parseWireNumber(true)], [0.25, 1000, 1]);
+ * assert.equal(parseWireNumber("inf"), undefined);
+ * assert.equal(parseWireNumber(null), undefined);
  * ```
  */
 export function parseWireNumber(value: unknown): number | undefined {
@@ -236,8 +242,9 @@ function isScorable(value: number | undefined): boolean {
  * @example
  * ```ts
  * import { isScorableTrace } from "@pss/pss/score";
- * isScorableTrace({ name: "a", duration: 0.1 }); // true
- * isScorableTrace({ name: "a", duration: -1 }); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isScorableTrace({ name: "a", duration: 0.1 }), true);
+ * assert.equal(isScorableTrace({ name: "a", duration: -1 }), false);
  * ```
  */
 export function isScorableTrace(trace: Trace): boolean {
@@ -276,9 +283,10 @@ export function isScorableTrace(trace: Trace): boolean {
  * @example
  * ```ts
  * import { traceFromJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const trace = traceFromJson(JSON.parse('{"name":"op","duration":"0.5","error":false}'));
- * console.log(trace?.duration); // 0.5
- * console.log(traceFromJson({ name: "op", duration: "abc" })); // undefined
+ * assert.equal(trace?.duration, 0.5);
+ * assert.equal(traceFromJson({ name: "op", duration: "abc" }), undefined);
  * ```
  */
 export function traceFromJson(value: unknown): Trace | undefined {
@@ -442,8 +450,9 @@ function stringOf(value: unknown): string | undefined {
  * @example
  * ```ts
  * import { traceToJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const json = traceToJson({ name: "op", duration: 0.25, metadata: { region: "eu" } });
- * console.log(json.duration, json.region, typeof json.trace_id); // 0.25 eu string
+ * assert.deepEqual([json.duration, json.region, typeof json.trace_id], [0.25, "eu", "string"]);
  * ```
  */
 export function traceToJson(trace: Trace): Record<string, unknown> {
@@ -508,9 +517,11 @@ function defaultWireValue(field: keyof Trace): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stringifyTrace } from "./trace.ts";
- * console.log(stringifyTrace({ name: "op", duration: 0.1, metadata: { id: 1n } }));
- * // {"trace_id":"…","name":"op",…,"pss_unserializable_metadata":"…"}
+ * const json = JSON.parse(stringifyTrace({ name: "op", duration: 0.1, metadata: { id: 1n } }));
+ * assert.equal(json.name, "op");
+ * assert.equal(typeof json.pss_unserializable_metadata, "string"); // BigInt cannot be serialised
  * ```
  */
 export function stringifyTrace(trace: Trace): string {

@@ -509,8 +509,9 @@ const http: HttpPort = {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { createRuntime } from "./bun.ts";
- * console.log(createRuntime().rssBytes()); // on Bun only
+ * assert.ok((createRuntime().rssBytes() ?? 0) > 0); // on Bun only
  * ```
  */
 export function createRuntime(): RuntimeAdapter {

@@ -28,8 +28,10 @@ import { unrefTimer } from "./timer.ts";
  * @example
  * ```ts
  * import { type LagSource, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * using monitor = startAsyncMonitoring();
- * const source: LagSource = monitor.source; // "timer-drift"
+ * const source: LagSource = monitor.source;
+ * assert.equal(source, "timer-drift");
  * ```
  */
 export type LagSource = "timer-drift";
@@ -76,8 +78,11 @@ export interface LagProbe {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createTimerLagProbe } from "./loop.ts";
  * const probe = createTimerLagProbe(20);
+ * assert.equal(probe.resolutionMs, 20);
+ * assert.ok(probe.takeMaxLagMs() >= 0);
  * probe.stop();
  * ```
  */

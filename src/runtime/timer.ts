@@ -19,9 +19,11 @@ export type { TimerHandle } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unrefTimer } from "./timer.ts";
- * const id = unrefTimer(setInterval(() => {}, 1000));
- * clearInterval(id);
+ * const handle = setInterval(() => {}, 1000);
+ * assert.equal(unrefTimer(handle), handle); // the same handle, for chaining
+ * clearInterval(handle);
  * ```
  */
 export function unrefTimer<T extends TimerHandle>(handle: T): T {

@@ -24,10 +24,11 @@ import { exclusiveQuantiles, max, sum } from "./stats.ts";
  * @example
  * ```ts
  * import { PssAccumulator, type PssAccumulatorOptions } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const options: PssAccumulatorOptions = { groups: "process" };
  * const accumulator = new PssAccumulator(options);
  * accumulator.add({ name: "op", duration: 0.1 }, "host-a:41");
- * console.log(accumulator.groupRows().length); // 1
+ * assert.equal(accumulator.groupRows().length, 1);
  * ```
  */
 export interface PssAccumulatorOptions {
@@ -55,10 +56,12 @@ export interface PssAccumulatorOptions {
  * @example
  * ```ts
  * import { PssAccumulator, type LatencySummary } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const accumulator = new PssAccumulator();
  * for (const duration of [0.1, 0.2, 0.3]) accumulator.add({ name: "op", duration });
  * const latency: LatencySummary | undefined = accumulator.details().latency;
- * console.log(latency?.p50, latency?.max); // 0.2 0.3
+ * assert.equal(latency?.p50, 0.2);
+ * assert.equal(latency?.max, 0.3);
  * ```
  */
 export interface LatencySummary {
@@ -78,11 +81,13 @@ export interface LatencySummary {
  * @example
  * ```ts
  * import { type LagSummary, PssAccumulator } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const accumulator = new PssAccumulator();
  * accumulator.addLag(0.002);
  * accumulator.addLag(0.004);
  * const lag: LagSummary | undefined = accumulator.details().lag;
- * console.log(lag?.samples, lag?.max); // 2 0.004
+ * assert.equal(lag?.samples, 2);
+ * assert.equal(lag?.max, 0.004);
  * ```
  */
 export interface LagSummary {
@@ -104,10 +109,12 @@ export interface LagSummary {
  * @example
  * ```ts
  * import { PssAccumulator, type TraceDetails } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const accumulator = new PssAccumulator();
  * accumulator.add({ name: "op", duration: 0.1, error: true, exceptionType: "TimeoutError" });
  * const details: TraceDetails = accumulator.details();
- * console.log(details.errors, details.exceptions); // 1 [ { type: "TimeoutError", count: 1 } ]
+ * assert.equal(details.errors, 1);
+ * assert.deepEqual(details.exceptions, [{ type: "TimeoutError", count: 1 }]);
  * ```
  */
 export interface TraceDetails {
@@ -143,10 +150,11 @@ export interface TraceDetails {
  * @example
  * ```ts
  * import { type GroupRow, PssAccumulator } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const accumulator = new PssAccumulator({ groups: "shared" });
  * accumulator.add({ name: "db.query", duration: 0.01 }, "db.query");
  * const [row]: GroupRow[] = accumulator.groupRows();
- * console.log(row.name, row.report.pss, row.details.traces); // db.query 100 1
+ * assert.deepEqual([row.name, row.report.pss, row.details.traces], ["db.query", 100, 1]);
  * ```
  */
 export interface GroupRow {
@@ -266,6 +274,7 @@ class Counters {
  * ```ts
  * import { computePss, type Trace } from "@pss/pss";
  * import { PssAccumulator } from "@pss/pss/score";
+ * import assert from "node:assert/strict";
  * const traces: Trace[] = [
  *   { name: "a", duration: 0.1 },
  *   { name: "b", duration: 0.3, error: true },
@@ -273,8 +282,8 @@ class Counters {
  * ];
  * const accumulator = new PssAccumulator({ groups: "shared" });
  * for (const trace of traces) accumulator.add(trace, trace.name);
- * console.log(accumulator.report().pss === computePss(traces).pss); // true
- * console.log(accumulator.groupRows().map((row) => row.name)); // [ "a", "b" ]
+ * assert.equal(accumulator.report().pss, computePss(traces).pss);
+ * assert.deepEqual(accumulator.groupRows().map((row) => row.name), ["a", "b"]);
  * ```
  */
 export class PssAccumulator {

@@ -492,10 +492,11 @@ export function computePssByName(
  *
  * @example
  * ```ts
- * import { computePss } from "@pss/pss";
- * import { type PypssReportJson, toPypssJson } from "./pss.ts";
+ * import { computePss, renderReportJson } from "@pss/pss";
+ * import type { PypssReportJson } from "@pss/pss/report";
  * import assert from "node:assert/strict";
- * const json: PypssReportJson = toPypssJson(computePss([{ name: "op", duration: 0.1 }]));
+ * const json: PypssReportJson = JSON.parse(renderReportJson(computePss([{ name: "op", duration: 0.1 }])));
+ * assert.equal(json.pss, 100);
  * assert.equal(json.breakdown.timing_stability, 1);
  * ```
  */
