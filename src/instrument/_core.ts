@@ -25,12 +25,12 @@ import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
  * @example
  * ```ts
  * import { type MonitorOptions, MemoryCollector, monitorBlock } from "@pss/pss";
- * const options: MonitorOptions = {
- *   branchTag: "cache_hit",
- *   module: "users",
- *   collector: new MemoryCollector(),
- * };
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
+ * const options: MonitorOptions = { branchTag: "cache_hit", module: "users", collector };
  * { using _ = monitorBlock("get_user", options); }
+ * const [trace] = collector.snapshot();
+ * assert.deepEqual([trace.name, trace.branchTag, trace.module], ["get_user", "cache_hit", "users"]);
  * ```
  */
 export interface MonitorOptions {

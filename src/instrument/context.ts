@@ -14,10 +14,11 @@ import type { ContextStorage } from "../runtime/types.ts";
  * @example
  * ```ts
  * import { currentTags, type TraceTags, withTags } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * withTags({ tenant: "acme" }, () => {
  *   withTags({ requestId: "r-42" }, () => {
  *     const tags: TraceTags | undefined = currentTags();
- *     console.log(tags); // { tenant: "acme", requestId: "r-42" }
+ *     assert.deepEqual(tags, { tenant: "acme", requestId: "r-42" });
  *   });
  * });
  * ```
@@ -32,7 +33,8 @@ export type TraceTags = Readonly<Record<string, unknown>>;
  * @example
  * ```ts
  * import { tagsFollowAwait } from "@pss/pss";
- * console.log(tagsFollowAwait); // true on Deno and Bun
+ * import assert from "node:assert/strict";
+ * assert.equal(tagsFollowAwait, true); // on Deno and Bun
  * ```
  */
 export const tagsFollowAwait: boolean = runtime.createContextStorage() !==
@@ -70,7 +72,9 @@ export let tagsInUse = false;
  * @example
  * ```ts
  * import { currentTags, withTags } from "@pss/pss";
- * withTags({ requestId: "r-1" }, () => console.log(currentTags()?.requestId));
+ * import assert from "node:assert/strict";
+ * assert.equal(withTags({ requestId: "r-1" }, () => currentTags()?.requestId), "r-1");
+ * assert.equal(currentTags(), undefined); // outside every withTags
  * ```
  */
 export function currentTags(): TraceTags | undefined {
@@ -90,14 +94,17 @@ export function currentTags(): TraceTags | undefined {
  *
  * @example Tag every trace of one request
  * ```ts
- * import { monitorAsync, withTags } from "@pss/pss";
+ * import { MemoryCollector, monitorAsync, withTags } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * async function handle(requestId: string): Promise<void> {
  *   await withTags({ requestId }, async () => {
- *     await using _ = monitorAsync("load_user");
+ *     await using _ = monitorAsync("load_user", { collector });
  *     await Promise.resolve();
  *   });
  * }
  * await handle("r-42");
+ * assert.deepEqual(collector.snapshot()[0].metadata, { requestId: "r-42" });
  * ```
  */
 export function withTags<R>(tags: Record<string, unknown>, fn: () => R): R {

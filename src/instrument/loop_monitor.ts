@@ -25,13 +25,15 @@ import { HOST_NAME, PROCESS_ID } from "./_process.ts";
  * @example
  * ```ts
  * import { LOOP_HEALTH_TRACE_NAME, MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const collector = new MemoryCollector();
  * {
  *   using _monitor = startAsyncMonitoring({ intervalMs: 20, collector });
  *   await new Promise((resolve) => setTimeout(resolve, 50));
  * }
  * const samples = collector.snapshot().filter((t) => t.name === LOOP_HEALTH_TRACE_NAME);
- * console.log(samples.length > 0, samples.every((t) => t.systemMetric)); // true true
+ * assert.ok(samples.length > 0);
+ * assert.ok(samples.every((t) => t.systemMetric));
  * ```
  */
 export const LOOP_HEALTH_TRACE_NAME = "__event_loop_health__";
@@ -42,13 +44,14 @@ export const LOOP_HEALTH_TRACE_NAME = "__event_loop_health__";
  * @example One sample a second, only lags of 1 ms or more, in their own collector
  * ```ts
  * import { type AsyncMonitoringOptions, MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const options: AsyncMonitoringOptions = {
  *   intervalMs: 1000,
  *   thresholdMs: 1,
  *   collector: new MemoryCollector({ maxTraces: 3600 }),
  * };
  * using monitor = startAsyncMonitoring(options);
- * console.log(monitor.stats().samples); // 0
+ * assert.equal(monitor.stats().samples, 0); // the first sample comes after intervalMs
  * ```
  */
 export interface AsyncMonitoringOptions {
@@ -92,9 +95,10 @@ export interface AsyncMonitoringOptions {
  * @example
  * ```ts
  * import { startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * using monitor = startAsyncMonitoring();
  * const { samples, recorded } = monitor.stats();
- * console.log(samples, recorded); // 0 0
+ * assert.deepEqual([samples, recorded], [0, 0]);
  * ```
  */
 export interface LoopMonitorStats {
@@ -115,10 +119,11 @@ export interface LoopMonitorStats {
  * @example
  * ```ts
  * import { startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const monitor = startAsyncMonitoring({ intervalMs: 100 });
  * // ... the program runs
  * monitor.stop();
- * console.log(monitor.running); // false
+ * assert.equal(monitor.running, false);
  * ```
  */
 export interface LoopMonitor extends Disposable {
@@ -143,13 +148,18 @@ let asyncStarted = 0;
  *
  * @example
  * ```ts
+ * import { MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
+ * const collector = new MemoryCollector();
+ * const monitor = startAsyncMonitoring({ thresholdMs: 0, collector });
  * asyncBlockStarted();
  * try {
- *   await Promise.resolve();
+ *   monitor.stop(); // takes a last sample while the block is open
  * } finally {
  *   asyncBlockEnded();
  * }
+ * assert.equal(collector.snapshot().at(-1)?.metadata?.active_tasks, 1);
  * ```
  */
 export function asyncBlockStarted(): void {
@@ -163,9 +173,15 @@ export function asyncBlockStarted(): void {
  *
  * @example
  * ```ts
+ * import { MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
+ * const collector = new MemoryCollector();
+ * const monitor = startAsyncMonitoring({ thresholdMs: 0, collector });
  * asyncBlockStarted();
  * asyncBlockEnded();
+ * monitor.stop(); // takes a last sample
+ * assert.equal(collector.snapshot().at(-1)?.metadata?.active_tasks, 0);
  * ```
  */
 export function asyncBlockEnded(): void {
@@ -227,12 +243,14 @@ function checkMs(
  * @example Score a program's event-loop health
  * ```ts
  * import { computePss, MemoryCollector, startAsyncMonitoring } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const collector = new MemoryCollector();
  * {
  *   using _monitor = startAsyncMonitoring({ intervalMs: 50, collector });
  *   await new Promise((resolve) => setTimeout(resolve, 120));
  * }
- * console.log(computePss(collector.snapshot()).breakdown.concurrencyChaos);
+ * const chaos = computePss(collector.snapshot()).breakdown.concurrencyChaos;
+ * assert.ok(chaos >= 0 && chaos <= 1); // 1 when the loop was never late
  * ```
  */
 export function startAsyncMonitoring(
@@ -292,8 +310,10 @@ export function startAsyncMonitoring(
  * ```ts
  * import { startAsyncMonitoring } from "@pss/pss";
  * import { stopAsyncMonitoring } from "./loop_monitor.ts";
- * startAsyncMonitoring();
- * console.log(stopAsyncMonitoring()); // 1
+ * import assert from "node:assert/strict";
+ * const monitor = startAsyncMonitoring();
+ * assert.equal(stopAsyncMonitoring(), 1);
+ * assert.equal(monitor.running, false);
  * ```
  */
 export function stopAsyncMonitoring(): number {

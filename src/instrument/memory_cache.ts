@@ -84,6 +84,7 @@ function refresh(now: number): number | undefined {
  * ```ts
  * import { stopMemoryRefresher } from "./memory_cache.ts";
  * stopMemoryRefresher();
+ * stopMemoryRefresher(); // idempotent (no result to check)
  * ```
  */
 export function stopMemoryRefresher(): void {
@@ -101,8 +102,15 @@ export function stopMemoryRefresher(): void {
  *
  * @example
  * ```ts
+ * import { MemoryCollector, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { rssReadCount } from "./memory_cache.ts";
- * console.log(rssReadCount() >= 0); // true
+ * const collector = new MemoryCollector();
+ * const before = rssReadCount();
+ * for (let i = 0; i < 1000; i++) {
+ *   using _ = monitorBlock("op", { collector });
+ * }
+ * assert.ok(rssReadCount() - before < 10); // cached, not read per call
  * ```
  */
 export function rssReadCount(): number {

@@ -15,14 +15,18 @@ import { type MonitorOptions, startBlock } from "./_core.ts";
  *
  * @example
  * ```ts
- * import { type AsyncMonitorBlock, monitorAsync } from "@pss/pss";
+ * import { type AsyncMonitorBlock, MemoryCollector, monitorAsync } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * async function lookup(id: string): Promise<string | undefined> {
- *   await using block: AsyncMonitorBlock = monitorAsync("cache.lookup");
+ *   await using block: AsyncMonitorBlock = monitorAsync("cache.lookup", { collector });
  *   const hit = await block.wait(Promise.resolve(id === "a" ? "value" : undefined));
  *   block.tag(hit === undefined ? "miss" : "hit");
  *   return hit;
  * }
- * console.log(await lookup("a")); // value
+ * assert.equal(await lookup("a"), "value");
+ * assert.equal(await lookup("b"), undefined);
+ * assert.deepEqual(collector.snapshot().map((t) => t.branchTag), ["hit", "miss"]);
  * ```
  */
 export interface AsyncMonitorBlock extends AsyncDisposable {
@@ -73,24 +77,31 @@ export interface AsyncMonitorBlock extends AsyncDisposable {
  *
  * @example
  * ```ts
- * import { monitorAsync } from "@pss/pss";
+ * import { MemoryCollector, monitorAsync } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * async function fetchData(): Promise<void> {
- *   await using _ = monitorAsync("fetch_data", { branchTag: "network_io" });
+ *   await using _ = monitorAsync("fetch_data", { branchTag: "network_io", collector });
  *   await new Promise((resolve) => setTimeout(resolve, 5));
  * }
  * await Promise.all([fetchData(), fetchData()]);
+ * assert.equal(collector.snapshot().length, 2);
+ * assert.ok(collector.snapshot().every((t) => t.asyncOp && t.duration! > 0));
  * ```
  *
  * @example Count yields
  * ```ts
- * import { monitorAsync } from "@pss/pss";
+ * import { MemoryCollector, monitorAsync } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * async function load(): Promise<number> {
- *   await using block = monitorAsync("load");
+ *   await using block = monitorAsync("load", { collector });
  *   const a = await block.wait(Promise.resolve(1));
  *   const b = await block.wait(Promise.resolve(2));
- *   return a + b; // the trace has yieldCount: 2
+ *   return a + b;
  * }
- * await load();
+ * assert.equal(await load(), 3);
+ * assert.equal(collector.snapshot()[0].yieldCount, 2);
  * ```
  */
 export function monitorAsync(

@@ -20,13 +20,16 @@ export type { MonitorOptions } from "./_core.ts";
  *
  * @example
  * ```ts
- * import { type MonitorBlock, monitorBlock } from "@pss/pss";
+ * import { MemoryCollector, type MonitorBlock, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * function route(path: string): string {
- *   using block: MonitorBlock = monitorBlock("route");
+ *   using block: MonitorBlock = monitorBlock("route", { collector });
  *   block.tag(path.startsWith("/api/") ? "api" : "static");
  *   return path.startsWith("/api/") ? "json" : "file";
  * }
- * console.log(route("/api/users")); // json
+ * assert.equal(route("/api/users"), "json");
+ * assert.equal(collector.snapshot()[0].branchTag, "api");
  * ```
  */
 export interface MonitorBlock extends Disposable {
@@ -67,12 +70,15 @@ export interface MonitorBlock extends Disposable {
  *
  * @example Monitor a block
  * ```ts
- * import { monitorBlock } from "@pss/pss";
+ * import { MemoryCollector, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * function processData(items: number[]): number {
- *   using _ = monitorBlock("data_processing", { branchTag: "batch_start" });
+ *   using _ = monitorBlock("data_processing", { branchTag: "batch_start", collector });
  *   return items.reduce((a, b) => a + b, 0);
  * }
- * processData([1, 2, 3]);
+ * assert.equal(processData([1, 2, 3]), 6);
+ * assert.equal(collector.snapshot()[0].name, "data_processing");
  * ```
  *
  * @example Record a failure

@@ -25,12 +25,15 @@ import { asyncBlockEnded, asyncBlockStarted } from "./loop_monitor.ts";
  *
  * @example
  * ```ts
- * import { type AnyFunction, monitorFunction } from "@pss/pss";
+ * import { type AnyFunction, MemoryCollector, monitorFunction } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * function billing<F extends AnyFunction>(name: string, fn: F): F {
- *   return monitorFunction(name, { module: "billing" })(fn);
+ *   return monitorFunction(name, { module: "billing", collector })(fn);
  * }
  * const total = billing("billing.total", (a: number, b: number) => a + b);
- * console.log(total(2, 3)); // 5
+ * assert.equal(total(2, 3), 5);
+ * assert.equal(collector.snapshot()[0].module, "billing");
  * ```
  */
 // deno-lint-ignore no-explicit-any

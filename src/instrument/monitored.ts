@@ -55,7 +55,10 @@ function declaringClassName(
  *
  * @example
  * ```ts
- * import { monitored } from "@pss/pss";
+ * import { MemoryCollector, monitored, setGlobalCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const traces = new MemoryCollector();
+ * setGlobalCollector(traces); // where monitors without a collector send traces
  * class UserService {
  *   @monitored()
  *   async load(id: string): Promise<{ id: string }> {
@@ -68,6 +71,8 @@ function declaringClassName(
  *   }
  * }
  * await new UserService().load("u1");
+ * assert.equal(new UserService().validate("u1"), true);
+ * assert.deepEqual(traces.snapshot().map((t) => t.name), ["UserService.load", "users.validate"]);
  * ```
  */
 export function monitored(

@@ -20,6 +20,7 @@ import {
  * @example
  * ```ts
  * import { configureInstrumentation, type InstrumentationErrorSource, MemoryCollector, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { resetInstrumentation } from "./settings.ts";
  * class FullCollector extends MemoryCollector {
  *   override add(): void { throw new Error("disk full"); }
@@ -27,7 +28,7 @@ import {
  * const sources: InstrumentationErrorSource[] = [];
  * configureInstrumentation({ onError: (_error, source) => sources.push(source) });
  * monitorBlock("save", { collector: new FullCollector() }).end();
- * console.log(sources); // ["collector"]
+ * assert.deepEqual(sources, ["collector"]);
  * resetInstrumentation();
  * ```
  */
@@ -44,7 +45,8 @@ export type InstrumentationErrorSource =
  * @example
  * ```ts
  * import { getInstrumentationSettings } from "@pss/pss";
- * console.log(getInstrumentationSettings().sampleRate); // 1
+ * import assert from "node:assert/strict";
+ * assert.equal(getInstrumentationSettings().sampleRate, 1);
  * ```
  */
 export interface InstrumentationSettings {
@@ -109,10 +111,11 @@ export interface InstrumentationSettings {
  * @example
  * ```ts
  * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { resetInstrumentation } from "./settings.ts";
  * const production: InstrumentationOptions = { sampleRate: 0.1, errorSampleRate: 1, cpu: true };
  * configureInstrumentation(production);
- * console.log(getInstrumentationSettings().sampleRate); // 0.1
+ * assert.equal(getInstrumentationSettings().sampleRate, 0.1);
  * resetInstrumentation();
  * ```
  */
@@ -125,7 +128,8 @@ export type InstrumentationOptions = Partial<InstrumentationSettings>;
  * @example
  * ```ts
  * import { instrumentationStats } from "@pss/pss";
- * console.log(instrumentationStats().collectorErrors); // 0
+ * import assert from "node:assert/strict";
+ * assert.equal(instrumentationStats().collectorErrors, 0);
  * ```
  */
 export interface InstrumentationStats {
@@ -245,7 +249,10 @@ function booleanOption(field: string, value: unknown): boolean {
  * @example Keep 10 % of successful calls and every failing one
  * ```ts
  * import { configureInstrumentation } from "@pss/pss";
- * configureInstrumentation({ sampleRate: 0.1, errorSampleRate: 1 });
+ * import assert from "node:assert/strict";
+ * const settings = configureInstrumentation({ sampleRate: 0.1, errorSampleRate: 1 });
+ * assert.equal(settings.sampleRate, 0.1);
+ * assert.throws(() => configureInstrumentation({ sampleRate: 2 }), /sampleRate/);
  * ```
  */
 export function configureInstrumentation(
@@ -300,7 +307,9 @@ export function configureInstrumentation(
  * @example
  * ```ts
  * import { getInstrumentationSettings } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const { sampleRate, errorSampleRate } = getInstrumentationSettings();
+ * assert.deepEqual([sampleRate, errorSampleRate], [1, 1]); // the defaults
  * ```
  */
 export function getInstrumentationSettings(): InstrumentationSettings {
@@ -324,9 +333,10 @@ export function getInstrumentationSettings(): InstrumentationSettings {
  * @example
  * ```ts
  * import { configureInstrumentation } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { resetInstrumentation } from "./settings.ts";
  * configureInstrumentation({ sampleRate: 0 });
- * resetInstrumentation();
+ * assert.equal(resetInstrumentation().sampleRate, 1);
  * ```
  */
 export function resetInstrumentation(): InstrumentationSettings {
@@ -349,7 +359,9 @@ export function resetInstrumentation(): InstrumentationSettings {
  * @example
  * ```ts
  * import { instrumentationStats } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const { collectorErrors, sampledOut } = instrumentationStats();
+ * assert.deepEqual([collectorErrors, sampledOut], [0, 0]); // nothing recorded yet
  * ```
  */
 export function instrumentationStats(): InstrumentationStats {
