@@ -51,6 +51,7 @@ type Outcome = "sent" | "failed" | "unconfirmed";
  * @example A destination of your own is a small exporter
  * ```ts
  * import { BatchCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * let stored = 0;
  * await using collector = new BatchCollector({
  *   exporter: {
@@ -64,7 +65,8 @@ type Outcome = "sent" | "failed" | "unconfirmed";
  * collector.add({ name: "a" });
  * collector.add({ name: "b" });
  * await collector.flush();
- * console.log(stored, collector.stats().sent); // 2 2
+ * assert.equal(stored, 2);
+ * assert.equal(collector.stats().sent, 2);
  * ```
  */
 export class BatchCollector implements Collector {

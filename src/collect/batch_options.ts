@@ -19,9 +19,17 @@ import {
  *
  * @example
  * ```ts
- * import type { BatchOptions } from "@pss/pss";
- * const options: BatchOptions = { batchSize: 200, closeTimeoutMs: 2000 };
- * console.log(options.batchSize); // 200
+ * import { BatchCollector, type BatchOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const options: BatchOptions = { batchSize: 2, closeTimeoutMs: 2000 };
+ * const batches: number[] = [];
+ * await using collector = new BatchCollector({
+ *   ...options,
+ *   exporter: { export: (batch) => (batches.push(batch.length), Promise.resolve()) },
+ * });
+ * for (const name of ["a", "b", "c"]) collector.add({ name });
+ * await collector.flush();
+ * assert.deepEqual(batches, [2, 1]);
  * ```
  */
 export interface BatchOptions {
@@ -103,12 +111,16 @@ export interface BatchOptions {
  * @example
  * ```ts
  * import { BatchCollector, type BatchCollectorOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const options: BatchCollectorOptions = {
  *   exporter: { export: () => Promise.resolve() },
  *   batchSize: 50,
  * };
  * await using collector = new BatchCollector(options);
  * collector.add({ name: "op" });
+ * await collector.flush();
+ * assert.equal(collector.stats().sent, 1);
+ * assert.throws(() => new BatchCollector({ ...options, batchSize: 0 }), /batchSize/);
  * ```
  */
 export interface BatchCollectorOptions extends BatchOptions {
@@ -142,9 +154,19 @@ export const BATCH_OPTION_KEYS: readonly string[] = [
  *
  * @example
  * ```ts
- * import type { ExportFailure } from "@pss/pss";
- * const failure: ExportFailure = { cause: "ENOSPC", message: "No space left on device", at: Date.now() };
- * console.log(failure.cause); // ENOSPC
+ * import { BatchCollector, type ExportFailure } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const full = Object.assign(new Error("No space left on device"), { code: "ENOSPC" });
+ * const collector = new BatchCollector({
+ *   exporter: { export: () => Promise.reject(full) },
+ *   maxRetries: 0,
+ *   onError: () => {},
+ * });
+ * collector.add({ name: "op" });
+ * await collector.close();
+ * const failure: ExportFailure | undefined = collector.stats().lastFailure;
+ * assert.equal(failure?.cause, "ENOSPC");
+ * assert.equal(failure?.message, "No space left on device");
  * ```
  */
 export interface ExportFailure {
@@ -166,6 +188,7 @@ export interface ExportFailure {
  * @example
  * ```ts
  * import { BatchCollector, type BatchCollectorStats } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const collector = new BatchCollector({
  *   exporter: { export: () => Promise.reject(new Error("down")) },
  *   maxRetries: 0,
@@ -174,7 +197,7 @@ export interface ExportFailure {
  * collector.add({ name: "op" });
  * await collector.close();
  * const stats: BatchCollectorStats = collector.stats();
- * console.log(stats.sent, stats.dropped.flushFailed, stats.lastError); // 0 1 down
+ * assert.deepEqual([stats.sent, stats.dropped.flushFailed, stats.lastError], [0, 1, "down"]);
  * ```
  */
 export interface BatchCollectorStats {

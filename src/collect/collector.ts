@@ -16,7 +16,8 @@ import type { Trace } from "../trace.ts";
  *
  * @example A collector that only counts
  * ```ts
- * import type { Collector, Trace } from "@pss/pss";
+ * import { type Collector, monitorBlock, type Trace } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * class CountingCollector implements Collector {
  *   count = 0;
  *   add(_trace: Trace): void { this.count++; }
@@ -26,6 +27,9 @@ import type { Trace } from "../trace.ts";
  *   close(): Promise<void> { return Promise.resolve(); }
  *   [Symbol.asyncDispose](): Promise<void> { return this.close(); }
  * }
+ * const collector = new CountingCollector();
+ * { using _ = monitorBlock("op", { collector }); }
+ * assert.equal(collector.count, 1);
  * ```
  */
 export interface Collector extends AsyncDisposable {
@@ -54,8 +58,13 @@ export interface Collector extends AsyncDisposable {
  * @example
  * ```ts
  * import { type TraceObserver, MemoryCollector } from "@pss/pss";
- * const log: TraceObserver = (trace) => console.log(trace.name);
- * new MemoryCollector().observe(log);
+ * import assert from "node:assert/strict";
+ * const seen: string[] = [];
+ * const log: TraceObserver = (trace) => seen.push(trace.name);
+ * const collector = new MemoryCollector();
+ * collector.observe(log);
+ * collector.add({ name: "op" });
+ * assert.deepEqual(seen, ["op"]);
  * ```
  */
 export type TraceObserver = (trace: Trace) => void;

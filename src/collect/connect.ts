@@ -72,9 +72,11 @@ import { PssConfigError } from "../score/config.ts";
  * @example
  * ```ts ignore
  * import { type AgentScore, ConnectCollector } from "@pss/pss/connect";
+ * import assert from "node:assert/strict";
  * const collector = new ConnectCollector({ baseUrl: "http://127.0.0.1:7411" });
  * const score: AgentScore = await collector.score({ byName: true });
- * console.log(score.pss, score.breakdown.timingStability, score.byName.length);
+ * assert.ok(score.pss >= 0 && score.pss <= 100);
+ * assert.equal(score.byName.length > 0, score.traceCount > 0);
  * ```
  */
 export interface AgentScore {
@@ -102,8 +104,19 @@ export interface AgentScore {
  *
  * @example
  * ```ts
- * import type { ScoreRequest } from "@pss/pss/connect";
+ * import { MemoryCollector } from "@pss/pss";
+ * import { serveAgent } from "@pss/pss/agent";
+ * import { ConnectCollector, type ScoreRequest } from "@pss/pss/connect";
+ * import assert from "node:assert/strict";
+ * await using agent = await serveAgent({ port: 0, sink: new MemoryCollector() });
+ * await using collector = new ConnectCollector({ baseUrl: agent.url });
+ * collector.add({ name: "checkout", duration: 0.1 });
+ * collector.add({ name: "search", duration: 0.2 });
+ * await collector.flush();
  * const request: ScoreRequest = { names: ["checkout"], byName: true };
+ * const score = await collector.score(request);
+ * assert.equal(score.traceCount, 1);
+ * assert.deepEqual(score.byName.map((row) => row.name), ["checkout"]);
  * ```
  */
 export interface ScoreRequest {
@@ -120,13 +133,22 @@ export interface ScoreRequest {
  *
  * @example
  * ```ts
- * import type { ConnectExporterOptions } from "@pss/pss/connect";
+ * import { MemoryCollector } from "@pss/pss";
+ * import { serveAgent } from "@pss/pss/agent";
+ * import { ConnectExporter, type ConnectExporterOptions } from "@pss/pss/connect";
+ * import assert from "node:assert/strict";
+ * const sink = new MemoryCollector();
+ * await using agent = await serveAgent({ port: 0, sink, authToken: "s3cret" });
  * const options: ConnectExporterOptions = {
- *   baseUrl: "https://agent.internal:7411",
+ *   baseUrl: agent.url, // such as "https://agent.internal:7411"
  *   protocol: "grpc-web",
  *   headers: { authorization: "Bearer s3cret" },
  *   timeoutMs: 5000,
  * };
+ * const exporter = new ConnectExporter(options);
+ * await exporter.export([{ name: "op", duration: 0.1 }], new AbortController().signal);
+ * await exporter.shutdown();
+ * assert.equal(sink.size, 1);
  * ```
  */
 export interface ConnectExporterOptions {
@@ -163,12 +185,21 @@ export interface ConnectExporterOptions {
  *
  * @example
  * ```ts
- * import type { ConnectCollectorOptions } from "@pss/pss/connect";
+ * import { MemoryCollector } from "@pss/pss";
+ * import { serveAgent } from "@pss/pss/agent";
+ * import { ConnectCollector, type ConnectCollectorOptions } from "@pss/pss/connect";
+ * import assert from "node:assert/strict";
+ * const sink = new MemoryCollector();
+ * await using agent = await serveAgent({ port: 0, sink });
  * const options: ConnectCollectorOptions = {
- *   baseUrl: "http://127.0.0.1:7411",
+ *   baseUrl: agent.url, // such as "http://127.0.0.1:7411"
  *   batchSize: 500,
  *   flushIntervalMs: 1000,
  * };
+ * await using collector = new ConnectCollector(options);
+ * collector.add({ name: "op", duration: 0.1 });
+ * await collector.flush();
+ * assert.equal(sink.size, 1);
  * ```
  */
 export interface ConnectCollectorOptions

@@ -25,6 +25,7 @@ import type { Trace } from "../trace.ts";
  * @example A destination that posts each batch as NDJSON
  * ```ts
  * import { BatchCollector, type TraceExporter, traceToJson } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const stored: string[] = [];
  * const exporter: TraceExporter = {
  *   export(batch) {
@@ -36,7 +37,8 @@ import type { Trace } from "../trace.ts";
  * collector.add({ name: "a" });
  * collector.add({ name: "b" });
  * await collector.flush();
- * console.log(stored.length, collector.stats().sent); // 1 2
+ * assert.equal(stored.length, 1); // one batch of two lines
+ * assert.equal(collector.stats().sent, 2);
  * ```
  */
 export interface TraceExporter {
@@ -63,11 +65,17 @@ export interface TraceExporter {
  *
  * @example
  * ```ts
- * import { PermanentExportError, type TraceExporter } from "@pss/pss";
+ * import { BatchCollector, PermanentExportError, type TraceExporter } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * let calls = 0;
  * const exporter: TraceExporter = {
- *   export: () => Promise.reject(new PermanentExportError("HTTP 400: bad batch")),
+ *   export: () => (calls++, Promise.reject(new PermanentExportError("HTTP 400: bad batch"))),
  * };
- * console.log(typeof exporter.export); // function
+ * const collector = new BatchCollector({ exporter, maxRetries: 5, onError: () => {} });
+ * collector.add({ name: "op" });
+ * await collector.close();
+ * assert.equal(calls, 1); // not retried
+ * assert.equal(collector.stats().dropped.flushFailed, 1);
  * ```
  */
 export class PermanentExportError extends Error {
@@ -93,8 +101,10 @@ export class PermanentExportError extends Error {
  * @example
  * ```ts
  * import { ExportInDoubtError } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const error = new ExportInDoubtError("socket closed after the batch was sent");
- * console.log(error.name); // ExportInDoubtError
+ * assert.equal(error.name, "ExportInDoubtError");
+ * assert.ok(error instanceof Error);
  * ```
  */
 export class ExportInDoubtError extends Error {

@@ -7,6 +7,7 @@
  * ```ts
  * import { FileFifoCollector } from "@pss/pss/fifo";
  * import { computePss, readTraces } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const path = `${dir}/traces.ndjson`;
  * {
@@ -14,7 +15,8 @@
  *   collector.add({ name: "op", duration: 0.01 });
  * }
  * const traces = await Array.fromAsync(readTraces(path));
- * console.log(traces.length, computePss(traces).pss > 0); // 1 true
+ * assert.equal(traces.length, 1);
+ * assert.equal(computePss(traces).pss, 100);
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
@@ -49,12 +51,13 @@ export type {
  * @example
  * ```ts
  * import { FileFifoCollector, type FileFifoCollectorOptions } from "@pss/pss/fifo";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const options: FileFifoCollectorOptions = { path: `${dir}/traces.ndjson`, batchSize: 200 };
  * const collector = new FileFifoCollector(options);
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
- * console.log((await collector.traces()).length); // 1
+ * assert.equal((await collector.traces()).length, 1);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -94,9 +97,16 @@ const DEFAULT_MAX_EXPORT = 1000;
  *
  * @example
  * ```ts
- * import type { FileExporterOptions } from "@pss/pss/fifo";
- * const options: FileExporterOptions = { path: "/tmp/traces.ndjson" };
- * console.log(options.path); // /tmp/traces.ndjson
+ * import { BatchCollector } from "@pss/pss";
+ * import { createFileExporter, type FileExporterOptions } from "@pss/pss/fifo";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const options: FileExporterOptions = { path: `${dir}/traces.ndjson` }; // such as "/tmp/traces.ndjson"
+ * await using collector = new BatchCollector({ exporter: createFileExporter(options) });
+ * collector.add({ name: "op" });
+ * await collector.flush();
+ * assert.match(await Deno.readTextFile(options.path), /"name":"op"/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface FileExporterOptions {
@@ -124,13 +134,14 @@ export interface FileExporterOptions {
  * ```ts
  * import { BatchCollector } from "@pss/pss";
  * import { createFileExporter } from "@pss/pss/fifo";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * await using collector = new BatchCollector({
  *   exporter: createFileExporter({ path: `${dir}/t.ndjson` }),
  * });
  * collector.add({ name: "op" });
  * await collector.flush();
- * console.log((await Deno.readTextFile(`${dir}/t.ndjson`)).split("\n").length); // 2
+ * assert.equal((await Deno.readTextFile(`${dir}/t.ndjson`)).split("\n").length, 2); // one line and its newline
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -307,12 +318,13 @@ class FileExporter implements TraceExporter {
  * ```ts
  * import { flushOnSignals } from "@pss/pss";
  * import { FileFifoCollector } from "@pss/pss/fifo";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const collector = new FileFifoCollector({ path: `${dir}/shared.ndjson` });
  * const signals = flushOnSignals([collector]); // for the life of the program
  * collector.add({ name: "job", duration: 0.2 });
  * await collector.close();
- * console.log((await collector.traces()).length); // 1
+ * assert.equal((await collector.traces()).length, 1);
  * signals[Symbol.dispose](); // only because this example ends here
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -84,11 +84,11 @@ export function checkedMaxLineLength(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitLines } from "./lines.ts";
  * const bytes = new TextEncoder().encode("a\r\nb\nc");
- * for await (const line of splitLines(ReadableStream.from([bytes]))) {
- *   console.log(line.number, line.text); // 1 a, 2 b, 3 c
- * }
+ * const lines = await Array.fromAsync(splitLines(ReadableStream.from([bytes])));
+ * assert.deepEqual(lines.map((line) => [line.number, line.text]), [[1, "a"], [2, "b"], [3, "c"]]);
  * ```
  */
 export function splitLines(
@@ -114,11 +114,11 @@ export function splitLines(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitLineBatches } from "./lines.ts";
  * const text = ["a\nb", "c\nd\n"];
- * for await (const batch of splitLineBatches(ReadableStream.from(text))) {
- *   console.log(batch.first, batch.lines); // 1 [ "a" ], then 2 [ "bc", "d" ]
- * }
+ * const batches = await Array.fromAsync(splitLineBatches(ReadableStream.from(text)));
+ * assert.deepEqual(batches.map((batch) => [batch.first, batch.lines]), [[1, ["a"]], [2, ["bc", "d"]]]);
  * ```
  */
 export function splitLineBatches(

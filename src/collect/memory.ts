@@ -15,10 +15,12 @@ import { PssConfigError } from "../score/config.ts";
  * @example
  * ```ts
  * import { MemoryCollector, type MemoryCollectorOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const options: MemoryCollectorOptions = { maxTraces: 2 };
  * const collector = new MemoryCollector(options);
  * for (const name of ["a", "b", "c"]) collector.add({ name });
- * console.log(collector.size, collector.evicted); // 2 1
+ * assert.equal(collector.size, 2);
+ * assert.equal(collector.evicted, 1); // the oldest, "a"
  * ```
  */
 export interface MemoryCollectorOptions {
@@ -37,9 +39,10 @@ export interface MemoryCollectorOptions {
  * @example
  * ```ts
  * import { computePss, MemoryCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const collector = new MemoryCollector({ maxTraces: 1000 });
  * collector.add({ name: "op", duration: 0.01 });
- * console.log(computePss(collector.snapshot()).pss);
+ * assert.equal(computePss(collector.snapshot()).pss, 100);
  * ```
  */
 export class MemoryCollector implements Collector {
@@ -166,8 +169,11 @@ export class MemoryCollector implements Collector {
  *
  * @example
  * ```ts
- * import { computePss, globalCollector } from "@pss/pss";
+ * import { computePss, globalCollector, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * { using _ = monitorBlock("op"); } // no collector given: the global one
  * const report = computePss(await globalCollector.traces());
+ * assert.equal(report.traceCount, 1);
  * ```
  */
 export let globalCollector: Collector = new MemoryCollector();
@@ -181,9 +187,12 @@ export let globalCollector: Collector = new MemoryCollector();
  *
  * @example
  * ```ts
- * import { computePss } from "@pss/pss";
+ * import { computePss, globalCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * import { getGlobalCollector } from "./memory.ts";
+ * assert.equal(getGlobalCollector(), globalCollector);
  * const report = computePss(await getGlobalCollector().traces());
+ * assert.equal(report.traceCount, 0);
  * ```
  */
 export function getGlobalCollector(): Collector {
@@ -204,10 +213,14 @@ const COLLECTOR_METHODS = ["add", "traces", "clear", "flush", "close"] as const;
  *
  * @example
  * ```ts
- * import { MemoryCollector, setGlobalCollector } from "@pss/pss";
- * const previous = setGlobalCollector(new MemoryCollector({ maxTraces: 100_000 }));
+ * import { globalCollector, MemoryCollector, setGlobalCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const mine = new MemoryCollector({ maxTraces: 100_000 });
+ * const previous = setGlobalCollector(mine);
+ * assert.equal(globalCollector, mine); // a live binding
  * // ... later
  * setGlobalCollector(previous);
+ * assert.equal(globalCollector, previous);
  * ```
  */
 export function setGlobalCollector(collector: Collector): Collector {

@@ -22,12 +22,14 @@ import { fileSystem } from "../runtime/fs.ts";
  * @example
  * ```ts
  * import { type RawEntry, readTraces } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const entries: RawEntry[] = [
  *   { text: '{"name":"a","duration":0.1}', position: "row 1" },
  *   { text: '{"name":"b"', position: "row 2", skipReason: "cut at 11 characters" },
  * ];
  * const reader = readTraces({ readRawEntries: async function* () { yield* entries; } });
- * console.log((await Array.fromAsync(reader)).length, reader.stats); // 1 { read: 1, skipped: 1 }
+ * assert.equal((await Array.fromAsync(reader)).length, 1);
+ * assert.deepEqual(reader.stats, { read: 1, skipped: 1 });
  * ```
  */
 export interface RawEntry {
@@ -49,6 +51,7 @@ export interface RawEntry {
  * @example A source over an array of strings
  * ```ts
  * import { readTraces, type RawEntry, type TraceSource } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * class ArraySource implements TraceSource {
  *   constructor(private lines: string[]) {}
  *   async *readRawEntries(): AsyncIterable<RawEntry> {
@@ -58,7 +61,8 @@ export interface RawEntry {
  *   }
  * }
  * const reader = readTraces(new ArraySource(['{"name":"a"}', "oops"]));
- * console.log((await Array.fromAsync(reader)).length, reader.stats); // 1 { read: 1, skipped: 1 }
+ * assert.equal((await Array.fromAsync(reader)).length, 1);
+ * assert.deepEqual(reader.stats, { read: 1, skipped: 1 });
  * ```
  */
 export interface TraceSource {
@@ -72,12 +76,14 @@ export interface TraceSource {
  * @example
  * ```ts
  * import { readTraces, type ReadTracesOptions } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/t.ndjson`, `{"name":"a"}\n{"name":"${"x".repeat(100)}"}\n`);
  * const skipped: string[] = [];
  * const options: ReadTracesOptions = { maxLineLength: 50, onSkip: (position) => skipped.push(position) };
  * const traces = await Array.fromAsync(readTraces(`${dir}/t.ndjson`, options));
- * console.log(traces.length, skipped); // 1 ["line 2"]
+ * assert.equal(traces.length, 1);
+ * assert.deepEqual(skipped, ["line 2"]);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -114,12 +120,13 @@ export interface ReadTracesOptions {
  * @example
  * ```ts
  * import { readTraces, type ReadTracesStats } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const reader = readTraces({
  *   async *readRawEntries() { yield { text: '{"name":"a"}', position: "1" }; yield { text: "oops", position: "2" }; },
  * });
  * await Array.fromAsync(reader);
  * const stats: ReadTracesStats = reader.stats;
- * console.log(stats); // { read: 1, skipped: 1 }
+ * assert.deepEqual(stats, { read: 1, skipped: 1 });
  * ```
  */
 export interface ReadTracesStats {
@@ -136,11 +143,14 @@ export interface ReadTracesStats {
  * @example
  * ```ts
  * import { MemoryCollector, readTraces, type TraceReader } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const collector = new MemoryCollector();
  * collector.add({ name: "a", duration: 0.1 });
  * collector.add({ name: "b", duration: 0.2 });
  * const reader: TraceReader = readTraces(collector);
- * for await (const trace of reader) console.log(trace.name, reader.stats.read); // a 1, then b 2
+ * const seen: [string, number][] = [];
+ * for await (const trace of reader) seen.push([trace.name, reader.stats.read]);
+ * assert.deepEqual(seen, [["a", 1], ["b", 2]]);
  * ```
  */
 export interface TraceReader extends AsyncIterableIterator<Trace> {
@@ -154,12 +164,13 @@ export interface TraceReader extends AsyncIterableIterator<Trace> {
  * @example
  * ```ts
  * import { MemoryCollector, readTraces, type TraceInput } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * async function count(input: TraceInput): Promise<number> {
  *   return (await Array.fromAsync(readTraces(input))).length;
  * }
  * const collector = new MemoryCollector();
  * collector.add({ name: "op" });
- * console.log(await count(collector)); // 1
+ * assert.equal(await count(collector), 1);
  * ```
  */
 export type TraceInput =
@@ -200,22 +211,28 @@ export type TraceInput =
  * @example Score a file written by several processes
  * ```ts
  * import { readTraces } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile({ suffix: ".ndjson" });
  * await Deno.writeTextFile(path, '{"name":"a","duration":0.1}\n{"name":"b","duration":-1}\n');
+ * const skipped: string[] = [];
  * const reader = readTraces(path, {
- *   onSkip: (position, reason) => console.warn(`${position}: ${reason}`), // line 2: duration must be …
+ *   onSkip: (position, reason) => skipped.push(`${position}: ${reason}`),
  * });
- * for await (const trace of reader) console.log(trace.name); // a
- * console.log(reader.stats); // { read: 1, skipped: 1 }
+ * const names: string[] = [];
+ * for await (const trace of reader) names.push(trace.name);
+ * assert.deepEqual(names, ["a"]);
+ * assert.deepEqual(reader.stats, { read: 1, skipped: 1 });
+ * assert.match(skipped[0], /^line 2: duration must be/);
  * await Deno.remove(path);
  * ```
  *
  * @example Read a pypss JSON document
  * ```ts
  * import { readTraces } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile({ suffix: ".json" });
  * await Deno.writeTextFile(path, '{"traces": [{"name": "a"}, {"name": "b"}]}');
- * console.log((await Array.fromAsync(readTraces(path))).length); // 2
+ * assert.equal((await Array.fromAsync(readTraces(path))).length, 2);
  * await Deno.remove(path);
  * ```
  */
@@ -408,12 +425,12 @@ export interface ReadNdjsonEntriesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readNdjsonEntries } from "./read.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "{}\n");
- * for await (const entry of readNdjsonEntries(path)) {
- *   console.log(entry.position, entry.text); // line 1 {}
- * }
+ * const entries = await Array.fromAsync(readNdjsonEntries(path));
+ * assert.deepEqual(entries.map((entry) => [entry.position, entry.text]), [["line 1", "{}"]]);
  * await Deno.remove(path);
  * ```
  */
@@ -441,10 +458,16 @@ export async function* readNdjsonEntries(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFileChunks, type ReadFileChunksOptions } from "./read.ts";
- * const options: ReadFileChunksOptions = { chunkBytes: 1 << 20, onSize: (bytes) => console.log(bytes) };
+ * let size: number | undefined;
+ * const options: ReadFileChunksOptions = { chunkBytes: 2, onSize: (bytes) => size = bytes };
  * const path = await Deno.makeTempFile();
- * for await (const chunk of readFileChunks(path, options)) console.log(chunk.length);
+ * await Deno.writeTextFile(path, "abcde");
+ * const lengths: number[] = [];
+ * for await (const chunk of readFileChunks(path, options)) lengths.push(chunk.length);
+ * assert.equal(size, 5);
+ * assert.equal(lengths.reduce((a, b) => a + b), 5);
  * await Deno.remove(path);
  * ```
  */
@@ -485,12 +508,13 @@ export interface ReadFileChunksOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFileChunks } from "./read.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "abc");
  * let bytes = 0;
  * for await (const chunk of readFileChunks(path)) bytes += chunk.length;
- * console.log(bytes); // 3
+ * assert.equal(bytes, 3);
  * await Deno.remove(path);
  * ```
  */
@@ -544,12 +568,11 @@ export async function* readFileChunks(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type EntryBatch, readEntryBatches } from "./read.ts";
  * const bytes = new TextEncoder().encode('[{"name":"a"},{"name":"b"}]');
- * for await (const batch of readEntryBatches(ReadableStream.from([bytes]))) {
- *   const entries: EntryBatch = batch;
- *   console.log(entries.unit, entries.first, entries.texts.length); // entry 1 2
- * }
+ * const batches: EntryBatch[] = await Array.fromAsync(readEntryBatches(ReadableStream.from([bytes])));
+ * assert.deepEqual(batches.map((b) => [b.unit, b.first, b.texts.length]), [["entry", 1, 2]]);
  * ```
  */
 export interface EntryBatch {
@@ -570,12 +593,14 @@ export interface EntryBatch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readEntryBatches, type ReadEntryBatchesOptions } from "./read.ts";
- * const options: ReadEntryBatchesOptions = { onWarning: (message) => console.warn(message) };
+ * const warnings: string[] = [];
+ * const options: ReadEntryBatchesOptions = { onWarning: (message) => warnings.push(message) };
  * const bytes = new TextEncoder().encode('[{"name":"a"}');
- * for await (const batch of readEntryBatches(ReadableStream.from([bytes]), options)) {
- *   console.log(batch.texts); // [ '{"name":"a"}' ], after a warning that ']' is missing
- * }
+ * const batches = await Array.fromAsync(readEntryBatches(ReadableStream.from([bytes]), options));
+ * assert.deepEqual(batches.map((batch) => batch.texts), [['{"name":"a"}']]);
+ * assert.match(warnings[0], /]/); // the closing ']' is missing
  * ```
  */
 export interface ReadEntryBatchesOptions {
@@ -597,9 +622,12 @@ export interface ReadEntryBatchesOptions {
  *
  * @example
  * ```ts
- * import type { TraceFileFormat } from "./read.ts";
- * const format: TraceFileFormat = { document: true, gzip: false };
- * console.log(format);
+ * import assert from "node:assert/strict";
+ * import { readEntryBatches, type TraceFileFormat } from "./read.ts";
+ * let format: TraceFileFormat | undefined;
+ * const bytes = new TextEncoder().encode('{"traces": [{"name": "a"}]}');
+ * await Array.fromAsync(readEntryBatches(ReadableStream.from([bytes]), { onFormat: (f) => format = f }));
+ * assert.deepEqual(format, { document: true, gzip: false });
  * ```
  */
 export interface TraceFileFormat {
@@ -622,11 +650,11 @@ export interface TraceFileFormat {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readEntryBatches } from "./read.ts";
  * const bytes = new TextEncoder().encode('{"name":"a"}\n{"name":"b"}\n');
- * for await (const batch of readEntryBatches(ReadableStream.from([bytes]))) {
- *   console.log(batch.unit, batch.texts.length); // line 2
- * }
+ * const batches = await Array.fromAsync(readEntryBatches(ReadableStream.from([bytes])));
+ * assert.deepEqual(batches.map((batch) => [batch.unit, batch.texts.length]), [["line", 2]]);
  * ```
  */
 export async function* readEntryBatches(
@@ -830,9 +858,10 @@ function shown(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rejectionReason } from "./read.ts";
- * console.log(rejectionReason({ name: "a", duration: -1 })); // duration must be a finite number ≥ 0, got -1
- * console.log(rejectionReason([1, 2])); // expected a JSON object, got an array
+ * assert.equal(rejectionReason({ name: "a", duration: -1 }), "duration must be a finite number ≥ 0, got -1");
+ * assert.equal(rejectionReason([1, 2]), "expected a JSON object, got an array");
  * ```
  */
 export function rejectionReason(value: unknown): string {

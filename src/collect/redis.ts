@@ -49,7 +49,8 @@ export { REDIS_STREAM_FIELD, type RedisMode } from "./redis_store.ts";
  * @example
  * ```ts
  * import { DEFAULT_REDIS_URL } from "@pss/pss/redis";
- * console.log(DEFAULT_REDIS_URL); // redis://127.0.0.1:6379
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_REDIS_URL, "redis://127.0.0.1:6379");
  * ```
  */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -59,7 +60,8 @@ export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
  * @example
  * ```ts
  * import { DEFAULT_REDIS_KEY } from "@pss/pss/redis";
- * console.log(DEFAULT_REDIS_KEY); // pypss:traces
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_REDIS_KEY, "pypss:traces");
  * ```
  */
 export const DEFAULT_REDIS_KEY = "pypss:traces";
@@ -183,11 +185,12 @@ const DEFAULT_MAX_EXPORT = 1000;
  * ```ts ignore
  * import { flushOnSignals } from "@pss/pss";
  * import { RedisCollector } from "@pss/pss/redis";
+ * import assert from "node:assert/strict";
  * await using collector = new RedisCollector({ key: "myapp:traces" });
  * const signals = flushOnSignals([collector]); // for the life of the program
  * collector.add({ name: "db.query", duration: 0.012 });
  * await collector.flush();
- * console.log((await collector.traces()).length);
+ * assert.ok((await collector.traces()).some((trace) => trace.name === "db.query"));
  * ```
  */
 export class RedisCollector extends BatchCollector implements TraceSource {

@@ -17,8 +17,10 @@ import { messageOf } from "../_message.ts";
  *
  * @example
  * ```ts
- * import type { RedisMode } from "@pss/pss/redis";
+ * import { RedisCollector, type RedisMode } from "@pss/pss/redis";
+ * import assert from "node:assert/strict";
  * const mode: RedisMode = "stream";
+ * assert.throws(() => new RedisCollector({ mode: "queue" as RedisMode }), /"list" or "stream"/);
  * ```
  */
 export type RedisMode = "list" | "stream";
@@ -29,8 +31,9 @@ export type RedisMode = "list" | "stream";
  * @example
  * ```ts
  * import { REDIS_STREAM_FIELD } from "@pss/pss/redis";
- * const fields: Record<string, string> = { trace: '{"name":"op"}' };
- * console.log(JSON.parse(fields[REDIS_STREAM_FIELD]).name); // op
+ * import assert from "node:assert/strict";
+ * const fields: Record<string, string> = { trace: '{"name":"op"}' }; // one stream entry
+ * assert.equal(JSON.parse(fields[REDIS_STREAM_FIELD]).name, "op");
  * ```
  */
 export const REDIS_STREAM_FIELD = "trace";

@@ -38,9 +38,16 @@ import { fileSystem } from "../runtime/fs.ts";
  *
  * @example
  * ```ts
- * import type { GroupBy } from "./scan.ts";
+ * import assert from "node:assert/strict";
+ * import { PssAccumulator } from "../score/accumulator.ts";
+ * import { type GroupBy, scanTraces } from "./scan.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".ndjson" });
+ * await Deno.writeTextFile(path, '{"name":"a","pid":41}\n{"name":"b","pid":42}\n{"name":"c","pid":41}\n');
  * const groupBy: GroupBy = "pid";
- * console.log(groupBy);
+ * const accumulator = new PssAccumulator({ groups: "shared" });
+ * await scanTraces(path, accumulator, { groupBy });
+ * assert.deepEqual(accumulator.groupRows().map((row) => [row.name, row.details.traces]), [["41", 2], ["42", 1]]);
+ * await Deno.remove(path);
  * ```
  */
 export type GroupBy = "name" | "module" | "host" | "pid";
@@ -50,9 +57,14 @@ export type GroupBy = "name" | "module" | "host" | "pid";
  *
  * @example
  * ```ts
- * import type { ScanTracesOptions } from "./scan.ts";
- * const options: ScanTracesOptions = { groupBy: "name", onSkip: (position, reason) => console.warn(position, reason) };
- * console.log(options.groupBy);
+ * import assert from "node:assert/strict";
+ * import { PssAccumulator } from "../score/accumulator.ts";
+ * import { scanTraces, type ScanTracesOptions } from "./scan.ts";
+ * const skipped: string[] = [];
+ * const options: ScanTracesOptions = { groupBy: "name", onSkip: (position) => skipped.push(position) };
+ * const bytes = new TextEncoder().encode('{"name":"a"}\noops\n');
+ * await scanTraces(ReadableStream.from([bytes]), new PssAccumulator(), options);
+ * assert.deepEqual(skipped, ["line 2"]);
  * ```
  */
 export interface ScanTracesOptions {
@@ -102,9 +114,14 @@ export interface ScanTracesOptions {
  *
  * @example
  * ```ts
- * import type { ScanStats } from "./scan.ts";
- * const stats: ScanStats = { entries: 3, skipped: 1, workers: 0 };
- * console.log(stats.entries - stats.skipped); // 2
+ * import assert from "node:assert/strict";
+ * import { PssAccumulator } from "../score/accumulator.ts";
+ * import { type ScanStats, scanTraces } from "./scan.ts";
+ * const bytes = new TextEncoder().encode('{"name":"a"}\n{"name":"b"}\n{"name":"c","duration":-1}\n');
+ * const accumulator = new PssAccumulator();
+ * const stats: ScanStats = await scanTraces(ReadableStream.from([bytes]), accumulator);
+ * assert.equal(stats.entries - stats.skipped, 2);
+ * assert.equal(accumulator.report().traceCount, 2);
  * ```
  */
 export interface ScanStats {
@@ -133,15 +150,19 @@ export interface ScanStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PssAccumulator } from "../score/accumulator.ts";
  * import { scanTraces } from "./scan.ts";
  * const path = await Deno.makeTempFile({ suffix: ".json" });
  * await Deno.writeTextFile(path, '[{"name":"a","duration":0.1},{"name":"b","duration":-1}]');
  * const accumulator = new PssAccumulator();
+ * const skips: string[] = [];
  * const stats = await scanTraces(path, accumulator, {
- *   onSkip: (position, reason) => console.log(position, reason), // entry 2 duration must be a finite number ≥ 0, got -1
+ *   onSkip: (position, reason) => skips.push(`${position} ${reason}`),
  * });
- * console.log(stats, accumulator.report().pss); // { entries: 2, skipped: 1, workers: 0 } 100
+ * assert.deepEqual(skips, ["entry 2 duration must be a finite number ≥ 0, got -1"]);
+ * assert.deepEqual(stats, { entries: 2, skipped: 1, workers: 0 });
+ * assert.equal(accumulator.report().pss, 100);
  * await Deno.remove(path);
  * ```
  */

@@ -17,8 +17,11 @@ import { checkKnownKeys, positiveNumber } from "../_options.ts";
  *
  * @example
  * ```ts
- * import type { ProcessSignal } from "@pss/pss";
+ * import { flushOnSignals, MemoryCollector, type ProcessSignal } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const signal: ProcessSignal = "SIGTERM";
+ * using _signals = flushOnSignals([new MemoryCollector()], { signals: [signal] });
+ * assert.throws(() => flushOnSignals([], { signals: ["SIGKILL" as ProcessSignal] }), /signals/);
  * ```
  */
 export type ProcessSignal = ExitSignal;
@@ -34,9 +37,11 @@ const SIGNAL_NUMBERS: Readonly<Record<ProcessSignal, number>> = {
  *
  * @example
  * ```ts
- * import type { FlushOnSignalsOptions } from "@pss/pss";
+ * import { flushOnSignals, type FlushOnSignalsOptions, MemoryCollector } from "@pss/pss";
+ * import assert from "node:assert/strict";
  * const options: FlushOnSignalsOptions = { timeoutMs: 3000, signals: ["SIGTERM"] };
- * console.log(options.signals); // [ "SIGTERM" ]
+ * using _signals = flushOnSignals([new MemoryCollector()], options);
+ * assert.throws(() => flushOnSignals([], { timeoutMs: -1 }), /timeoutMs/);
  * ```
  */
 export interface FlushOnSignalsOptions {
@@ -76,7 +81,7 @@ export interface FlushOnSignalsOptions {
  * import { flushOnSignals, MemoryCollector } from "@pss/pss";
  * const collector = new MemoryCollector();
  * using _signals = flushOnSignals([collector], { timeoutMs: 2000 });
- * collector.add({ name: "op" });
+ * collector.add({ name: "op" }); // flushed if SIGTERM or SIGINT arrives (no result to check)
  * ```
  */
 export function flushOnSignals(
