@@ -43,7 +43,7 @@ import {
  *   b.start();
  *   data.sort((x, y) => x - y);
  *   b.end();
- * });
+ * }); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export interface BenchContext {
@@ -67,7 +67,7 @@ export interface BenchContext {
  * const parse: BenchFunction = () => {
  *   new URL("https://example.com/a/b?c=d");
  * };
- * bench("parse a URL", parse);
+ * bench("parse a URL", parse); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export type BenchFunction = (b: BenchContext) => void | Promise<void>;
@@ -87,7 +87,7 @@ export type BenchFunction = (b: BenchContext) => void | Promise<void>;
  *     JSON.parse(JSON.stringify({ a: [1, 2, 3] }));
  *   },
  * };
- * bench(definition);
+ * bench(definition); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export interface BenchDefinition {
@@ -120,8 +120,10 @@ export interface BenchDefinition {
  * @example
  * ```ts
  * import { type BenchStabilityOptions, configureBench } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * const options: BenchStabilityOptions = { failUnder: 85, reservoirSize: 4096 };
  * configureBench(options);
+ * assert.throws(() => configureBench({ failUnder: 101 }), /failUnder/);
  * ```
  */
 export interface BenchStabilityOptions {
@@ -165,11 +167,13 @@ export interface BenchStabilityOptions {
  * @example
  * ```ts
  * import { benchStability, type BenchStabilityRunOptions } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * const options: BenchStabilityRunOptions = { group: "hash", budgetMs: 100 };
- * await benchStability("hash a string", () => {
+ * const row = await benchStability("hash a string", () => {
  *   let h = 0;
  *   for (const c of "stability") h = (h * 31 + c.charCodeAt(0)) | 0;
  * }, options);
+ * assert.equal(row?.group, "hash");
  * ```
  */
 export interface BenchStabilityRunOptions {
@@ -197,9 +201,9 @@ export interface BenchStabilityRunOptions {
  * @example
  * ```ts
  * import { PssBenchGateError } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * const error = new PssBenchGateError(["jittery"], 85);
- * console.log(error.message);
- * // "1 benchmark below PSS 85: jittery"
+ * assert.equal(error.message, "1 benchmark below PSS 85: jittery");
  * ```
  */
 export class PssBenchGateError extends Error {
@@ -297,10 +301,12 @@ function checkFailUnder(value: unknown, source?: string): number {
  * @example
  * ```ts
  * import { bench, configureBench } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * configureBench({ failUnder: 80 });
  * bench("join strings", () => {
  *   ["a", "b", "c"].join("-");
  * });
+ * assert.throws(() => configureBench({ failUnder: "80" as unknown as number }), /a number from 0 to 100/);
  * ```
  */
 export function configureBench(options: BenchStabilityOptions): void {
@@ -640,7 +646,7 @@ function normalize(
  * // Before: Deno.bench("encode", () => { ... });
  * bench("encode", () => {
  *   new TextEncoder().encode("stability");
- * });
+ * }); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export function bench(name: string, fn: BenchFunction): void;
@@ -652,7 +658,7 @@ export function bench(name: string, fn: BenchFunction): void;
  * @example
  * ```ts
  * import { bench } from "@pss/pss/bench";
- * bench({ name: "slice", group: "copy", fn: () => void [1, 2, 3].slice() });
+ * bench({ name: "slice", group: "copy", fn: () => void [1, 2, 3].slice() }); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export function bench(definition: BenchDefinition): void;
@@ -666,7 +672,7 @@ export function bench(definition: BenchDefinition): void;
  * import { bench } from "@pss/pss/bench";
  * bench(function spread() {
  *   void [...[1, 2, 3]];
- * });
+ * }); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export function bench(fn: BenchFunction): void;
@@ -680,7 +686,7 @@ export function bench(fn: BenchFunction): void;
  * @example
  * ```ts
  * import { bench } from "@pss/pss/bench";
- * bench("concat", { group: "copy" }, () => void [1].concat([2]));
+ * bench("concat", { group: "copy" }, () => void [1].concat([2])); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export function bench(
@@ -698,7 +704,7 @@ export function bench(
  * @example
  * ```ts
  * import { bench } from "@pss/pss/bench";
- * bench({ name: "from", group: "copy" }, () => void Array.from([1, 2]));
+ * bench({ name: "from", group: "copy" }, () => void Array.from([1, 2])); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export function bench(
@@ -769,10 +775,12 @@ let scheduled = false;
  * @example
  * ```ts
  * import { benchStability } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * const row = await benchStability("build a small object", () => {
  *   void { a: 1, b: [2, 3] };
  * }, { budgetMs: 50 });
- * console.log(row?.calls !== undefined); // true
+ * assert.ok(row !== undefined && row.calls >= 10); // minCalls defaults to 10
+ * assert.ok(row.pss === null || (row.pss >= 0 && row.pss <= 100)); // null when clock-bound
  * ```
  */
 export function benchStability(

@@ -15,7 +15,7 @@
  *
  * bench("parse a URL", () => {
  *   new URL("https://example.com/a/b?c=d");
- * });
+ * }); // registers it with deno bench or bun (no result to check)
  * ```
  *
  * @module

@@ -20,9 +20,10 @@ import type { BenchRecorder } from "./_recorder.ts";
  * @example
  * ```ts
  * import type { BenchStabilityRow } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * const weak = (row: BenchStabilityRow): boolean =>
  *   row.pss !== null && row.pss < 90;
- * console.log(weak({ pss: 72 } as BenchStabilityRow)); // true
+ * assert.equal(weak({ pss: 72 } as BenchStabilityRow), true);
  * ```
  */
 export interface BenchStabilityRow {
@@ -86,10 +87,11 @@ export interface BenchStabilityRow {
  * @example
  * ```ts
  * import type { BenchStabilityJson } from "@pss/pss/bench";
+ * import assert from "node:assert/strict";
  * function scores(json: BenchStabilityJson): Map<string, number | null> {
  *   return new Map(json.benchmarks.map((row) => [row.name, row.pss]));
  * }
- * console.log(scores({ benchmarks: [] } as unknown as BenchStabilityJson).size); // 0
+ * assert.equal(scores({ benchmarks: [] } as unknown as BenchStabilityJson).size, 0);
  * ```
  */
 export interface BenchStabilityJson {
