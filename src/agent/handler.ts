@@ -65,13 +65,18 @@ const MAX_LISTED_REJECTIONS = 100;
  * @example
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
- * import type { AgentHandlerOptions } from "@pss/pss/agent";
+ * import { type AgentHandlerOptions, createAgentHandler } from "@pss/pss/agent";
+ * import assert from "node:assert/strict";
  * const options: AgentHandlerOptions = {
  *   sink: new MemoryCollector({ maxTraces: 100_000 }),
  *   authToken: "s3cret",
  *   maxBatchTraces: 5000,
  *   maxBodyBytes: 1 << 20,
  * };
+ * const handler = createAgentHandler(options);
+ * assert.equal((await handler(new Request("http://agent/score"))).status, 401);
+ * const authorized = { headers: { authorization: "Bearer s3cret" } };
+ * assert.equal((await handler(new Request("http://agent/score", authorized))).status, 200);
  * ```
  */
 export interface AgentHandlerOptions {
@@ -111,9 +116,11 @@ export interface AgentHandlerOptions {
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { type AgentStats, createAgentHandler } from "@pss/pss/agent";
- * const handler = createAgentHandler({ sink: new MemoryCollector() });
+ * import assert from "node:assert/strict";
+ * const handler = createAgentHandler({ sink: new MemoryCollector(), authToken: "s3cret" });
+ * await handler(new Request("http://agent/score")); // no token
  * const stats: AgentStats = handler.stats();
- * console.log(stats.accepted, stats.rejected); // 0 0
+ * assert.deepEqual([stats.accepted, stats.rejected, stats.unauthenticated], [0, 0, 1]);
  * ```
  */
 export interface AgentStats {
@@ -141,9 +148,10 @@ export interface AgentStats {
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { type AgentHandler, createAgentHandler } from "@pss/pss/agent";
+ * import assert from "node:assert/strict";
  * const handler: AgentHandler = createAgentHandler({ sink: new MemoryCollector() });
  * const response = await handler(new Request("http://agent/healthz"));
- * console.log(response.status); // 200
+ * assert.equal(response.status, 200);
  * ```
  */
 export interface AgentHandler {
@@ -196,11 +204,12 @@ const OPTION_KEYS = ["sink", "authToken", "maxBatchTraces", "maxBodyBytes"];
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { createAgentHandler } from "@pss/pss/agent";
+ * import assert from "node:assert/strict";
  * const sink = new MemoryCollector();
  * sink.add({ name: "op", duration: 0.1 });
  * const handler = createAgentHandler({ sink });
  * const report = await (await handler(new Request("http://agent/score"))).json();
- * console.log(report.pss, report.counts.traces); // 100 1
+ * assert.deepEqual([report.pss, report.counts.traces], [100, 1]);
  * ```
  */
 export function createAgentHandler(options: AgentHandlerOptions): AgentHandler {

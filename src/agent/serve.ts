@@ -26,13 +26,15 @@ export const DEFAULT_AGENT_PORT = 7411;
  * @example
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
- * import type { ServeAgentOptions } from "@pss/pss/agent";
+ * import { serveAgent, type ServeAgentOptions } from "@pss/pss/agent";
+ * import assert from "node:assert/strict";
  * const options: ServeAgentOptions = {
  *   hostname: "127.0.0.1",
- *   port: 0,
- *   grpcPort: 0,
+ *   port: 0, // any free port
  *   sink: new MemoryCollector({ maxTraces: 100_000 }),
  * };
+ * await using agent = await serveAgent(options);
+ * assert.match(agent.url, /^http:\/\/127\.0\.0\.1:\d+$/);
  * ```
  */
 export interface ServeAgentOptions extends AgentHandlerOptions {
@@ -70,8 +72,10 @@ export interface ServeAgentOptions extends AgentHandlerOptions {
  * ```ts
  * import { MemoryCollector } from "@pss/pss";
  * import { type RunningAgent, serveAgent } from "@pss/pss/agent";
+ * import assert from "node:assert/strict";
  * const agent: RunningAgent = await serveAgent({ port: 0, sink: new MemoryCollector() });
- * console.log(agent.url); // http://127.0.0.1:…
+ * assert.match(agent.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+ * assert.equal((await fetch(`${agent.url}/healthz`)).status, 200);
  * await agent.close();
  * ```
  */
@@ -122,7 +126,6 @@ const OPTION_KEYS = [
  * client.add({ name: "op", duration: 0.01 });
  * await client.flush();
  * if (sink.size !== 1) throw new Error(`sink holds ${sink.size}`);
- * console.log(agent.url, agent.grpcTarget); // http://127.0.0.1:… 127.0.0.1:…
  * ```
  */
 export async function serveAgent(

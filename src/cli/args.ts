@@ -11,9 +11,10 @@
  * @example
  * ```ts
  * import { parseCliArgs, type ReportFormat } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["score", "traces.ndjson", "-f", "html"]);
  * const format: ReportFormat = args.command === "score" ? args.format ?? "text" : "text";
- * console.log(format); // html
+ * assert.equal(format, "html");
  * ```
  */
 export type ReportFormat = "text" | "json" | "html";
@@ -25,9 +26,10 @@ export type ReportFormat = "text" | "json" | "html";
  * @example
  * ```ts
  * import { parseCliArgs, type RowKey } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["score", "a.ndjson", "--group-by", "pid"]);
  * const key: RowKey | undefined = args.command === "score" ? args.groupBy : undefined;
- * console.log(key); // pid
+ * assert.equal(key, "pid");
  * ```
  */
 export type RowKey = "name" | "module" | "host" | "pid";
@@ -38,11 +40,11 @@ export type RowKey = "name" | "module" | "host" | "pid";
  * @example
  * ```ts
  * import { parseCliArgs, type ScoreArgs } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["score", "-", "--fail-under", "80", "--color"]);
- * if (args.command === "score") {
- *   const score: ScoreArgs = args;
- *   console.log(score.inputs, score.failUnder, score.color, score.format); // [ "-" ] 80 true undefined
- * }
+ * assert.equal(args.command, "score");
+ * const score: ScoreArgs = args;
+ * assert.deepEqual([score.inputs, score.failUnder, score.color, score.format], [["-"], 80, true, undefined]);
  * ```
  */
 export interface ScoreArgs {
@@ -76,11 +78,11 @@ export interface ScoreArgs {
  * @example
  * ```ts
  * import { type CompareArgs, parseCliArgs } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["compare", "base.ndjson", "head.ndjson", "--max-drop", "5"]);
- * if (args.command === "compare") {
- *   const compare: CompareArgs = args;
- *   console.log(compare.base, compare.head, compare.maxDrop, compare.minTraces); // base.ndjson head.ndjson 5 30
- * }
+ * assert.equal(args.command, "compare");
+ * const compare: CompareArgs = args;
+ * assert.deepEqual([compare.base, compare.head, compare.maxDrop, compare.minTraces], ["base.ndjson", "head.ndjson", 5, 30]);
  * ```
  */
 export interface CompareArgs {
@@ -118,11 +120,11 @@ export interface CompareArgs {
  * @example
  * ```ts
  * import { type HelpArgs, parseCliArgs } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["score", "--help"]);
- * if (args.command === "help") {
- *   const help: HelpArgs = args;
- *   console.log(help.topic); // score
- * }
+ * assert.equal(args.command, "help");
+ * const help: HelpArgs = args;
+ * assert.equal(help.topic, "score");
  * ```
  */
 export interface HelpArgs {
@@ -138,8 +140,10 @@ export interface HelpArgs {
  * @example
  * ```ts
  * import { type CliArgs, parseCliArgs } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args: CliArgs = parseCliArgs(["score", "traces.ndjson", "--by-name"]);
- * if (args.command === "score") console.log(args.inputs, args.groupBy); // [ "traces.ndjson" ] name
+ * assert.equal(args.command, "score");
+ * assert.deepEqual([args.inputs, args.groupBy], [["traces.ndjson"], "name"]);
  * ```
  */
 export type CliArgs = ScoreArgs | CompareArgs | HelpArgs;
@@ -151,11 +155,9 @@ export type CliArgs = ScoreArgs | CompareArgs | HelpArgs;
  * @example
  * ```ts
  * import { parseCliArgs, UsageError } from "@pss/pss/cli";
- * try {
- *   parseCliArgs(["score"]);
- * } catch (error) {
- *   if (error instanceof UsageError) console.log(error.message);
- * }
+ * import assert from "node:assert/strict";
+ * assert.throws(() => parseCliArgs(["score"]), UsageError);
+ * assert.throws(() => parseCliArgs(["score"]), /missing the input/);
  * ```
  */
 export class UsageError extends Error {
@@ -220,8 +222,10 @@ const SHORT: Readonly<Record<string, string>> = {
  * @example
  * ```ts
  * import { parseCliArgs } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const args = parseCliArgs(["score", "a.ndjson", "b.json.gz", "--format=json", "--by-name"]);
- * console.log(args); // { command: "score", inputs: [ "a.ndjson", "b.json.gz" ], format: "json", groupBy: "name", … }
+ * assert.equal(args.command, "score");
+ * assert.deepEqual([args.inputs, args.format, args.groupBy], [["a.ndjson", "b.json.gz"], "json", "name"]);
  * ```
  */
 export function parseCliArgs(args: readonly string[]): CliArgs {
@@ -463,7 +467,8 @@ sent as the bearer token).
  * @example
  * ```ts
  * import { usage } from "@pss/pss/cli";
- * console.log(usage().split("\n")[0]); // "Usage: pss <command> [options]"
+ * import assert from "node:assert/strict";
+ * assert.equal(usage().split("\n")[0], "Usage: pss <command> [options]");
  * ```
  */
 export function usage(topic?: "score" | "compare"): string {

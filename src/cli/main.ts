@@ -72,7 +72,9 @@ export type { CliIo } from "../runtime/types.ts";
  * @example
  * ```ts
  * import { EXIT_CODES } from "@pss/pss/cli";
- * console.log(EXIT_CODES.gate, EXIT_CODES.failUnder); // 3 3
+ * import assert from "node:assert/strict";
+ * assert.equal(EXIT_CODES.gate, 3);
+ * assert.equal(EXIT_CODES.failUnder, 3);
  * ```
  */
 export const EXIT_CODES: Readonly<{
@@ -113,11 +115,12 @@ class CliFailure extends Error {
  *
  * @example Embed the CLI in a script
  * ```ts
- * import { runCli } from "@pss/pss/cli";
+ * import { EXIT_CODES, runCli } from "@pss/pss/cli";
+ * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile({ suffix: ".ndjson" });
  * await Deno.writeTextFile(path, '{"name":"op","duration":0.1}\n');
  * const code = await runCli(["score", path, "--format", "json"]);
- * console.log(code); // 0
+ * assert.equal(code, EXIT_CODES.ok);
  * await Deno.remove(path);
  * ```
  */
