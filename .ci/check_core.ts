@@ -7,6 +7,10 @@
  *    runtime that is neither Deno nor Bun.
  * 2. No file of `src/` outside `src/runtime/` (and the generated code)
  *    names `Deno`, `Bun`, the `process` global or a `node:`/`bun:` module.
+ * 3. Every example that `deno test --doc` runs (a `ts` or `typescript`
+ *    block without `ignore` in `mod.ts`, `src/` or `README.md`) checks
+ *    something: it calls `assert` or throws, or says `(no result to check)`
+ *    because all it shows is a side effect (registering a benchmark).
  *
  * Run by the `check` task: `deno run --allow-read --allow-run .ci/check_core.ts`.
  *
@@ -142,6 +146,46 @@ await run("deno lint (the process and Node globals)", [
   ),
 ]);
 
+// 3. Doc examples that run but check nothing.
+/** A call of `assert` or one of its methods, or a throw. */
+const CHECKS = /\bassert(?:\.\w+)?\s*\(|\bthrow\b/;
+const NO_RESULT = "(no result to check)";
+/** A fenced block, possibly inside a JSDoc comment (` * ` before each line). */
+const FENCE = /^([ \t]*(?:\*[ \t]?)?)```(\w*)([^\n]*)\n([\s\S]*?)^\1```/gm;
+
+let examples = 0;
+
+/** Where in `text` the examples that run but check nothing start. */
+function uncheckedExamples(text: string): number[] {
+  const lines: number[] = [];
+  for (const match of text.matchAll(FENCE)) {
+    const [, , language, attributes, body] = match;
+    if (language !== "ts" && language !== "typescript") continue;
+    if (/\bignore\b/.test(attributes)) continue;
+    examples++;
+    if (CHECKS.test(body) || body.includes(NO_RESULT)) continue;
+    lines.push(text.slice(0, match.index).split("\n").length);
+  }
+  return lines;
+}
+
+const documented = [
+  "mod.ts",
+  "README.md",
+  ...(await Array.fromAsync(sources(new URL("src/", ROOT), "src/"))).filter(
+    (path) => !path.startsWith("src/gen/"),
+  ),
+];
+for (const path of documented) {
+  const text = await Deno.readTextFile(new URL(path, ROOT));
+  for (const line of uncheckedExamples(text)) {
+    problems.push(
+      `${path}:${line}: a doc example that runs but checks nothing: ` +
+        `assert its result, or say "${NO_RESULT}" if it only has a side effect`,
+    );
+  }
+}
+
 if (problems.length > 0) {
   console.error(`check_core: ${problems.length} problem(s)`);
   for (const problem of problems) console.error(`  ${problem}`);
@@ -149,5 +193,6 @@ if (problems.length > 0) {
 }
 console.log(
   `check_core: mod.ts's graph has ${local} modules and no node:/bun:/npm:/jsr: ` +
-    `specifier; ${scanned} files of src/ outside src/runtime/ use no runtime global`,
+    `specifier; ${scanned} files of src/ outside src/runtime/ use no runtime global; ` +
+    `the ${examples} examples that deno test --doc runs check their result`,
 );
