@@ -42,6 +42,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { processIdPrefix } from "../_id.ts";
 import { openPipeWithin } from "./_pipe.ts";
 
 // The parts of Bun's and Node's APIs this adapter uses.
@@ -384,6 +385,9 @@ function createProcess(): ProcessPort {
 
 const bench: BenchPort = {
   version: `bun ${bun.version}`,
+  hasDenoBench: false,
+  // One module instance per process: the process's random id is the run's.
+  runId: (): string => processIdPrefix(),
   registerDenoBench: (): boolean => false,
   onBenchEnd(listener: () => void): boolean {
     proc.on("exit", listener);

@@ -38,6 +38,7 @@ import {
   parentOf,
 } from "./_node.ts";
 import { messageOf } from "../_message.ts";
+import { processIdPrefix } from "../_id.ts";
 import { openPipeWithin } from "./_pipe.ts";
 
 /** Whether a permission is granted now (a "prompt" state counts as not). */
@@ -236,8 +237,25 @@ function createProcess(): ProcessPort {
 
 // --- benchmarks -----------------------------------------------------------
 
+/** Carries the run's id from the first bench file's isolate to the others. */
+const RUN_ENV = "PSS_BENCH_RUN";
+
 const bench: BenchPort = {
   version: `deno ${Deno.version.deno}`,
+  hasDenoBench: typeof Deno.bench === "function",
+  runId(): string | undefined {
+    if (!granted({ name: "env", variable: RUN_ENV })) return undefined;
+    try {
+      const mine = `${Deno.pid}:`;
+      const seen = Deno.env.get(RUN_ENV);
+      if (seen?.startsWith(mine)) return seen;
+      const id = mine + processIdPrefix();
+      Deno.env.set(RUN_ENV, id);
+      return id;
+    } catch {
+      return undefined;
+    }
+  },
   registerDenoBench(registration): boolean {
     Deno.bench(registration as unknown as Deno.BenchDefinition);
     return true;

@@ -409,6 +409,19 @@ export interface BenchPort {
   /** The runtime and its version, such as `"deno 2.9.6"` or `"bun 1.4.5"`. */
   readonly version: string;
   /**
+   * Whether `registerDenoBench` registers with a real `Deno.bench`; where it
+   * does not (Bun, browsers), `@pss/pss/bench` runs benchmarks itself.
+   */
+  readonly hasDenoBench: boolean;
+  /**
+   * An id of this benchmark run, the same in every module of it: `deno
+   * bench` loads each file in its own isolate of one process, so on Deno the
+   * id is shared through the process environment (`PSS_BENCH_RUN`, with the
+   * process id, so a child process starts its own run). `undefined` when it
+   * cannot be shared (Deno without env access).
+   */
+  runId(): string | undefined;
+  /**
    * Registers a benchmark with `Deno.bench` (a no-op outside `deno bench`).
    *
    * @returns `false` where there is no `Deno.bench` (Bun, browsers).

@@ -16,6 +16,7 @@ import type {
   RuntimeAdapter,
   TimerHandle,
 } from "./types.ts";
+import { processIdPrefix } from "../_id.ts";
 
 const UNSUPPORTED = "pss needs Deno or Bun for this";
 
@@ -73,6 +74,8 @@ const http: HttpPort = {
 
 const bench: BenchPort = {
   version: "web",
+  hasDenoBench: false,
+  runId: (): string => processIdPrefix(),
   registerDenoBench: (): boolean => false,
   onBenchEnd(listener: () => void): boolean {
     const host = globalThis as {
