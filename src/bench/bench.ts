@@ -104,13 +104,46 @@ export interface BenchDefinition {
   /** Run only the benchmarks marked `only`. @default {false} */
   only?: boolean;
   /** Deno's permissions for this benchmark. @default {"inherit"} */
-  permissions?: "inherit" | "none" | Record<string, unknown>;
+  permissions?: "inherit" | "none" | BenchPermissions;
   /** Deno: measured iterations at least. @default {10} */
   n?: number;
   /** Deno: warm-up iterations; pss sets at least as many aside. @default {none} */
   warmup?: number;
   /** Deno: fail a benchmark that calls `Deno.exit`. @default {true} */
   sanitizeExit?: boolean;
+}
+
+/**
+ * The permissions of one benchmark in object form: the fields of
+ * `Deno.PermissionOptionsObject`, written out here so that the module
+ * type-checks where Deno's types are absent (Bun, browsers) and still takes
+ * Deno's own type (an interface without an index signature, which a
+ * `Record<string, unknown>` would refuse).
+ *
+ * @example
+ * ```ts
+ * import { bench, type BenchPermissions } from "@pss/pss/bench";
+ * const permissions: BenchPermissions = { read: ["./data"], net: false };
+ * bench({ name: "read nothing", permissions, fn: () => {} });
+ * ```
+ */
+export interface BenchPermissions {
+  /** Environment variables. @default {"inherit"} */
+  env?: "inherit" | boolean | string[];
+  /** Foreign libraries. @default {"inherit"} */
+  ffi?: "inherit" | boolean | Array<string | URL>;
+  /** Modules imported at run time. @default {"inherit"} */
+  import?: "inherit" | boolean | string[];
+  /** Network hosts. @default {"inherit"} */
+  net?: "inherit" | boolean | string[];
+  /** Paths read. @default {"inherit"} */
+  read?: "inherit" | boolean | Array<string | URL>;
+  /** Programs run. @default {"inherit"} */
+  run?: "inherit" | boolean | Array<string | URL>;
+  /** System information. @default {"inherit"} */
+  sys?: "inherit" | boolean | string[];
+  /** Paths written. @default {"inherit"} */
+  write?: "inherit" | boolean | Array<string | URL>;
 }
 
 /**
@@ -151,6 +184,19 @@ export interface BenchStabilityOptions {
    * and scored; faster ones are flagged clock-bound. @default {20}
    */
   clockFactor?: number;
+  /**
+   * Leave out of the score the kept calls longer than this many times the
+   * 99th percentile of the kept calls (at least 1; from 100 kept calls on),
+   * and count them in the row's `outliers`. So at most 1 % of the calls are
+   * left out, however the factor is set. Meant for benchmarks of a few
+   * microseconds, where one preemption of the process (milliseconds) among
+   * thousands of calls puts the CV above 10 and Timing Stability at 0: the
+   * score then says how steady the benchmark is between interruptions, and
+   * the count how often it was interrupted. The formula is unchanged; only
+   * what it is given.
+   * @default {none: every kept call is scored}
+   */
+  outlierFactor?: number;
   /**
    * Where the table goes. Under `deno bench` the default is standard error,
    * so that `deno bench --json` stays valid JSON on standard output; with
@@ -237,6 +283,7 @@ const OPTION_KEYS = [
   "warmupCalls",
   "warmupMs",
   "clockFactor",
+  "outlierFactor",
   "print",
 ];
 const RUN_OPTION_KEYS = [
@@ -258,17 +305,21 @@ const JSON_ENV = "PSS_BENCH_JSON";
 interface Session {
   options:
     & Required<
-      Omit<BenchStabilityOptions, "failUnder" | "jsonPath" | "print">
+      Omit<
+        BenchStabilityOptions,
+        "failUnder" | "jsonPath" | "print" | "outlierFactor"
+      >
     >
     & {
       failUnder: number | undefined;
       jsonPath: string | undefined;
+      outlierFactor: number | undefined;
       print: ((text: string) => void) | undefined;
     };
   clockCostMs: number;
   recorders: BenchRecorder[];
-  /** Why an environment variable could not be read, if one could not. */
-  envNote: string | undefined;
+  /** The environment variables that could not be read (no permission). */
+  unreadable: readonly string[];
   unloadHooked: boolean;
 }
 
@@ -341,6 +392,16 @@ export function configureBench(options: BenchStabilityOptions): void {
   if (options.clockFactor !== undefined) {
     positiveNumber(owner, "clockFactor", options.clockFactor);
   }
+  if (
+    options.outlierFactor !== undefined &&
+    !(positiveNumber(owner, "outlierFactor", options.outlierFactor) >= 1)
+  ) {
+    throw new PssConfigError(
+      "outlierFactor",
+      options.outlierFactor,
+      `${owner}'s 'outlierFactor' must be a number of at least 1`,
+    );
+  }
   if (options.print !== undefined && typeof options.print !== "function") {
     throw new PssConfigError(
       "print",
@@ -354,11 +415,11 @@ export function configureBench(options: BenchStabilityOptions): void {
   }
 }
 
-function resolveOptions(): Pick<Session, "options" | "envNote"> {
-  const notes: string[] = [];
+function resolveOptions(): Pick<Session, "options" | "unreadable"> {
+  const unreadable: string[] = [];
   const read = (name: string): string | undefined => {
     const result = runtime.env.env(name);
-    if (result.kind === "denied") notes.push(name);
+    if (result.kind === "denied") unreadable.push(name);
     return result.kind === "value" && result.value.trim() !== ""
       ? result.value.trim()
       : undefined;
@@ -377,11 +438,10 @@ function resolveOptions(): Pick<Session, "options" | "envNote"> {
       warmupCalls: configured.warmupCalls ?? 3,
       warmupMs: configured.warmupMs ?? 10,
       clockFactor: configured.clockFactor ?? 20,
+      outlierFactor: configured.outlierFactor,
       print: configured.print,
     },
-    envNote: notes.length === 0
-      ? undefined
-      : `${notes.join(" and ")} not readable (run with --allow-env)`,
+    unreadable,
   };
 }
 
@@ -428,14 +488,16 @@ function tableOf(
   recorders: readonly BenchRecorder[],
   meanNs?: ReadonlyMap<BenchRecorder, number>,
 ): BenchStabilityJson {
-  const { failUnder } = current.options;
+  const { failUnder, outlierFactor } = current.options;
+  const cwd = runtime.env.cwd();
   const rows: BenchStabilityRow[] = [];
   for (const recorder of recorders) {
     if (
       recorder.warmupCalls === 0 && recorder.passCalls === 0 &&
       recorder.errors === 0
     ) continue; // never run: filtered out, ignored, or not `only`
-    const row = summarize(recorder, failUnder);
+    const row = summarize(recorder, { failUnder, outlierFactor });
+    if (row.file !== null) row.file = projectPath(row.file, cwd);
     const batchMean = meanNs?.get(recorder);
     if (row.meanNs === null && batchMean !== undefined) row.meanNs = batchMean;
     rows.push(row);
@@ -445,16 +507,39 @@ function tableOf(
     format: "pss-bench",
     version: 1,
     runtime: runtime.bench.version,
+    runId: runtime.bench.runId() ?? null,
     pid: runtime.process.pid ?? null,
     clockCostNs: Math.round(current.clockCostMs * 1e7) / 10,
     clockFactor: current.options.clockFactor,
     reservoirSize: current.options.reservoirSize,
     warmupCalls: current.options.warmupCalls,
     warmupMs: current.options.warmupMs,
+    outlierFactor: outlierFactor ?? null,
     failUnder: failUnder ?? null,
     belowGate: rows.filter((row) => row.belowGate).map(label),
     benchmarks: rows,
   };
+}
+
+/**
+ * A module's URL as a path relative to the working directory (`deno bench`
+ * is run from the project's root), so that two checkouts of a project in
+ * different directories name the same benchmark the same way in their
+ * JSON files. A module outside the directory, or an unreadable directory,
+ * keeps its URL.
+ */
+function projectPath(origin: string, cwd: string | undefined): string {
+  if (cwd === undefined || !origin.startsWith("file://")) return origin;
+  let root = cwd.replaceAll("\\", "/");
+  if (!root.startsWith("/")) root = `/${root}`; // a Windows drive: /C:/…
+  if (!root.endsWith("/")) root += "/";
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(origin).pathname);
+  } catch {
+    return origin;
+  }
+  return path.startsWith(root) ? path.slice(root.length) : origin;
 }
 
 function label(row: BenchStabilityRow): string {
@@ -466,17 +551,18 @@ function rowKey(row: BenchStabilityRow): string {
 }
 
 /**
- * Writes `json` to `path`; rows of an earlier module of the same process
- * (`deno bench` runs each file in its own isolate) are kept.
+ * Writes `json` to `path`; rows of an earlier module of the same run
+ * (`deno bench` runs each file in its own isolate) are kept. Returns why
+ * the file could not be written, if it could not.
  */
 function writeJson(path: string, json: BenchStabilityJson): string | undefined {
   let document = json;
   const previous = runtime.bench.readTextFileSync(path);
-  if (previous !== undefined && json.pid !== null) {
+  if (previous !== undefined && json.runId !== null) {
     try {
       const old = JSON.parse(previous) as Partial<BenchStabilityJson>;
       if (
-        old.format === "pss-bench" && old.pid === json.pid &&
+        old.format === "pss-bench" && old.runId === json.runId &&
         Array.isArray(old.benchmarks)
       ) {
         const fresh = new Set(json.benchmarks.map(rowKey));
@@ -501,26 +587,69 @@ function writeJson(path: string, json: BenchStabilityJson): string | undefined {
     );
     return undefined;
   } catch (error) {
-    return `pss: could not write ${JSON_ENV} file ${path}: ${messageOf(error)}`;
+    return `could not write the JSON file ${path}: ${messageOf(error)}`;
   }
 }
 
-/** Prints the table and writes the JSON; returns the names below the gate. */
+/** What a run came to: the benchmarks below the gate, and what failed. */
+interface Outcome {
+  below: readonly string[];
+  /** Why the JSON file could not be written, if it could not. */
+  writeFailure: string | undefined;
+}
+
+/**
+ * Lines on what the run could not do because the environment could not be
+ * read (Deno without `--allow-env`): unreadable variables are not ignored
+ * silently. Whether one is set cannot be known without the permission.
+ */
+function envLines(current: Session, json: BenchStabilityJson): string[] {
+  const lines: string[] = [];
+  const unreadable = new Set(current.unreadable);
+  const hint = "run with --allow-env";
+  if (unreadable.has(FAIL_UNDER_ENV)) {
+    lines.push(
+      json.failUnder === null
+        ? `pss gate: NOT APPLIED, ${FAIL_UNDER_ENV} could not be read (${hint})`
+        : `pss: ${FAIL_UNDER_ENV} could not be read (${hint}); the gate of configureBench() applied`,
+    );
+  }
+  if (unreadable.has(JSON_ENV)) {
+    lines.push(
+      current.options.jsonPath === undefined
+        ? `pss: ${JSON_ENV} could not be read (${hint}); no JSON file written`
+        : `pss: ${JSON_ENV} could not be read (${hint}); the JSON path of configureBench() applied`,
+    );
+  }
+  if (current.options.jsonPath !== undefined && json.runId === null) {
+    lines.push(
+      `pss: the rows of this run's other bench files are not merged into ${current.options.jsonPath} (${hint})`,
+    );
+  }
+  return lines;
+}
+
+/** Prints the table and writes the JSON. */
 function report(
   current: Session,
   json: BenchStabilityJson,
   print: (text: string) => void,
-): readonly string[] {
-  if (json.benchmarks.length === 0) return [];
-  let text = formatTable(json);
-  if (current.envNote !== undefined) text += `\npss: ${current.envNote}`;
-  const path = current.options.jsonPath;
-  if (path !== undefined) {
-    const failure = writeJson(path, json);
-    text += failure === undefined ? `\npss: wrote ${path}` : `\n${failure}`;
+): Outcome {
+  if (json.benchmarks.length === 0) {
+    return { below: [], writeFailure: undefined };
   }
-  (current.options.print ?? print)(text);
-  return json.belowGate;
+  const lines = [formatTable(json), ...envLines(current, json)];
+  const path = current.options.jsonPath;
+  const writeFailure = path === undefined ? undefined : writeJson(path, json);
+  if (path !== undefined) {
+    lines.push(
+      writeFailure === undefined
+        ? `pss: wrote ${path}`
+        : `pss: FAILED, ${writeFailure}`,
+    );
+  }
+  (current.options.print ?? print)(lines.join("\n"));
+  return { below: json.belowGate, writeFailure };
 }
 
 /** Blocks the thread for `ms` without spinning (Atomics.wait), best effort. */
@@ -541,9 +670,20 @@ function finishDenoBench(): void {
   // `deno bench` prints its rows from another thread; the unload event can
   // run before the last row is out. A short pause keeps the tables apart.
   pause(30);
-  const below = report(current, json, (text) => console.error(text));
+  const { below, writeFailure } = report(
+    current,
+    json,
+    (text) => console.error(text),
+  );
+  let error: Error | undefined;
   if (below.length > 0 && json.failUnder !== null) {
-    const error = new PssBenchGateError(below, json.failUnder);
+    error = new PssBenchGateError(below, json.failUnder);
+    if (writeFailure !== undefined) error.message += `; ${writeFailure}`;
+  } else if (writeFailure !== undefined) {
+    // A CI job that asked for the file must not pass without it.
+    error = new Error(writeFailure);
+  }
+  if (error !== undefined) {
     // Deno prints the stack; the message is all there is to say.
     error.stack = `${error.name}: ${error.message}`;
     throw error;
@@ -718,7 +858,7 @@ export function bench(
 ): void {
   const definition = normalize(first, second, third);
   const name = definition.name!;
-  if (runtime.name !== "deno") {
+  if (!runtime.bench.hasDenoBench) {
     void benchStability(name, definition.fn, {
       group: definition.group,
       ignore: definition.ignore,
@@ -838,15 +978,17 @@ async function runQueue(): Promise<void> {
       row,
     ) => [row.name + "\u0000" + (row.group ?? ""), row]),
   );
-  let below: readonly string[] = [];
+  let outcome: Outcome = { below: [], writeFailure: undefined };
   try {
-    below = report(current, json, (text) => console.log(text));
+    outcome = report(current, json, (text) => console.log(text));
   } catch (error) {
     console.warn(
       `pss: could not print the stability table: ${messageOf(error)}`,
     );
   }
-  if (below.length > 0 || threw) runtime.bench.setExitCode(1);
+  if (
+    outcome.below.length > 0 || outcome.writeFailure !== undefined || threw
+  ) runtime.bench.setExitCode(1);
   for (const item of batch) {
     item.resolve(rows.get(item.name + "\u0000" + (item.options.group ?? "")));
   }

@@ -31,6 +31,7 @@ export type {
   BenchContext,
   BenchDefinition,
   BenchFunction,
+  BenchPermissions,
   BenchStabilityOptions,
   BenchStabilityRunOptions,
 } from "./bench.ts";

@@ -31,7 +31,11 @@ export interface BenchStabilityRow {
   name: string;
   /** Its group, or `null`. */
   group: string | null;
-  /** The module it was defined in (`deno bench` only), or `null`. */
+  /**
+   * The module it was defined in (`deno bench` only): its path relative to
+   * the working directory (`bench/parse_bench.ts`), or its URL when it lies
+   * outside; `null` elsewhere.
+   */
   file: string | null;
   /**
    * The PSS (0–100) of its recorded calls, `null` when clock-bound or when
@@ -62,6 +66,11 @@ export interface BenchStabilityRow {
   warmupCalls: number;
   /** Durations kept in the reservoir and scored (at most the reservoir size; 0 when clock-bound). */
   samples: number;
+  /**
+   * Kept durations left out of the score as outliers (`outlierFactor`);
+   * `samples` does not count them.
+   */
+  outliers: number;
   /** Calls that threw or rejected. */
   errors: number;
   /** The first error's message, or `null`. */
@@ -101,7 +110,13 @@ export interface BenchStabilityJson {
   version: 1;
   /** The runtime and its version, such as `"deno 2.9.6"`. */
   runtime: string;
-  /** The process that ran the benchmarks (rows of one `deno bench` run merge on it). */
+  /**
+   * The run's id: the rows of the bench files of one `deno bench` run merge
+   * into one file on it. `null` when it could not be shared (Deno without
+   * `--allow-env`).
+   */
+  runId: string | null;
+  /** The process that ran the benchmarks. */
   pid: number | null;
   /** What one timing (two clock reads) costs, ns. */
   clockCostNs: number;
@@ -113,6 +128,8 @@ export interface BenchStabilityJson {
   warmupCalls: number;
   /** …and at least this many milliseconds of its calls. */
   warmupMs: number;
+  /** Kept calls over this many times the p99 are not scored; `null`: none. */
+  outlierFactor: number | null;
   /** The gate, or `null` when none is set. */
   failUnder: number | null;
   /** The names of the benchmarks below the gate. */
@@ -128,6 +145,31 @@ function ns(ms: number): number {
   return Math.round(ms * MS_TO_NS * 10) / 10;
 }
 
+/** What {@linkcode summarize} needs besides the recording. */
+export interface SummaryOptions {
+  /** The gate. */
+  failUnder: number | undefined;
+  /** Kept calls over this many times the p99 are not scored. */
+  outlierFactor: number | undefined;
+}
+
+/** Fewer kept calls than this have no p99 (it would lie beyond the data). */
+const P99_SAMPLES = 100;
+
+/**
+ * The kept durations without those over `factor` times their 99th
+ * percentile: at most 1 % of them, since the factor is at least 1.
+ */
+function withoutOutliers(
+  kept: Float64Array,
+  factor: number | undefined,
+): Float64Array {
+  if (factor === undefined || kept.length < P99_SAMPLES) return kept;
+  const [p99] = exclusiveQuantiles(kept.slice(), [99]);
+  const limit = factor * p99;
+  return kept.filter((ms) => ms <= limit);
+}
+
 /**
  * Scores one recording: `computePss` over one trace per kept call
  * (`duration` in seconds, `error` when it threw), so the number means what
@@ -135,16 +177,18 @@ function ns(ms: number): number {
  */
 export function summarize(
   recorder: BenchRecorder,
-  failUnder: number | undefined,
+  options: SummaryOptions,
 ): BenchStabilityRow {
+  const { failUnder } = options;
   const clockBound = recorder.phase === "clockBound";
-  const kept = recorder.samples();
+  const all = recorder.samples();
+  const kept = withoutOutliers(all, options.outlierFactor);
   const errored = recorder.errorDurations;
   const estimate = recorder.warmupMedianMs;
   const row: BenchStabilityRow = {
     name: recorder.name,
     group: recorder.group ?? null,
-    file: recorder.origin ?? null,
+    file: recorder.origin || null, // "" outside deno bench
     pss: null,
     breakdown: null,
     timingStability: null,
@@ -158,6 +202,7 @@ export function summarize(
     calls: clockBound ? recorder.passCalls : recorder.calls,
     warmupCalls: recorder.warmupCalls,
     samples: clockBound ? 0 : kept.length,
+    outliers: all.length - kept.length,
     errors: recorder.errors,
     error: recorder.firstError ?? null,
     clockBound,
@@ -173,7 +218,7 @@ export function summarize(
     const [p50, p95, p99] = exclusiveQuantiles(kept.slice(), [50, 95, 99]);
     row.p50Ns = ns(p50);
     row.p95Ns = ns(p95);
-    row.p99Ns = kept.length >= 100 ? ns(p99) : null;
+    row.p99Ns = kept.length >= P99_SAMPLES ? ns(p99) : null;
     row.tailRatio = p50 > 0 ? p95 / p50 : null;
   }
   // Errors alone (a benchmark that threw before any measured call) are no
@@ -201,8 +246,9 @@ function* traces(
 
 /**
  * The table's order: the most unstable first (lowest PSS, then lowest timing
- * stability), the slowest first among equals; clock-bound and unscored rows
- * last, slowest first.
+ * stability as the table shows it, to two decimals), the slowest first among
+ * equals; clock-bound and unscored rows last, slowest first. Differences the
+ * table does not show do not decide the order.
  */
 export function compareRows(
   a: BenchStabilityRow,
@@ -212,10 +258,15 @@ export function compareRows(
   const scoredB = b.pss !== null;
   if (scoredA !== scoredB) return scoredA ? -1 : 1;
   if (scoredA && a.pss !== b.pss) return a.pss! - b.pss!;
-  const tsA = a.timingStability ?? 1;
-  const tsB = b.timingStability ?? 1;
+  const tsA = shownTs(a);
+  const tsB = shownTs(b);
   if (tsA !== tsB) return tsA - tsB;
   return slowness(b) - slowness(a);
+}
+
+/** Timing stability as the TS column shows it (`toFixed(2)`). */
+function shownTs(row: BenchStabilityRow): number {
+  return Number((row.timingStability ?? 1).toFixed(2));
 }
 
 function slowness(row: BenchStabilityRow): number {
@@ -253,7 +304,13 @@ function note(row: BenchStabilityRow, json: BenchStabilityJson): string {
       }/call < ${json.clockFactor}× clock`,
     );
   } else if (row.pss === null) notes.push("nothing recorded");
-  else if (row.samples <= FEW_SAMPLES) {
+  if (row.outliers > 0) {
+    notes.push(
+      `${row.outliers} outlier${
+        row.outliers === 1 ? "" : "s"
+      } > ${json.outlierFactor}× p99 not scored`,
+    );
+  } else if (row.samples <= FEW_SAMPLES) {
     notes.push(`${row.samples} samples: p95 extrapolated`);
   }
   if (row.error !== null) notes.push(`threw: ${oneLine(row.error)}`);
@@ -315,7 +372,11 @@ export function formatTable(json: BenchStabilityJson): string {
   const out = [
     `pss stability (${json.runtime}; clock ${
       formatNs(json.clockCostNs)
-    }/timing, calls under ${json.clockFactor}× are clock-bound; warm-up of ≥ ${json.warmupCalls} calls and ≥ ${json.warmupMs} ms excluded; up to ${json.reservoirSize} calls kept per benchmark)`,
+    }/timing, calls under ${json.clockFactor}× are clock-bound; warm-up of ≥ ${json.warmupCalls} calls and ≥ ${json.warmupMs} ms excluded; up to ${json.reservoirSize} calls kept per benchmark${
+      json.outlierFactor === null
+        ? ""
+        : `; kept calls over ${json.outlierFactor}× p99 not scored`
+    })`,
     line(head),
     `| ${
       widths.map((w, i) =>

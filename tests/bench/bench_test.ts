@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
   bench,
@@ -51,8 +51,8 @@ function run(
   });
 }
 
-/** The rows, as cells by label, of the stability table that lists `steady`. */
-function parseTable(stdout: string): Map<string, string[]> {
+/** The rows, as cells by label, of the stability table that lists `marker`. */
+function parseTable(stdout: string, marker = "steady"): Map<string, string[]> {
   const lines = stdout.split("\n");
   const tables: Map<string, string[]>[] = [];
   lines.forEach((line, index) => {
@@ -65,7 +65,7 @@ function parseTable(stdout: string): Map<string, string[]> {
     }
     tables.push(rows);
   });
-  const table = tables.find((rows) => rows.has("steady"));
+  const table = tables.find((rows) => rows.has(marker));
   assert.ok(table !== undefined, `no stability table in:\n${stdout}`);
   return table;
 }
@@ -100,6 +100,7 @@ function checkRows(stdout: string, gate: number): void {
 function checkJson(json: BenchStabilityJson): void {
   assert.equal(json.format, "pss-bench");
   assert.equal(json.pid === null, false);
+  assert.equal(typeof json.runId, "string");
   assert.equal(json.version, 1);
   assert.equal(json.failUnder, 72);
   // The fixture's own gate line names only `jittery` (checked on stdout);
@@ -111,12 +112,19 @@ function checkJson(json: BenchStabilityJson): void {
   const jittery = byName.get("jittery")!;
   const steady = byName.get("steady")!;
   assert.equal(jittery.group, "waits");
+  // Relative to the working directory (the root), as another checkout of
+  // the project names it too.
+  assert.equal(
+    jittery.file,
+    isBun ? null : "tests/fixtures/bench_stability.ts",
+  );
   assert.equal(jittery.belowGate, true);
   assert.equal(steady.belowGate, false);
   assert.ok(jittery.tailRatio! > steady.tailRatio!);
   assert.ok(jittery.timingStability! < steady.timingStability!);
   for (const row of [jittery, steady]) {
     assert.ok(row.samples >= 20 && row.samples === row.calls);
+    assert.equal(row.outliers, 0);
     assert.equal(row.errors, 0);
     assert.ok(row.warmupCalls >= 3);
     assert.deepEqual(
@@ -213,6 +221,176 @@ describe("the gate's environment variable", () => {
   });
 });
 
+/** A duration cell of the table ("2.2 µs", "1.0 ms") in nanoseconds. */
+function cellNs(cell: string): number {
+  const match = /^([\d.]+) (ns|µs|ms|s)$/.exec(cell);
+  assert.ok(match !== null, `not a duration: ${cell}`);
+  const scale = { ns: 1, "µs": 1e3, ms: 1e6, s: 1e9 }[match[2]]!;
+  return Number(match[1]) * scale;
+}
+
+/** Columns of the stability table. */
+const PSS = 1;
+const P50 = 4;
+
+/** Under Bun, bench() runs benchStability(): there is no `deno bench`. */
+const denoOnly = isBun ? "deno bench only (Bun has none)" : false;
+
+describe("deno bench: every call form of bench()", () => {
+  const fixture = "tests/fixtures/bench_call_forms.ts";
+  const noEnvGate = { PSS_BENCH_FAIL_UNDER: "", PSS_BENCH_JSON: "" };
+
+  test(
+    "registers and records every form, honours ignore, narrows with b.start()/b.end(), and applies configureBench's gate",
+    {
+      skip: denoOnly,
+    },
+    async () => {
+      const result = await run(
+        "deno",
+        ["bench", "-A", "--no-check", "--json", fixture],
+        noEnvGate,
+      );
+      const table = parseTable(result.stderr, "jittery");
+      assert.deepEqual([...table.keys()].sort(), [
+        "async",
+        "fast narrowed",
+        "forms › definition",
+        "forms › name, options and fn",
+        "forms › namedAfterOptions",
+        "forms › options and fn",
+        "jittery",
+        "name and fn",
+        "namedFn",
+        "slow narrowed",
+      ]);
+      // Deno ran the same benchmarks (not the ignored one, which throws).
+      const deno = JSON.parse(result.stdout) as { benches: { name: string }[] };
+      assert.equal(deno.benches.length, 10);
+      assert.ok(!deno.benches.some((b) => b.name === "ignored"));
+      for (const [label, cells] of table) {
+        assert.notEqual(cells[PSS], "—", `${label} scored: ${cells}`);
+      }
+      // 3 ms outside the measured section and 1 ms in it.
+      const slow = cellNs(table.get("slow narrowed")![P50]);
+      assert.ok(slow >= 0.9e6 && slow < 2e6, `slow narrowed p50 ${slow} ns`);
+      // 4 µs outside and 2 µs in: Deno times the whole call (in batches),
+      // pss only the section.
+      const fast = cellNs(table.get("fast narrowed")![P50]);
+      assert.ok(fast >= 1.9e3 && fast < 4e3, `fast narrowed p50 ${fast} ns`);
+      const sleeps = cellNs(table.get("async")![P50]);
+      assert.ok(sleeps >= 0.9e6, `async p50 ${sleeps} ns`);
+      // The gate of configureBench({ failUnder: 71 }), with no variable set.
+      assert.notEqual(result.code, 0);
+      assert.match(
+        result.stderr,
+        /pss gate: FAILED, \d+ benchmarks? below PSS 71: .*\bjittery\b/,
+      );
+    },
+  );
+
+  test("runs only the benchmark marked only", { skip: denoOnly }, async () => {
+    const result = await run(
+      "deno",
+      ["bench", "-A", "--no-check", fixture],
+      { ...noEnvGate, PSS_FIXTURE_ONLY: "1" },
+    );
+    const table = parseTable(`${result.stdout}\n${result.stderr}`, "only this");
+    assert.deepEqual([...table.keys()], ["only this"]);
+    // Deno fails a run that used `only`, as without pss.
+    assert.match(result.stderr, /"only" option was used/);
+  });
+
+  test("bench() takes Deno's own types and refuses what Deno.bench refuses (deno check)", async () => {
+    // The fixture's @ts-expect-error lines fail the check when they
+    // compile, so the check proves both directions.
+    const result = await run(
+      "deno",
+      ["check", "tests/fixtures/bench_deno_types.ts"],
+      {},
+    );
+    assert.equal(result.code, 0, result.stderr);
+  });
+});
+
+describe("failures that must not pass silently", () => {
+  const fixture = "tests/fixtures/bench_stability_second.ts";
+
+  test(`${runtime}: a JSON file that cannot be written fails the run, naming the path and the cause`, async () => {
+    const dir = await tempDir();
+    const blocker = `${dir}/a-file`;
+    await writeFile(blocker, "");
+    const path = `${blocker}/bench.json`; // below a file: cannot be created
+    const env = { PSS_BENCH_JSON: path, PSS_BENCH_FAIL_UNDER: "" };
+    const result = isBun
+      ? await run("bun", [fixture], env)
+      : await run("deno", ["bench", "-A", "--no-check", fixture], env);
+    assert.notEqual(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const output = `${result.stdout}\n${result.stderr}`;
+    assert.match(
+      output,
+      new RegExp(
+        `pss: FAILED, could not write the JSON file ${blocker}/bench\\.json: .*(Not a directory|ENOTDIR)`,
+      ),
+    );
+  });
+
+  test("deno bench without --allow-env says the gate was not applied", {
+    skip: denoOnly,
+  }, async () => {
+    const result = await run(
+      "deno",
+      ["bench", "--no-check", fixture],
+      { PSS_BENCH_FAIL_UNDER: "99" },
+    );
+    assert.match(
+      result.stderr,
+      /pss gate: NOT APPLIED, PSS_BENCH_FAIL_UNDER could not be read \(run with --allow-env\)/,
+    );
+    assert.match(
+      result.stderr,
+      /pss: PSS_BENCH_JSON could not be read \(run with --allow-env\); no JSON file written/,
+    );
+  });
+
+  test(
+    "deno bench replaces the rows of another run in the JSON file instead of merging them",
+    {
+      skip: denoOnly,
+    },
+    async () => {
+      const path = `${await tempDir()}/bench.json`;
+      const stale = {
+        format: "pss-bench",
+        version: 1,
+        runtime: "deno 2.9.6",
+        runId: "1:stale",
+        pid: 1,
+        benchmarks: [{ name: "stale row", group: null, file: fixture }],
+      };
+      await writeFile(path, JSON.stringify(stale));
+      // The variable a parent's run would leave: another process's id.
+      const result = await run(
+        "deno",
+        ["bench", "-A", "--no-check", fixture],
+        {
+          PSS_BENCH_JSON: path,
+          PSS_BENCH_FAIL_UNDER: "",
+          PSS_BENCH_RUN: "1:stale",
+        },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const written = JSON.parse(
+        await readFile(path, "utf8"),
+      ) as BenchStabilityJson;
+      assert.deepEqual(written.benchmarks.map((row) => row.name), [
+        "second file",
+      ]);
+      assert.notEqual(written.runId, "1:stale");
+    },
+  );
+});
+
 /** Spins on the wall clock for `ms`. */
 function spin(ms: number): void {
   const end = performance.now() + ms;
@@ -283,6 +461,62 @@ describe("benchStability() in process", () => {
     assert.ok(row.p50Ns < 0.6e6, `p50 ${row.p50Ns} ns`);
   });
 
+  test("orders ties of PSS and shown TS by speed, the slowest first", async () => {
+    // Two 1-in-5 bimodal waits, both PSS 70 with TS under 0.005 (shown
+    // 0.00): the fast one's tail ratio is 20, the slow one's 15, so the
+    // slow one's unshown TS is the higher, and did decide the order.
+    let fast = 0;
+    let slow = 0;
+    const [a, b] = await Promise.all([
+      benchStability("fast tie", () => spin(fast++ % 5 === 0 ? 10 : 0.5), {
+        budgetMs: 300,
+        minCalls: 40,
+      }),
+      benchStability("slow tie", () => spin(slow++ % 5 === 0 ? 15 : 1), {
+        budgetMs: 300,
+        minCalls: 40,
+      }),
+    ]);
+    assert.ok(a !== undefined && b !== undefined);
+    assert.deepEqual([a.pss, b.pss], [70, 70]);
+    assert.deepEqual(
+      [a.timingStability!.toFixed(2), b.timingStability!.toFixed(2)],
+      ["0.00", "0.00"],
+    );
+    const table = parseTable(printed.at(-1)!, "slow tie");
+    assert.deepEqual([...table.keys()], ["slow tie", "fast tie"]);
+  });
+
+  test("outlierFactor leaves calls over its multiple of the p99 out of the score and counts them", async () => {
+    // A 20 µs call, every 400th one 5 ms: an interruption's scale.
+    const interrupted = () => {
+      let call = 0;
+      return () => spin(++call % 400 === 0 ? 5 : 0.02);
+    };
+    const options = { budgetMs: 1, minCalls: 4000 };
+    const all = await benchStability("all calls", interrupted(), options);
+    configureBench({ outlierFactor: 20 });
+    try {
+      const kept = await benchStability("outliers out", interrupted(), options);
+      assert.ok(all !== undefined && kept !== undefined);
+      assert.equal(all.outliers, 0);
+      // At least the ten 5 ms calls; at most 1 % of the calls.
+      assert.ok(kept.outliers >= 9, `${kept.outliers} outliers`);
+      assert.ok(kept.outliers <= (kept.samples + kept.outliers) / 100);
+      assert.ok(
+        kept.timingStability! > all.timingStability!,
+        `TS ${kept.timingStability} with, ${all.timingStability} without`,
+      );
+      // max still covers every measured call.
+      assert.ok(kept.maxNs! >= 5e6);
+      const text = printed.at(-1)!;
+      assert.match(text, /kept calls over 20× p99 not scored/);
+      assert.match(text, /\d+ outliers > 20× p99 not scored/);
+    } finally {
+      configureBench({ outlierFactor: undefined });
+    }
+  });
+
   test("skips ignored benchmarks", async () => {
     const row = await benchStability("ignored", () => {}, { ignore: true });
     assert.equal(row, undefined);
@@ -303,6 +537,14 @@ describe("options and call forms", () => {
       (error) =>
         error instanceof PssConfigError && error.field === "failUnder" &&
         /must be a number from 0 to 100: got 101/.test(error.message),
+    );
+    assert.throws(
+      () => configureBench({ outlierFactor: 0.5 }),
+      (error) =>
+        error instanceof PssConfigError && error.field === "outlierFactor" &&
+        /'outlierFactor' must be a number of at least 1: got 0\.5/.test(
+          error.message,
+        ),
     );
     assert.throws(
       () => configureBench({ reservoirSize: 0 }),

@@ -322,26 +322,36 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
   });
 }
 
+/** One benchmark of {@linkcode benchFile}. */
+interface BenchRowSpec {
+  name: string;
+  pss: number | null;
+  ts: number;
+  group?: string | null;
+  file?: string | null;
+  samples?: number;
+}
+
 /** A benchmark stability file as `@pss/pss/bench` writes it (PSS_BENCH_JSON). */
-function benchFile(
-  rows: { name: string; pss: number | null; ts: number }[],
-): BenchStabilityJson {
+function benchFile(rows: BenchRowSpec[]): BenchStabilityJson {
   return {
     format: "pss-bench",
     version: 1,
     runtime: "deno 2.9.6",
+    runId: "1:0123456789abcdef01234567",
     pid: 1,
     clockCostNs: 30,
     clockFactor: 20,
     reservoirSize: 10_000,
     warmupCalls: 3,
     warmupMs: 10,
+    outlierFactor: null,
     failUnder: null,
     belowGate: [],
-    benchmarks: rows.map(({ name, pss, ts }) => ({
+    benchmarks: rows.map(({ name, pss, ts, group, file, samples }) => ({
       name,
-      group: "codec",
-      file: null,
+      group: group === undefined ? "codec" : group,
+      file: file ?? null,
       pss,
       breakdown: pss === null ? null : {
         timingStability: ts,
@@ -360,7 +370,8 @@ function benchFile(
       meanNs: 1010,
       calls: 5000,
       warmupCalls: 3,
-      samples: 500,
+      samples: samples ?? 500,
+      outliers: 0,
       errors: 0,
       error: null,
       clockBound: pss === null,
