@@ -82,7 +82,7 @@ export interface ScoreArgs {
  * const args = parseCliArgs(["compare", "base.ndjson", "head.ndjson", "--max-drop", "5"]);
  * assert.equal(args.command, "compare");
  * const compare: CompareArgs = args;
- * assert.deepEqual([compare.base, compare.head, compare.maxDrop, compare.minTraces], ["base.ndjson", "head.ndjson", 5, 30]);
+ * assert.deepEqual([compare.base, compare.head, compare.maxDrop, compare.minTraces], ["base.ndjson", "head.ndjson", 5, undefined]);
  * ```
  */
 export interface CompareArgs {
@@ -98,8 +98,12 @@ export interface CompareArgs {
   groupBy: RowKey;
   /** Exit with the gate code when the score, or a row's, dropped more than this many points. */
   maxDrop: number | undefined;
-  /** Rows with fewer traces than this (in base or head) are shown but never fail the gate. */
-  minTraces: number;
+  /**
+   * Rows with fewer traces than this (in base or head) are shown but never
+   * fail the gate; `undefined` when not given: 30 for traces, and every
+   * scored benchmark for two benchmark stability files.
+   */
+  minTraces: number | undefined;
   /** Where to write the comparison instead of standard output. */
   out: string | undefined;
   /** A JSON file of scoring settings, used for both sides. */
@@ -437,7 +441,7 @@ function parseCompare(args: readonly string[]): CliArgs {
       Number.MAX_SAFE_INTEGER,
       "a positive integer",
       true,
-    ) ?? 30,
+    ),
     ...commonArgs(values),
   };
 }
@@ -500,7 +504,8 @@ Options:
   const compare = `Usage: pss compare <base> <head> [options]
 
 Compares two sets of traces: the change of the score and of every pillar,
-overall and per row, and the rows that appeared or vanished.
+overall and per row, and the rows that appeared or vanished. Two benchmark
+stability files (PSS_BENCH_JSON of @pss/pss/bench) compare per benchmark.
 
 Options:
   -f, --format <text|json>       output format (default: text)
@@ -508,7 +513,9 @@ Options:
       --max-drop <points>        exit with code 3 when the score, or a row with
                                  at least --min-traces traces on both sides,
                                  dropped by more than <points>
-      --min-traces <N>           smallest row the gate judges (default: 30)
+      --min-traces <N>           smallest row the gate judges (default: 30;
+                                 for two benchmark stability files, every
+                                 scored benchmark: 1 sample)
   -o, --out <file>               write to <file> instead of standard output
   -c, --config <file>            JSON file of scoring settings, for both sides
       --max-skipped <fraction>   as for score, for each side (default: 0.5)

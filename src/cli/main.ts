@@ -45,7 +45,12 @@ import {
   renderComparisonText,
 } from "../report/compare.ts";
 import { messageOf } from "../_message.ts";
-import { benchSide, isBenchJson } from "../report/bench_compare.ts";
+import {
+  type BenchFile,
+  benchSides,
+  isBenchJson,
+  readBenchFile,
+} from "../report/bench_compare.ts";
 import type { ComparedSide } from "../report/compare.ts";
 
 export { parseCliArgs, usage, UsageError } from "./args.ts";
@@ -238,18 +243,21 @@ async function compare(args: CompareArgs, io: CliIo): Promise<number> {
   };
   // Two benchmark stability files (PSS_BENCH_JSON) compare per benchmark;
   // anything else is read as traces.
-  const benches = await Promise.all(
-    [args.base, args.head].map((spec) => readBenchSide(spec, io)),
+  const [baseBench, headBench] = await Promise.all(
+    [args.base, args.head].map((spec) => readBenchFileOf(spec, io)),
   );
-  const [base, head] = benches[0] !== undefined && benches[1] !== undefined
-    ? benches as [ComparedSide, ComparedSide]
+  const benches = baseBench !== undefined && headBench !== undefined;
+  const [base, head]: ComparedSide[] = benches
+    ? benchSides(baseBench, headBench)
     : [
       await readSide([args.base], io, settings),
       await readSide([args.head], io, settings),
     ].map((side) => ({ report: side.report, rows: side.rows ?? [] }));
   const comparison = compareReports(base, head, {
     maxDrop: args.maxDrop,
-    minTraces: args.minTraces,
+    // A benchmark row is as many samples as its run kept: every scored
+    // benchmark is gated unless a floor is asked for.
+    minTraces: args.minTraces ?? (benches ? 1 : undefined),
   });
   const format = args.format ??
     (formatFromPath(args.out) === "json" ? "json" : "text");
@@ -277,13 +285,13 @@ async function compare(args: CompareArgs, io: CliIo): Promise<number> {
 }
 
 /**
- * The side of a benchmark stability file, or `undefined` when the source is
- * not one (only its first 256 bytes are read to tell).
+ * A benchmark stability file, read, or `undefined` when the source is not
+ * one (only its first 256 bytes are read to tell).
  */
-async function readBenchSide(
+async function readBenchFileOf(
   spec: string,
   io: CliIo,
-): Promise<ComparedSide | undefined> {
+): Promise<BenchFile | undefined> {
   if (spec === "-" || /^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return undefined;
   let head: string;
   try {
@@ -300,7 +308,7 @@ async function readBenchSide(
   }
   if (!isBenchJson(head)) return undefined;
   try {
-    return benchSide(await io.readTextFile(spec), spec);
+    return readBenchFile(await io.readTextFile(spec), spec);
   } catch (error) {
     throw new CliFailure(EXIT_CODES.badInput, messageOf(error));
   }
@@ -630,6 +638,6 @@ function requireProcess(): CliProcess {
 }
 
 if (import.meta.main) {
-  const process = requireProcess();
-  process.exit(await runCli(process.args, process));
+  const cli = requireProcess();
+  cli.exit(await runCli(cli.args, cli));
 }

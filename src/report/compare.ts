@@ -10,6 +10,7 @@ import type { PssBreakdown, PssReport } from "../score/report.ts";
 import { PILLARS } from "../score/pss.ts";
 import { roundPypss } from "../score/round.ts";
 import { PssConfigError } from "../score/config.ts";
+import { positiveInteger } from "../_options.ts";
 
 /**
  * One row (name, module, host or process) on both sides.
@@ -200,13 +201,7 @@ export function compareReports(
       "compareReports' 'maxDrop' must be a number from 0 to 100",
     );
   }
-  if (!Number.isSafeInteger(minTraces) || minTraces < 1) {
-    throw new PssConfigError(
-      "minTraces",
-      minTraces,
-      "compareReports' 'minTraces' must be a positive integer",
-    );
-  }
+  positiveInteger("compareReports", "minTraces", minTraces);
   const delta = deltaOf(base.report, head.report);
   const overallFailed = maxDrop !== undefined && -delta.pss > maxDrop;
   const baseRows = new Map(base.rows.map((r) => [r.name, r.report]));
@@ -247,6 +242,9 @@ export function compareReports(
     failed: overallFailed || rows.some((r) => r.failed),
   };
 }
+
+/** The widest row name shown in the text comparison. */
+const NAME_WIDTH = 40;
 
 function signed(value: number, digits: number): string {
   const text = roundPypss(value, digits).toFixed(digits);
@@ -314,7 +312,7 @@ export function renderComparisonText(
     const shown = compared.slice(0, maxRows);
     const nameWidth = Math.max(
       4,
-      ...shown.map((r) => Math.min(40, r.name.length)),
+      ...shown.map((r) => Math.min(NAME_WIDTH, r.name.length)),
     );
     lines.push(
       "",
@@ -329,8 +327,10 @@ export function renderComparisonText(
       ].join("  "),
     );
     for (const row of shown) {
-      const name = row.name.length > 40
-        ? `${row.name.slice(0, 39)}…`
+      // The end of a long name tells rows apart (a benchmark's name after
+      // its file, a function after its module): cut from the left.
+      const name = row.name.length > NAME_WIDTH
+        ? `…${row.name.slice(-(NAME_WIDTH - 1))}`
         : row.name;
       lines.push(
         [

@@ -438,5 +438,145 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
         await rm(dir, { recursive: true, force: true });
       }
     });
+
+    test("matches the benchmarks of two checkouts in different directories", async () => {
+      await withTempDir(async (dir) => {
+        // Absolute module URLs (files of older versions, or modules outside
+        // the working directory) lose the directory each side's share.
+        const side = (root: string, decode: number): BenchRowSpec[] => [
+          {
+            name: "encode",
+            pss: 97,
+            ts: 0.9,
+            file: `file://${root}/bench/codec_bench.ts`,
+          },
+          {
+            name: "decode",
+            pss: decode,
+            ts: decode / 100,
+            file: `file://${root}/bench/codec_bench.ts`,
+          },
+          {
+            name: "walk",
+            pss: 95,
+            ts: 0.85,
+            group: null,
+            file: `file://${root}/bench/tree/walk_bench.ts`,
+          },
+        ];
+        const base = join(dir, "base.json");
+        const head = join(dir, "head.json");
+        await writeFile(
+          base,
+          JSON.stringify(benchFile(side("/home/ci/work/main", 96))),
+        );
+        await writeFile(
+          head,
+          JSON.stringify(benchFile(side("/tmp/pr-42/checkout", 80))),
+        );
+        const result = await run(runtime, [
+          "compare",
+          base,
+          head,
+          "--max-drop",
+          "5",
+          "--format",
+          "json",
+        ]);
+        assert.equal(result.code, 3, result.stderr);
+        const json = JSON.parse(result.stdout);
+        assert.deepEqual(json.appeared, []);
+        assert.deepEqual(json.vanished, []);
+        assert.deepEqual(
+          json.rows.map((row: { name: string; failed: boolean }) => [
+            row.name,
+            row.failed,
+          ]),
+          [
+            ["codec_bench.ts › codec › decode", true],
+            ["codec_bench.ts › codec › encode", false],
+            ["tree/walk_bench.ts › walk", false],
+          ],
+        );
+
+        // Files written by pss name modules relative to the working
+        // directory; one module on both sides is left out of the names.
+        const relative = (decode: number): BenchRowSpec[] => [
+          { name: "encode", pss: 97, ts: 0.9, file: "bench/codec_bench.ts" },
+          {
+            name: "decode",
+            pss: decode,
+            ts: decode / 100,
+            file: "bench/codec_bench.ts",
+          },
+        ];
+        await writeFile(base, JSON.stringify(benchFile(relative(96))));
+        await writeFile(head, JSON.stringify(benchFile(relative(80))));
+        const text = await run(runtime, ["compare", base, head]);
+        assert.equal(text.code, 0, text.stderr);
+        assert.match(text.stdout, /^ {2}codec › decode +96 +80 +-16 /m);
+        assert.doesNotMatch(text.stdout, /Appeared|Vanished|codec_bench/);
+      });
+    });
+
+    test("--max-drop gates benchmarks of any number of samples unless --min-traces is given", async () => {
+      await withTempDir(async (dir) => {
+        const base = join(dir, "base.json");
+        const head = join(dir, "head.json");
+        // A slow benchmark of 20 calls kept drops; the least stable one (the
+        // overall score) stays where it was.
+        const rows = (steady: number): BenchRowSpec[] => [
+          { name: "steady", pss: steady, ts: steady / 100, samples: 20 },
+          { name: "busy", pss: 70, ts: 0.01, samples: 10_000 },
+        ];
+        await writeFile(base, JSON.stringify(benchFile(rows(91))));
+        await writeFile(head, JSON.stringify(benchFile(rows(75))));
+        const gated = await run(runtime, [
+          "compare",
+          base,
+          head,
+          "--max-drop",
+          "5",
+        ]);
+        assert.equal(gated.code, 3, gated.stdout);
+        assert.equal(
+          gated.stderr,
+          "pss: a drop of more than --max-drop 5 points: codec › steady -16\n",
+        );
+        assert.match(gated.stdout, /^ {2}codec › steady .* 20→20 {2}FAILED$/m);
+        const floored = await run(runtime, [
+          "compare",
+          base,
+          head,
+          "--max-drop",
+          "5",
+          "--min-traces",
+          "30",
+        ]);
+        assert.equal(floored.code, 0, floored.stdout);
+        assert.match(floored.stdout, /rows with at least 30 traces/);
+      });
+    });
+
+    test("shows the end of a long benchmark name", async () => {
+      await withTempDir(async (dir) => {
+        const rows = (pss: number): BenchRowSpec[] => [{
+          name: "decode 10,000 entries",
+          group: "protobuf wire format, streamed",
+          pss,
+          ts: pss / 100,
+        }];
+        const base = join(dir, "base.json");
+        const head = join(dir, "head.json");
+        await writeFile(base, JSON.stringify(benchFile(rows(96))));
+        await writeFile(head, JSON.stringify(benchFile(rows(94))));
+        const result = await run(runtime, ["compare", base, head]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(
+          result.stdout,
+          /^ {2}…ormat, streamed › decode 10,000 entries +96 +94 +-2 /m,
+        );
+      });
+    });
   });
 }
