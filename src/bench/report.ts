@@ -304,14 +304,15 @@ function note(row: BenchStabilityRow, json: BenchStabilityJson): string {
       }/call < ${json.clockFactor}× clock`,
     );
   } else if (row.pss === null) notes.push("nothing recorded");
+  else if (row.samples <= FEW_SAMPLES) {
+    notes.push(`${row.samples} samples: p95 extrapolated`);
+  }
   if (row.outliers > 0) {
     notes.push(
       `${row.outliers} outlier${
         row.outliers === 1 ? "" : "s"
       } > ${json.outlierFactor}× p99 not scored`,
     );
-  } else if (row.samples <= FEW_SAMPLES) {
-    notes.push(`${row.samples} samples: p95 extrapolated`);
   }
   if (row.error !== null) notes.push(`threw: ${oneLine(row.error)}`);
   return notes.join("; ");
