@@ -124,7 +124,7 @@ export interface BenchDefinition {
  * ```ts
  * import { bench, type BenchPermissions } from "@pss/pss/bench";
  * const permissions: BenchPermissions = { read: ["./data"], net: false };
- * bench({ name: "read nothing", permissions, fn: () => {} });
+ * bench({ name: "read nothing", permissions, fn: () => {} }); // registers it with deno bench or bun (no result to check)
  * ```
  */
 export interface BenchPermissions {
