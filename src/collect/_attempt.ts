@@ -1,14 +1,24 @@
 /**
- * One export attempt with a timeout, and the waits between attempts: the
- * parts of the engine's retry loop that deal with time.
+ * The engine's way out for one batch: attempts with a timeout each, capped
+ * exponential backoff between them, and giving up (counted by the caller)
+ * after the last retry or at a deadline.
  *
  * @module
  */
 
 import type { Trace } from "../trace.ts";
-import type { TraceExporter } from "./exporter.ts";
+import {
+  ExportInDoubtError,
+  PermanentExportError,
+  type TraceExporter,
+} from "./exporter.ts";
+import type { Outcome, ResolvedBatchOptions } from "./batch_options.ts";
+import type { TraceQueue } from "./_queue.ts";
+import type { FailureReporter } from "./_report.ts";
 import { unrefTimer } from "../runtime/timer.ts";
-import { runtime } from "../runtime/adapter.ts";
+
+/** Retries of an export during shutdown. */
+const SHUTDOWN_RETRIES = 3;
 
 /** How an attempt failed; `abandoned` when its signal aborted first. */
 export interface AttemptFailure {
@@ -30,7 +40,9 @@ export async function attemptExport(
   timeout: { ms: number; message: string },
 ): Promise<AttemptFailure | undefined> {
   const timer = unrefTimer(setTimeout(() => {
-    controller.abort(new Error(timeout.message));
+    controller.abort(
+      Object.assign(new Error(timeout.message), { code: "timeout" }),
+    );
   }, timeout.ms));
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener(
@@ -71,77 +83,95 @@ export function wait(ms: number): Wait {
 }
 
 /**
- * Who waits for `flush()`: each waiter resolves once enough traces are
- * settled, or at its deadline. While any waits, a ref'd timer keeps the
- * process alive (the engine's own timers are unref'd).
+ * Sends batches one at a time, each until it is stored or given up; a
+ * deadline (`expire()`) cuts the running attempt or backoff short.
  */
-export class FlushWaiters {
-  #waiters: { target: number; resolve: () => void }[] = [];
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
-  /** Holds the process even with no waiter (close() in progress). */
-  held = false;
+export class BatchSender {
+  readonly #name: string;
+  readonly #o: ResolvedBatchOptions;
+  readonly #reporter: FailureReporter;
+  readonly #queue: TraceQueue;
+  /** Aborts the running attempt (export timeout or a deadline). */
+  #attempt: AbortController | undefined;
+  #wakeBackoff: (() => void) | undefined;
+  /**
+   * Shutting down (close(), or the process ran out of work): a few retries,
+   * then give up, so a dead destination does not hold the exit. A flush()
+   * waits for retries up to its deadline instead.
+   */
+  shuttingDown = false;
+  /** Set when a deadline passed: give everything up at once. */
+  expired = false;
 
-  /** Resolves once `target` traces are settled, or after `deadlineMs`. */
-  add(target: number, deadlineMs: number): Promise<void> {
-    this.hold();
-    return new Promise<void>((resolve) => {
-      const timer = unrefTimer(setTimeout(() => settle(), deadlineMs));
-      const waiter = { target, resolve: () => settle() };
-      const settle = (): void => {
-        clearTimeout(timer);
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        if (this.#waiters.length === 0 && !this.held) this.release();
-        resolve();
-      };
-      this.#waiters.push(waiter);
-    });
+  constructor(
+    name: string,
+    options: ResolvedBatchOptions,
+    reporter: FailureReporter,
+    queue: TraceQueue,
+  ) {
+    this.#name = name;
+    this.#o = options;
+    this.#reporter = reporter;
+    this.#queue = queue;
   }
 
-  /** Resolves the waiters whose target `settled` reaches. */
-  settle(settled: number): void {
-    for (const waiter of this.#waiters) {
-      if (settled >= waiter.target) waiter.resolve();
+  /** The deadline passed: abandon the running attempt, skip any backoff. */
+  expire(deadlineMs: number): void {
+    this.expired = true;
+    this.#attempt?.abort(
+      Object.assign(
+        new Error(
+          `${this.#name} stopped waiting at its ${deadlineMs} ms shutdown deadline`,
+        ),
+        { code: "deadline" },
+      ),
+    );
+    this.#wakeBackoff?.();
+  }
+
+  /** Exports `batch`, retrying, until it is stored or given up. */
+  async send(batch: Trace[]): Promise<Outcome> {
+    const o = this.#o;
+    let lastError: unknown;
+    /** An abandoned attempt, or one that failed after sending, may land. */
+    let inDoubt = false;
+    for (let attempt = 0;; attempt++) {
+      if (attempt > 0 && !(await this.#backOff(attempt, lastError))) break;
+      const controller = new AbortController();
+      this.#attempt = controller;
+      const result = await attemptExport(o.exporter, batch, controller, {
+        ms: o.exportTimeoutMs,
+        message: `${this.#name} export timed out after ${o.exportTimeoutMs} ms`,
+      });
+      this.#attempt = undefined;
+      if (result === undefined) {
+        this.#reporter.succeeded();
+        return "sent";
+      }
+      lastError = result.error;
+      inDoubt ||= result.abandoned ||
+        result.error instanceof ExportInDoubtError;
+      this.#reporter.failed(batch.length, result.error, attempt);
     }
+    this.#reporter.gaveUp(batch.length, lastError, inDoubt);
+    return inDoubt ? "unconfirmed" : "failed";
   }
 
-  /** Keeps the process alive until {@linkcode FlushWaiters.release}. */
-  hold(): void {
-    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+  /** Waits before retry number `attempt`; `false` when the batch is given up. */
+  async #backOff(attempt: number, lastError: unknown): Promise<boolean> {
+    const o = this.#o;
+    const cap = this.shuttingDown
+      ? Math.min(o.maxRetries, SHUTDOWN_RETRIES)
+      : o.maxRetries;
+    if (attempt > cap || this.expired) return false;
+    if (lastError instanceof PermanentExportError) return false;
+    if (this.#queue.full) return false; // fresher traces win
+    const backoff = wait(
+      Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (attempt - 1)),
+    );
+    this.#wakeBackoff = backoff.wake;
+    await backoff.done;
+    this.#wakeBackoff = undefined;
+    return !this.expired;
   }
-
-  release(): void {
-    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
-    this.#keepAlive = undefined;
-  }
-}
-
-/** Detaches the idle hook of a target collected without detaching it. */
-const idleHooks = new FinalizationRegistry<() => void>((remove) => remove());
-
-/**
- * Calls `onIdle(target)` whenever the process runs out of work (see
- * `runtime.process.onIdle`), holding `target` weakly: the hook goes when the
- * target is collected, so targets dropped without detaching do not pile up.
- *
- * @returns The detach function, or `undefined` where the runtime has no such
- * moment.
- */
-export function whenIdle<T extends object>(
-  target: T,
-  onIdle: (target: T) => boolean,
-): (() => void) | undefined {
-  const ref = new WeakRef(target);
-  const remove = runtime.process.onIdle(() => {
-    const alive = ref.deref();
-    return alive === undefined ? false : onIdle(alive);
-  });
-  if (remove === undefined) return undefined;
-  // No closure here may capture `target`: closures of one call share their
-  // context, and the listener above would then hold it strongly.
-  const token = {};
-  idleHooks.register(target, remove, token);
-  return () => {
-    idleHooks.unregister(token);
-    remove();
-  };
 }

@@ -9,15 +9,16 @@
 
 import type { Trace } from "../trace.ts";
 import type { Collector, TraceObserver } from "./collector.ts";
-import { ExportInDoubtError, PermanentExportError } from "./exporter.ts";
 import {
   type BatchCollectorOptions,
   type BatchCollectorStats,
+  BatchCounters,
   resolveBatchOptions,
   type ResolvedBatchOptions,
 } from "./batch_options.ts";
 import { TraceQueue } from "./_queue.ts";
-import { attemptExport, FlushWaiters, wait, whenIdle } from "./_attempt.ts";
+import { BatchSender, wait } from "./_attempt.ts";
+import { FlushWaiters, whenIdle } from "./_lifetime.ts";
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 import { FailureReporter } from "./_report.ts";
 
@@ -28,12 +29,6 @@ export {
   type BatchOptions,
   type ExportFailure,
 } from "./batch_options.ts";
-
-/** Retries of an export during shutdown. */
-const SHUTDOWN_RETRIES = 3;
-
-/** How one batch ended. */
-type Outcome = "sent" | "failed" | "unconfirmed";
 
 /**
  * The batching engine: give it an exporter, add traces, and it ships them.
@@ -74,15 +69,8 @@ export class BatchCollector implements Collector {
   readonly #o: ResolvedBatchOptions;
   readonly #reporter: FailureReporter;
   readonly #queue: TraceQueue;
-  /** The counters of `stats()`, less the queue's and the export's sizes. */
-  readonly #count = {
-    added: 0,
-    sent: 0,
-    unconfirmed: 0,
-    queueFull: 0,
-    flushFailed: 0,
-    closed: 0,
-  };
+  readonly #sender: BatchSender;
+  readonly #count = new BatchCounters();
   /** Traces that entered the queue, and that left it for an export. */
   #enqueued = 0;
   #dequeued = 0;
@@ -94,14 +82,10 @@ export class BatchCollector implements Collector {
   #kickScheduled = false;
   #idle: (() => void)[] = [];
   #timer: TimerHandle | undefined;
-  #shuttingDown = false;
-  /** Set when close()'s deadline passed: give everything up at once. */
-  #expired = false;
-  /** Aborts the running attempt (export timeout or close deadline). */
-  #attempt: AbortController | undefined;
-  #wakeBackoff: (() => void) | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** The flush of a process that ran out of work, while it runs. */
+  #idleFlush: Promise<void> | undefined;
   #queueFullReported = false;
   #removeExitHook: (() => void) | undefined;
 
@@ -121,6 +105,7 @@ export class BatchCollector implements Collector {
       o.maxQueueSize,
       (error) => this.#reporter.report(error),
     );
+    this.#sender = new BatchSender(name, o, this.#reporter, this.#queue);
     this.#removeExitHook = o.flushOnExit
       ? whenIdle(this, BatchCollector.#flushOnIdle)
       : undefined;
@@ -223,25 +208,14 @@ export class BatchCollector implements Collector {
   }
 
   async #close(): Promise<void> {
-    this.#closed = this.#shuttingDown = true;
+    this.#closed = this.#sender.shuttingDown = true;
     this.#clearTimer();
     this.#removeExitHook?.();
     this.#removeExitHook = undefined;
     const deadline = performance.now() + this.#o.closeTimeoutMs;
-    this.#waiters.held = true;
     this.#waiters.hold();
     try {
-      await this.flush();
-      if (this.#settled() < this.#enqueued) {
-        // The deadline passed: stop waiting for the destination.
-        this.#expired = true;
-        this.#attempt?.abort(
-          new Error(`${this.#name} closed after ${this.#o.closeTimeoutMs} ms`),
-        );
-        this.#wakeBackoff?.();
-        if (!this.#pumping) this.#giveUpQueue();
-        else await new Promise<void>((resolve) => this.#idle.push(resolve));
-      }
+      await this.#drain();
       const shutdown = this.#o.exporter.shutdown?.();
       if (shutdown !== undefined) {
         await Promise.race([
@@ -258,6 +232,24 @@ export class BatchCollector implements Collector {
     }
   }
 
+  /**
+   * The shutdown deadline of close() and of the idle flush: flush within
+   * `closeTimeoutMs`, then give up what is left, counted (the running
+   * export `unconfirmed`, the queue `flushFailed`).
+   */
+  async #drain(): Promise<void> {
+    this.#waiters.hold();
+    try {
+      await this.flush();
+      if (this.#settled() >= this.#enqueued) return;
+      this.#sender.expire(this.#o.closeTimeoutMs);
+      if (!this.#pumping) this.#giveUpQueue();
+      else await new Promise<void>((resolve) => this.#idle.push(resolve));
+    } finally {
+      this.#waiters.release();
+    }
+  }
+
   /** Same as {@linkcode BatchCollector.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -269,19 +261,11 @@ export class BatchCollector implements Collector {
    * @returns See {@linkcode BatchCollectorStats}.
    */
   stats(): BatchCollectorStats {
-    const { added, sent, unconfirmed, queueFull, flushFailed, closed } =
-      this.#count;
-    const last = this.#reporter.last;
-    return {
-      added,
-      queued: this.#queue.size,
-      inFlight: this.#inFlight,
-      sent,
-      unconfirmed,
-      dropped: { queueFull, flushFailed, closed },
-      lastError: last?.message,
-      lastFailure: last === undefined ? undefined : { ...last },
-    };
+    return this.#count.stats(
+      this.#queue.size,
+      this.#inFlight,
+      this.#reporter.last,
+    );
   }
 
   #settled(): number {
@@ -316,23 +300,22 @@ export class BatchCollector implements Collector {
     const queue = this.#queue;
     try {
       while (
-        queue.size > 0 && !this.#expired &&
+        queue.size > 0 && !this.#sender.expired &&
         (queue.size >= this.#o.batchSize || this.#dequeued < this.#drainUntil)
       ) {
         const batch = queue.take(this.#o.maxExportBatchSize);
         this.#dequeued += batch.length;
         this.#inFlight = batch.length;
         this.#queueFullReported = false;
-        const outcome = await this.#exportWithRetries(batch);
+        const outcome = await this.#sender.send(batch);
         this.#inFlight = 0;
-        if (outcome === "sent") this.#count.sent += batch.length;
-        else if (outcome === "unconfirmed") {
-          this.#count.unconfirmed += batch.length;
-        } else this.#count.flushFailed += batch.length;
-        if (outcome !== "sent" && this.#shuttingDown) this.#giveUpQueue();
+        this.#count.settle(outcome, batch.length);
+        if (outcome !== "sent" && this.#sender.shuttingDown) {
+          this.#giveUpQueue();
+        }
         this.#waiters.settle(this.#settled());
       }
-      if (this.#expired) this.#giveUpQueue();
+      if (this.#sender.expired) this.#giveUpQueue();
     } finally {
       this.#pumping = false;
       this.#waiters.settle(this.#settled());
@@ -351,59 +334,23 @@ export class BatchCollector implements Collector {
     if (count > 0) this.#waiters.settle(this.#settled());
   }
 
-  async #exportWithRetries(batch: Trace[]): Promise<Outcome> {
-    const o = this.#o;
-    let lastError: unknown;
-    /** An abandoned attempt, or one that failed after sending, may land. */
-    let inDoubt = false;
-    for (let attempt = 0;; attempt++) {
-      if (attempt > 0) {
-        // Shutting down (close(), or the process ran out of work): a few
-        // retries, then give up, so a dead destination does not hold the
-        // exit. A flush() waits for retries up to its deadline instead.
-        const cap = this.#shuttingDown
-          ? Math.min(o.maxRetries, SHUTDOWN_RETRIES)
-          : o.maxRetries;
-        if (attempt > cap || this.#expired) break;
-        if (lastError instanceof PermanentExportError) break;
-        if (this.#queue.full) break; // fresher traces win
-        const backoff = wait(
-          Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (attempt - 1)),
-        );
-        this.#wakeBackoff = backoff.wake;
-        await backoff.done;
-        this.#wakeBackoff = undefined;
-        if (this.#expired) break;
-      }
-      const controller = new AbortController();
-      this.#attempt = controller;
-      const result = await attemptExport(o.exporter, batch, controller, {
-        ms: o.exportTimeoutMs,
-        message: `${this.#name} export timed out after ${o.exportTimeoutMs} ms`,
-      });
-      this.#attempt = undefined;
-      if (result === undefined) {
-        this.#reporter.succeeded();
-        return "sent";
-      }
-      lastError = result.error;
-      inDoubt ||= result.abandoned ||
-        result.error instanceof ExportInDoubtError;
-      this.#reporter.failed(batch.length, result.error, attempt);
-    }
-    this.#reporter.gaveUp(batch.length, lastError, inDoubt);
-    return inDoubt ? "unconfirmed" : "failed";
-  }
-
   static #flushOnIdle = (collector: BatchCollector): boolean =>
     collector.#onIdle();
 
-  /** The process has no work left: flush what can be flushed. */
+  /**
+   * The process has no work left: flush what can be flushed, within the
+   * same deadline as close(), then go back to normal (the process usually
+   * exits; if it goes on, so does the collector).
+   */
   #onIdle(): boolean {
     if (this.#closed || this.#settled() >= this.#enqueued) return false;
-    this.#shuttingDown = true;
-    void this.flush().then(() => {
-      this.#shuttingDown = this.#closed;
+    if (this.#idleFlush !== undefined) return true;
+    const sender = this.#sender;
+    sender.shuttingDown = true;
+    this.#idleFlush = this.#drain().finally(() => {
+      this.#idleFlush = undefined;
+      if (this.#closed) return;
+      sender.shuttingDown = sender.expired = false;
     });
     return true;
   }

@@ -229,6 +229,48 @@ export interface BatchCollectorStats {
   lastFailure: ExportFailure | undefined;
 }
 
+/**
+ * How one batch ended: stored, never stored, or given up after an export
+ * of it was abandoned (it may or may not have been stored).
+ */
+export type Outcome = "sent" | "failed" | "unconfirmed";
+
+/** The engine's counters, less the queue's and the running export's sizes. */
+export class BatchCounters {
+  added = 0;
+  sent = 0;
+  unconfirmed = 0;
+  queueFull = 0;
+  flushFailed = 0;
+  closed = 0;
+
+  /** Counts the `size` traces of a batch that ended as `outcome`. */
+  settle(outcome: Outcome, size: number): void {
+    if (outcome === "sent") this.sent += size;
+    else if (outcome === "unconfirmed") this.unconfirmed += size;
+    else this.flushFailed += size;
+  }
+
+  /** The counters as `stats()` gives them, in a new object. */
+  stats(
+    queued: number,
+    inFlight: number,
+    last: ExportFailure | undefined,
+  ): BatchCollectorStats {
+    const { added, sent, unconfirmed, queueFull, flushFailed, closed } = this;
+    return {
+      added,
+      queued,
+      inFlight,
+      sent,
+      unconfirmed,
+      dropped: { queueFull, flushFailed, closed },
+      lastError: last?.message,
+      lastFailure: last === undefined ? undefined : { ...last },
+    };
+  }
+}
+
 /** {@linkcode BatchCollectorOptions} checked, with their defaults. */
 export interface ResolvedBatchOptions {
   exporter: TraceExporter;

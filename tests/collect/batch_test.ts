@@ -1,4 +1,4 @@
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchCollector,
@@ -15,6 +15,16 @@ import { PssConfigError } from "../../src/score/config.ts";
 import type { Trace } from "../../src/trace.ts";
 import { readTraces } from "../../src/collect/read.ts";
 import { spawnRuntime, tempDir } from "../fixtures/spawn.ts";
+import { createClient } from "redis";
+import {
+  type PrivateRedis,
+  requireRedis,
+  requireRedisServer,
+  startPrivateRedis,
+  uniqueKey,
+} from "../_redis.ts";
+
+const skipServer = (await requireRedis()) || requireRedisServer();
 
 /** What the destination does with the next export. */
 type Behaviour = "accept" | "fail" | "hang" | "permanent";
@@ -421,6 +431,57 @@ describe("BatchCollector at process exit", () => {
       assert.equal(result.code, 0, result.stderr);
       const traces = await Array.fromAsync(readTraces(path));
       assert.equal(traces.length, 2000, "the two full batches of 1000");
+    });
+  }
+});
+
+describe("BatchCollector at process exit, the destination paused", {
+  skip: skipServer,
+}, () => {
+  const servers: PrivateRedis[] = [];
+  after(async () => {
+    for (const server of servers) {
+      try {
+        process.kill(server.pid, "SIGCONT");
+      } catch { /* gone */ }
+      await server.kill();
+    }
+  });
+  const closeTimeoutMs = 1000;
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`${runtime}: a script that ends without close() while Redis is paused exits within the close deadline; its counts add up and hold`, async () => {
+      const server = await startPrivateRedis();
+      servers.push(server);
+      const key = uniqueKey("idle-paused");
+      const result = await spawnRuntime(runtime, "paused_redis_writer.ts", [
+        server.url,
+        key,
+        "2000",
+        String(closeTimeoutMs),
+        String(server.pid),
+      ], { deadlineMs: 60_000 });
+      process.kill(server.pid, "SIGCONT"); // the script paused it
+      assert.equal(result.hung, false, "the process never exited");
+      assert.equal(result.code, 0, result.stderr);
+      const { idleMs, stats } = JSON.parse(
+        result.stdout.trim().split("\n").at(-1)!,
+      ) as { idleMs: number; stats: BatchCollectorStats };
+      const message = JSON.stringify({ idleMs, stats });
+      // A hang detector as a ratio to the deadline (it took 40 s, four
+      // export timeouts, before the idle flush kept close()'s deadline).
+      assert.ok(idleMs < 5 * closeTimeoutMs, message);
+      assert.equal(stats.added, 2000, message);
+      assert.equal(stats.queued + stats.inFlight, 0, message);
+      assert.equal(accounted(stats), 2000, message);
+      assert.equal(stats.sent, 0, message); // paused before the first add
+      // What was cut mid-export may land once Redis resumes; nothing else.
+      const client = createClient({ url: server.url });
+      await client.connect();
+      await sleep(200);
+      const stored = await client.lRange(key, 0, -1);
+      client.destroy();
+      assert.ok(stored.length <= stats.unconfirmed, message);
+      assert.equal(new Set(stored).size, stored.length, message);
     });
   }
 });
