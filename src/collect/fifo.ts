@@ -43,6 +43,7 @@ export type {
   FilePort,
   FileSystemPort,
   OpenMode,
+  PipeOpenOptions,
 } from "../runtime/fs.ts";
 
 /**
@@ -194,7 +195,7 @@ class FileExporter implements TraceExporter {
     let text = "";
     for (const trace of batch) text += stringifyTrace(trace) + "\n";
     let bytes = encoder.encode(text);
-    const file = await this.#lockCurrent();
+    const file = await this.#lockCurrent(signal);
     try {
       if (this.#kind === "fifo") {
         bytes = bytes.subarray(this.#piped.get(batch) ?? 0);
@@ -253,8 +254,8 @@ class FileExporter implements TraceExporter {
    * renamed or deleted under the collector (log rotation) is let go and
    * `path` opened anew.
    */
-  async #lockCurrent(): Promise<FilePort> {
-    let file = await this.#open();
+  async #lockCurrent(signal: AbortSignal): Promise<FilePort> {
+    let file = await this.#open(signal);
     await file.lock(true);
     if (this.#kind !== "file") return file;
     let current: boolean;
@@ -270,15 +271,19 @@ class FileExporter implements TraceExporter {
     if (current) return file;
     await file.unlock().catch(() => {});
     this.#drop();
-    file = await this.#open();
+    file = await this.#open(signal);
     await file.lock(true);
     return file;
   }
 
-  #open(): Promise<FilePort> {
+  /** The open file, or a new open; `signal` cuts a pipe's wait short. */
+  #open(signal: AbortSignal): Promise<FilePort> {
     if (this.#file === undefined) {
       const opening = this.#kind === "fifo"
-        ? this.#fs.openPipeWriter(this.#path, this.#pipeWaitMs)
+        ? this.#fs.openPipeWriter(this.#path, {
+          waitMs: this.#pipeWaitMs,
+          signal,
+        })
         : this.#fs.open(this.#path, "append");
       this.#file = opening;
       opening.catch(() => {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { PipeOpenOptions } from "./types.ts";
+
 /**
  * Opens a named pipe for writing with a bounded wait, given the runtime's
  * plain opens: shared by both adapters.
@@ -14,23 +16,31 @@
  */
 export async function openPipeWithin<F extends { close(): void }>(
   path: string | URL,
-  waitMs: number,
+  options: PipeOpenOptions,
   open: (path: string | URL, mode: "write" | "read") => Promise<F>,
 ): Promise<F> {
+  const { waitMs, signal } = options;
+  signal?.throwIfAborted();
   const opening = open(path, "write");
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const waited = new Promise<"late">((resolve) => {
+  let onAbort = (): void => {};
+  const waited = new Promise<"late" | "aborted">((resolve) => {
     timer = setTimeout(() => resolve("late"), waitMs);
+    onAbort = () => resolve("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
-  const first = await Promise.race([opening, waited]).finally(() =>
-    clearTimeout(timer)
-  );
-  if (first !== "late") return first;
-  // No reader came: be the reader for a moment, so the writer's open
-  // returns, then close both ends.
+  const first = await Promise.race([opening, waited]).finally(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  });
+  if (first !== "late" && first !== "aborted") return first;
+  // No reader came (or the caller gave up): be the reader for a moment, so
+  // the writer's open returns, then close both ends. Left pending, the open
+  // would keep the process alive.
   const reader = await open(path, "read");
   (await opening.catch(() => undefined))?.close();
   reader.close();
+  if (first === "aborted") throw signal?.reason;
   throw Object.assign(
     new Error(
       `no process reads the named pipe ${String(path)} (waited ${waitMs} ms)`,

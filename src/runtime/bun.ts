@@ -26,6 +26,7 @@ import type {
   HttpPort,
   HttpServer,
   OpenMode,
+  PipeOpenOptions,
   ProcessPort,
   RuntimeAdapter,
   ServeHttpOptions,
@@ -322,10 +323,13 @@ const files: FileSystemPort = {
     const flags = mode === "append" ? "a" : mode === "read" ? "r" : "r+";
     return new NodeFile(await fs().promises.open(path, flags));
   },
-  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+  openPipeWriter(
+    path: string | URL,
+    options: PipeOpenOptions,
+  ): Promise<FilePort> {
     return openPipeWithin(
       path,
-      waitMs,
+      options,
       async (at, mode) =>
         new NodeFile(
           await fs().promises.open(at, mode === "write" ? "w" : "r"),

@@ -24,6 +24,7 @@ import type {
   HttpPort,
   HttpServer,
   OpenMode,
+  PipeOpenOptions,
   ProcessPort,
   RuntimeAdapter,
   ServeHttpOptions,
@@ -165,10 +166,13 @@ const files: FileSystemPort = {
       : { read: true, write: true };
     return new DenoFile(await Deno.open(path, options));
   },
-  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort> {
+  openPipeWriter(
+    path: string | URL,
+    options: PipeOpenOptions,
+  ): Promise<FilePort> {
     return openPipeWithin(
       path,
-      waitMs,
+      options,
       async (at, mode) =>
         new DenoFile(
           await Deno.open(

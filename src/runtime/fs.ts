@@ -9,7 +9,13 @@
 import { runtime } from "./adapter.ts";
 import type { FileSystemPort } from "./types.ts";
 
-export type { FileKind, FilePort, FileSystemPort, OpenMode } from "./types.ts";
+export type {
+  FileKind,
+  FilePort,
+  FileSystemPort,
+  OpenMode,
+  PipeOpenOptions,
+} from "./types.ts";
 
 /**
  * The file system of the running runtime.

@@ -124,9 +124,32 @@ export interface FileSystemPort {
    * reader: a plain open blocks until one comes, keeping the process alive
    * for good. When none comes, the pending open is released (by opening the
    * pipe for reading, then closing both ends) and the promise rejects with
-   * an error whose `code` is `"ENXIO"`, as a non-blocking open would.
+   * an error whose `code` is `"ENXIO"`, as a non-blocking open would. An
+   * abort of `options.signal` releases it the same way at once and rejects
+   * with the signal's reason.
    */
-  openPipeWriter(path: string | URL, waitMs: number): Promise<FilePort>;
+  openPipeWriter(
+    path: string | URL,
+    options: PipeOpenOptions,
+  ): Promise<FilePort>;
+}
+
+/**
+ * Options of {@linkcode FileSystemPort.openPipeWriter}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PipeOpenOptions } from "./types.ts";
+ * const options: PipeOpenOptions = { waitMs: 1000, signal: AbortSignal.timeout(500) };
+ * assert.equal(options.waitMs, 1000);
+ * ```
+ */
+export interface PipeOpenOptions {
+  /** How long to wait for a reader, in milliseconds. */
+  waitMs: number;
+  /** Gives up the wait at once (an export abandoned at its deadline). */
+  signal?: AbortSignal;
 }
 
 // ---------------------------------------------------------------------------
