@@ -45,8 +45,9 @@ function toReport(json: ReportJson): PssReport {
     systemTraceCount: number(json.counts?.system_traces),
     skippedCount: number(json.counts?.skipped),
   };
+  // The agent's JSON report always carries it; an older agent's lacks it.
   const unused = json.counts?.unused;
-  if (typeof unused === "number") report.unusedCount = unused;
+  if (unused !== undefined) report.unusedCount = number(unused);
   return report;
 }
 

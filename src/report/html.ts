@@ -344,6 +344,8 @@ function countsText(report: PssReport): string {
   if (report.skippedCount > 0) {
     text += `, ${report.skippedCount} skipped as malformed`;
   }
+  const unused = report.unusedCount ?? 0;
+  if (unused > 0) text += `, ${unused} unused (no pillar reads them)`;
   return text;
 }
 

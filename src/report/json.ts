@@ -16,7 +16,7 @@
  *   },
  *   "verdict": "good",
  *   "pillars": { "timing_stability": 0.9512345678, "...": 0 },
- *   "counts": { "traces": 100, "system_traces": 0, "skipped": 3 },
+ *   "counts": { "traces": 100, "system_traces": 0, "skipped": 3, "unused": 0 },
  *   "diagnosis": {
  *     "headline": "…",
  *     "findings": [{ "pillar": "error_volatility", "label": "Error Volatility",
@@ -73,7 +73,7 @@ export type BreakdownJson = PypssReportJson["breakdown"];
  * import { type CountsJson } from "@pss/pss/report";
  * import assert from "node:assert/strict";
  * const counts: CountsJson = JSON.parse(renderReportJson(computePss([{ name: "op", duration: 0.1 }]))).counts;
- * assert.deepEqual(counts, { traces: 1, system_traces: 0, skipped: 0 });
+ * assert.deepEqual(counts, { traces: 1, system_traces: 0, skipped: 0, unused: 0 });
  * ```
  */
 export interface CountsJson {
@@ -83,6 +83,11 @@ export interface CountsJson {
   system_traces: number;
   /** Malformed traces (or input lines) skipped, never scored. */
   skipped: number;
+  /**
+   * Well-formed traces no pillar uses (system traces without a loop lag):
+   * with it the counts add up to every trace read.
+   */
+  unused: number;
 }
 
 /**
@@ -442,5 +447,6 @@ function countsJson(report: PssReport): CountsJson {
     traces: report.traceCount,
     system_traces: report.systemTraceCount,
     skipped: report.skippedCount,
+    unused: report.unusedCount ?? 0,
   };
 }

@@ -216,6 +216,9 @@ function countsLine(report: PssReport): string {
   if (report.skippedCount > 0) {
     line += `, ${report.skippedCount} skipped as malformed`;
   }
+  // Every trace read appears in a count, those no pillar uses too.
+  const unused = report.unusedCount ?? 0;
+  if (unused > 0) line += `, ${unused} unused (no pillar reads them)`;
   return line;
 }
 

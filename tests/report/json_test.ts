@@ -29,6 +29,7 @@ describe("reportToJson()", () => {
       "traces",
       "system_traces",
       "skipped",
+      "unused",
     ]);
   });
 
@@ -60,7 +61,12 @@ describe("reportToJson()", () => {
       }),
     );
     assert.equal(json.verdict, "fair");
-    assert.deepEqual(json.counts, { traces: 7, system_traces: 2, skipped: 1 });
+    assert.deepEqual(json.counts, {
+      traces: 7,
+      system_traces: 2,
+      skipped: 1,
+      unused: 0,
+    });
   });
 
   test("names weak pillars in the diagnosis by their pypss key", () => {
