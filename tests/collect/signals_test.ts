@@ -2,7 +2,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { readTraces } from "../../src/collect/read.ts";
-import { type Runtime, startRuntime, tempDir } from "../fixtures/spawn.ts";
+import {
+  type Runtime,
+  spawnRuntime,
+  startRuntime,
+  tempDir,
+} from "../fixtures/spawn.ts";
 import { redisUrl, requireRedis, uniqueKey } from "../_redis.ts";
 import { flushOnSignals } from "../../src/collect/signals.ts";
 import { PssConfigError } from "../../src/score/config.ts";
@@ -50,6 +55,40 @@ describe("flushOnSignals", () => {
   });
 
   for (const runtime of ["deno", "bun"] as const) {
+    test(`${runtime}: after dispose, a SIGTERM ends the process the default way, without flushing`, async () => {
+      const path = `${await tempDir()}/disposed.ndjson`;
+      const running = startRuntime(runtime, "signal_dispose.ts", [
+        "dispose",
+        path,
+        "1000",
+      ]);
+      const deadline = setTimeout(() => running.kill(), 60_000);
+      try {
+        await running.waitFor("added");
+        running.signal("SIGTERM");
+        const result = await running.done;
+        assert.equal(result.hung, false, "SIGTERM did not end the process");
+        // Killed by the signal itself (no exit code), not the 143 of
+        // flushOnSignals' exit after a flush.
+        assert.equal(result.code, null, result.stderr);
+        assert.equal(result.signal, "SIGTERM");
+        const traces = await Array.fromAsync(readTraces(path));
+        assert.equal(traces.length, 0, "the disposed handler flushed");
+      } finally {
+        clearTimeout(deadline);
+      }
+    });
+
+    test(`${runtime}: the signal listeners do not keep the process alive`, async () => {
+      const path = `${await tempDir()}/idle.ndjson`;
+      const result = await spawnRuntime(runtime, "signal_dispose.ts", [
+        "idle",
+        path,
+      ], { deadlineMs: 30_000 });
+      assert.equal(result.hung, false, "the listeners kept the process alive");
+      assert.equal(result.code, 0, result.stderr);
+    });
+
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       for (const delayMs of [0, 50]) {
         test(
@@ -67,8 +106,13 @@ describe("flushOnSignals", () => {
             assert.equal(code, CODES[signal]);
             const reader = readTraces(path);
             const seen = new Set<unknown>();
-            for await (const t of reader) seen.add(t.metadata?.seq);
+            let lines = 0;
+            for await (const t of reader) {
+              lines++;
+              seen.add(t.metadata?.seq);
+            }
             assert.equal(reader.stats.skipped, 0);
+            assert.equal(lines, COUNT, "every trace once: none lost or twice");
             assert.equal(seen.size, COUNT);
           },
         );
