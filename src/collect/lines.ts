@@ -65,7 +65,7 @@ export function checkedMaxLineLength(
     throw new PssConfigError(
       "maxLineLength",
       maxLineLength,
-      `${owner}' 'maxLineLength' must be a positive integer`,
+      `${owner}'s 'maxLineLength' must be a positive integer`,
     );
   }
   return maxLineLength;

@@ -87,7 +87,8 @@ describe("splitLines()", () => {
       () => splitLines(ReadableStream.from([]), { maxLineLength: 0 }),
       (error: unknown) =>
         error instanceof PssConfigError &&
-        error.message.includes("'maxLineLength' must be a positive integer"),
+        error.message ===
+          "Invalid pss configuration as splitLines's 'maxLineLength' must be a positive integer: got 0",
     );
   });
 });
