@@ -35,6 +35,7 @@ import type { TraceSource } from "./read.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type FileKind, type FilePort, fileSystem } from "../runtime/fs.ts";
 import type { FileSystemPort } from "../runtime/fs.ts";
+import { runtime } from "../runtime/adapter.ts";
 import { checkKnownKeys } from "../_options.ts";
 import { messageOf } from "../_message.ts";
 
@@ -306,6 +307,29 @@ class FileExporter implements TraceExporter {
 }
 
 /**
+ * Why `path` cannot be appended to: a permission the runtime withholds
+ * (Deno's, named by its flag, in the runtime's own error class), or a path
+ * that cannot be a file (a {@linkcode PssConfigError}).
+ */
+function appendError(name: string, path: string | URL, error: unknown): Error {
+  const flag = runtime.missingPermission(error);
+  if (flag === undefined) {
+    return new PssConfigError(
+      "path",
+      String(path),
+      `${name} cannot append to 'path' (${messageOf(error)})`,
+    );
+  }
+  const Denied = (error as Error).constructor as ErrorConstructor;
+  return new Denied(
+    `${name} needs read and write access to '${
+      String(path)
+    }': run Deno with ${flag} (it said: ${messageOf(error)})`,
+    { cause: error },
+  );
+}
+
+/**
  * Appends every trace as one NDJSON line in pypss's schema to a file that
  * any number of processes (Deno, Bun, pypss readers) may share, or to a
  * named pipe.
@@ -346,6 +370,10 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
    * @param options See {@linkcode FileFifoCollectorOptions}.
    * @throws {PssConfigError} When an option is invalid, or when `path`
    * cannot be created or written (checked synchronously, here).
+   * @throws {Deno.errors.NotCapable} On Deno without read or write
+   * permission for `path`: the runtime's own error class, with a message
+   * that names the missing flag (not a configuration error: the path may
+   * be fine).
    */
   constructor(options: FileFifoCollectorOptions) {
     const name = "FileFifoCollector";
@@ -363,11 +391,7 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
     try {
       kind = fs.prepareAppendSync(path);
     } catch (error) {
-      throw new PssConfigError(
-        "path",
-        String(path),
-        `${name} cannot append to 'path' (${messageOf(error)})`,
-      );
+      throw appendError(name, path, error);
     }
     // A backlog goes out in larger locked writes: the lock and unlock cost
     // two round trips to the runtime per export, more than the write.

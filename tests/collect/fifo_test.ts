@@ -67,6 +67,33 @@ describe("FileFifoCollector", () => {
     );
   });
 
+  test("Deno without --allow-write: the constructor throws Deno's NotCapable naming the flag, not a configuration error", async () => {
+    const dir = await tempDir();
+    const permissions = [
+      ["--allow-read", "--allow-env"],
+      // With write access to the directory, the same path is fine.
+      ["--allow-read", `--allow-write=${dir}`, "--allow-env"],
+    ];
+    const [denied, allowed] = await Promise.all(
+      permissions.map(async (denoPermissions) => {
+        const running = startRuntime("deno", "fifo_permission.ts", [
+          `${dir}/traces.ndjson`,
+        ], { denoPermissions });
+        const result = await running.done;
+        assert.equal(result.code, 0, result.stderr);
+        return JSON.parse(result.stdout);
+      }),
+    );
+    assert.equal(denied.thrown, true);
+    assert.equal(denied.config, false, denied.message);
+    assert.equal(denied.notCapable, true, denied.message);
+    assert.match(
+      denied.message,
+      /^FileFifoCollector needs read and write access to '.*traces\.ndjson': run Deno with --allow-write \(it said: Requires write access/,
+    );
+    assert.deepEqual(allowed, { thrown: false });
+  });
+
   test("rejects an empty path", () => {
     assert.throws(
       () => new FileFifoCollector({ path: "" }),
