@@ -71,9 +71,9 @@ export interface AsyncMonitorBlock extends AsyncDisposable {
  *
  * @param name Name of the operation.
  * @param options See {@linkcode MonitorOptions}.
- * @returns The running block.
- * @throws {PssConfigError} When `options.sampleRate` or
- * `options.errorSampleRate` is not a number from 0 to 1.
+ * @returns The running block. Never throws: an invalid or unknown option
+ * is reported once to `onError` (source `"options"`) and the global setting
+ * is used instead.
  *
  * @example
  * ```ts

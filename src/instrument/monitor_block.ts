@@ -54,19 +54,20 @@ export interface MonitorBlock extends Disposable {
 
 /**
  * Starts monitoring a synchronous block; the trace is recorded when the
- * returned object is disposed. Never throws after its options are valid.
+ * returned object is disposed.
  *
  * The trace has `name`, `duration` (seconds, from `performance.now()`),
  * `memory` (the cached process RSS, read at most `memoryMaxAgeMs` before the
  * block ended), `error`, `branchTag`, `module`, `timestamp` (epoch seconds
- * of the end), `waitTime` (0, or `max(0, duration − cpuTime)` with
- * `cpu: true`) and, inside {@linkcode withTags}, `metadata`.
+ * of the start, as pypss), `waitTime` (0, or `max(0, duration − cpuTime)`
+ * with `cpu: true`), `host`, `pid` and, inside {@linkcode withTags},
+ * `metadata`.
  *
  * @param name Name of the operation.
  * @param options See {@linkcode MonitorOptions}.
- * @returns The running block.
- * @throws {PssConfigError} When `options.sampleRate` or
- * `options.errorSampleRate` is not a number from 0 to 1.
+ * @returns The running block. Never throws: an invalid or unknown option
+ * is reported once to `onError` (source `"options"`) and the global setting
+ * is used instead.
  *
  * @example Monitor a block
  * ```ts

@@ -19,17 +19,23 @@ import {
  *
  * @example
  * ```ts
- * import { configureInstrumentation, type InstrumentationErrorSource, MemoryCollector, monitorBlock } from "@pss/pss";
  * import assert from "node:assert/strict";
- * import { resetInstrumentation } from "./settings.ts";
+ * import {
+ *   configureInstrumentation,
+ *   getInstrumentationSettings,
+ *   type InstrumentationErrorSource,
+ *   MemoryCollector,
+ *   monitorBlock,
+ * } from "@pss/pss";
  * class FullCollector extends MemoryCollector {
  *   override add(): void { throw new Error("disk full"); }
  * }
+ * const before = getInstrumentationSettings();
  * const sources: InstrumentationErrorSource[] = [];
  * configureInstrumentation({ onError: (_error, source) => sources.push(source) });
  * monitorBlock("save", { collector: new FullCollector() }).end();
  * assert.deepEqual(sources, ["collector"]);
- * resetInstrumentation();
+ * configureInstrumentation(before); // the settings as they were
  * ```
  */
 export type InstrumentationErrorSource =
@@ -110,20 +116,20 @@ export interface InstrumentationSettings {
  *
  * @example
  * ```ts
- * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions } from "@pss/pss";
  * import assert from "node:assert/strict";
- * import { resetInstrumentation } from "./settings.ts";
+ * import { configureInstrumentation, getInstrumentationSettings, type InstrumentationOptions } from "@pss/pss";
+ * const before = getInstrumentationSettings();
  * const production: InstrumentationOptions = { sampleRate: 0.1, errorSampleRate: 1, cpu: true };
  * configureInstrumentation(production);
  * assert.equal(getInstrumentationSettings().sampleRate, 0.1);
- * resetInstrumentation();
+ * configureInstrumentation(before); // the settings as they were
  * ```
  */
 export type InstrumentationOptions = Partial<InstrumentationSettings>;
 
 /**
  * Counters of what instrumentation skipped or could not do since the
- * process started (or the last {@linkcode resetInstrumentation}).
+ * process started.
  *
  * @example
  * ```ts
