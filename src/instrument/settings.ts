@@ -13,6 +13,9 @@ import {
   positiveNumber,
   rate,
 } from "../_options.ts";
+import { createWarner, type Warner } from "../_warn.ts";
+import { causeOf } from "../collect/exporter.ts";
+import { messageOf } from "../_message.ts";
 
 /**
  * Where an instrumentation failure happened; see {@linkcode InstrumentationSettings.onError}.
@@ -79,7 +82,7 @@ export interface InstrumentationSettings {
    * invalid or unknown option of a `monitorBlock`/`monitorAsync` call, a
    * `PssConfigError` reported once per problem while the global setting
    * applies). Must not throw; if it does, the error is counted and dropped.
-   * @default {a `console.warn`, at most one per minute, with the count of failures since the previous one}
+   * @default {a `console.warn` at the first failure of each kind (where, and the error's code or class), then at most one a minute for that kind, with the count held back}
    */
   readonly onError: (
     error: unknown,
@@ -149,32 +152,26 @@ export interface InstrumentationStats {
   onErrorFailures: number;
 }
 
-let lastWarnAt = -Infinity;
-let unwarned = 0;
+/**
+ * The default `onError`: the library's one warning limiter, keyed by where
+ * the failure happened and what it was, so a new kind of failure (a bad
+ * option after a failing collector) is printed at once instead of waiting
+ * behind the first one's minute.
+ */
+let warner: Warner = createWarner({ prefix: "[pss] instrumentation" });
 
-/** One `console.warn` per minute at most, counting what it did not print. */
-function warnRateLimited(
+function warnPerCause(
   error: unknown,
   source: InstrumentationErrorSource,
 ): void {
-  const now = performance.now();
-  if (now - lastWarnAt < 60_000) {
-    unwarned++;
-    return;
-  }
-  const skipped = unwarned === 0
-    ? ""
-    : ` (${unwarned} more failures since the previous warning)`;
-  lastWarnAt = now;
-  unwarned = 0;
-  console.warn(`pss: instrumentation failed in ${source}${skipped}:`, error);
+  warner.warn(`${source}:${causeOf(error)}`, `${source}: ${messageOf(error)}`);
 }
 
 const DEFAULTS: InstrumentationSettings = Object.freeze({
   sampleRate: 1,
   errorSampleRate: 1,
   random: Math.random,
-  onError: warnRateLimited,
+  onError: warnPerCause,
   cpu: false,
   memory: true,
   memoryMaxAgeMs: 100,
@@ -351,8 +348,7 @@ export function resetInstrumentation(): InstrumentationSettings {
   stats.collectorErrors = 0;
   stats.otherErrors = 0;
   stats.onErrorFailures = 0;
-  lastWarnAt = -Infinity;
-  unwarned = 0;
+  warner = createWarner({ prefix: "[pss] instrumentation" });
   reportedProblems.clear();
   return getInstrumentationSettings();
 }

@@ -216,6 +216,38 @@ describe("monitorBlock()", () => {
     assert.equal(instrumentationStats().onErrorFailures, 1);
   });
 
+  test("the default onError warns once per kind of failure, each kind limited on its own", () => {
+    const printed: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]): void => {
+      printed.push(args.map(String).join(" "));
+    };
+    try {
+      const diskFull = new ArrayCollector();
+      diskFull.add = (): void => {
+        throw Object.assign(new Error("no space left"), { code: "ENOSPC" });
+      };
+      for (let i = 0; i < 3; i++) {
+        monitorBlock("save", { collector: diskFull }).end();
+      }
+      // A different failure right after is printed at once, not held back
+      // behind the first one's minute.
+      monitorBlock("save", { sampleRate: NaN }).end();
+      for (let i = 0; i < 3; i++) {
+        monitorBlock("save", { collector: diskFull }).end();
+      }
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(printed.length, 2, printed.join("\n"));
+    assert.match(
+      printed[0],
+      /^\[pss\] instrumentation: collector: no space left$/,
+    );
+    assert.match(printed[1], /^\[pss\] instrumentation: options: .*sampleRate/);
+    assert.equal(instrumentationStats().collectorErrors, 6);
+  });
+
   test("with captureSource on, records the file and line that started the block", () => {
     configureInstrumentation({ captureSource: true });
     const collector = new ArrayCollector();
