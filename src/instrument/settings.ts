@@ -389,7 +389,7 @@ export function reportError(
   }
 }
 
-/** Option problems already reported, so that each is reported once. */
+/** Option problems already reported (by owner and key), so each is reported once. */
 const reportedProblems = new Set<string>();
 
 /** At most this many distinct problems are remembered (and reported). */
@@ -399,11 +399,22 @@ const MAX_REPORTED_PROBLEMS = 100;
  * Reports an invalid option met on the hot path to `onError` (source
  * `"options"`), once per distinct problem; never throws (internal).
  *
- * @param error The problem.
+ * @param problem What identifies the problem (its owner and option key).
+ * @param describe Builds the error to report, called only the first time:
+ * building one (with the closest known name for a typo) costs microseconds.
  */
-export function reportOptionProblem(error: PssConfigError): void {
-  if (reportedProblems.has(error.message)) return;
+export function reportOptionProblem(
+  problem: string,
+  describe: () => unknown,
+): void {
+  if (reportedProblems.has(problem)) return;
   if (reportedProblems.size >= MAX_REPORTED_PROBLEMS) return;
-  reportedProblems.add(error.message);
-  reportError(error, "options");
+  reportedProblems.add(problem);
+  let error: unknown;
+  try {
+    error = describe();
+  } catch (caught) {
+    error = caught;
+  }
+  if (error !== undefined) reportError(error, "options");
 }
