@@ -56,4 +56,39 @@ describe("the loop monitor's active_tasks", () => {
     assert.equal(lastHealth(health)?.metadata?.active_tasks, 0);
     assert.equal(traces.size, 5);
   });
+
+  test("counts an async generator's step while it runs, not while it waits for its consumer", async () => {
+    const health = new MemoryCollector();
+    const traces = new MemoryCollector();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    const pages = monitorFunction("pages", { collector: traces })(
+      async function* () {
+        yield 1;
+        await gate;
+        yield 2;
+      },
+    );
+    using monitor = startAsyncMonitoring({
+      collector: health,
+      intervalMs: 50,
+      resolutionMs: 10,
+    });
+    const generator = pages();
+    assert.deepEqual(await generator.next(), { value: 1, done: false });
+    const pending = generator.next(); // waits on the gate
+    await sleep(60);
+    busy(40);
+    await sleep(80);
+    assert.equal(lastHealth(health)?.metadata?.active_tasks, 1);
+
+    release();
+    assert.deepEqual(await pending, { value: 2, done: false });
+    busy(40); // suspended at a yield: waiting for its consumer
+    await sleep(80);
+    assert.equal(lastHealth(health)?.metadata?.active_tasks, 0);
+    assert.deepEqual(await generator.next(), { value: undefined, done: true });
+    monitor.stop();
+    assert.equal(traces.size, 1);
+  });
 });

@@ -63,6 +63,26 @@ describe("monitorFunction() passes promises through", () => {
     }
   });
 
+  test("a rejection nobody handles is recorded, and no longer ends the process (Deno and Bun subprocesses)", async () => {
+    // Observing a promise means attaching a handler, and a handler marks it
+    // as handled: JavaScript has no way to watch a promise without that.
+    // Re-throwing would add an unhandled rejection for every caller that
+    // does handle it, so the documented cost is this one.
+    for (const runtime of ["deno", "bun"] as const) {
+      const [bare, wrapped] = await Promise.all(
+        ["bare", "wrapped"].map((how) =>
+          spawnRuntime(runtime, "unhandled_rejection_script.ts", [how], {
+            deadlineMs: 60_000,
+          })
+        ),
+      );
+      assert.notEqual(bare.code, 0, `${runtime} bare: ${bare.stdout}`);
+      assert.match(bare.stderr, /nobody handles me/, runtime);
+      assert.equal(wrapped.code, 0, `${runtime} wrapped: ${wrapped.stderr}`);
+      assert.equal(wrapped.stdout.trim(), "clean exit, 1 error recorded");
+    }
+  });
+
   test("never calls then() of a thenable it did not make", () => {
     let calls = 0;
     const thenable = {
@@ -74,6 +94,99 @@ describe("monitorFunction() passes promises through", () => {
     assert.equal(wrapped(), thenable);
     assert.equal(calls, 0);
     assert.equal(collector.recorded.length, 1);
+  });
+});
+
+describe("monitorFunction() decides what to follow without running the caller's code", () => {
+  test("never reads then of a returned object that is not a Promise", () => {
+    let reads = 0;
+    const lazy = {
+      get then(): undefined {
+        reads++;
+        return undefined;
+      },
+    };
+    const wrapped = monitorFunction("lazy")(() => lazy);
+    assert.equal(wrapped(), lazy);
+    assert.equal(reads, 0);
+    assert.equal(collector.recorded.length, 1);
+  });
+
+  test("a Promise subclass with its own then is a thenable: untouched, recorded as synchronous", async () => {
+    let calls = 0;
+    class Deferred<T> extends Promise<T> {
+      // deno-lint-ignore no-explicit-any
+      override then(...args: any[]): any {
+        calls++;
+        return super.then(...args);
+      }
+    }
+    const deferred = new Deferred<number>((resolve) => resolve(1));
+    const wrapped = monitorFunction("deferred")(() => deferred);
+    assert.equal(wrapped(), deferred);
+    await sleep(0);
+    assert.equal(calls, 0);
+    assert.equal(collector.recorded.length, 1);
+    assert.equal(collector.recorded[0].asyncOp, undefined);
+  });
+
+  test("a Promise subclass keeping the native then is followed; its constructor runs once more, as when awaited", async () => {
+    let made = 0;
+    class Tracked<T> extends Promise<T> {
+      constructor(
+        executor: (
+          resolve: (value: T) => void,
+          reject: (reason: unknown) => void,
+        ) => void,
+      ) {
+        super(executor);
+        made++;
+      }
+    }
+    const tracked = new Tracked<number>((resolve) => setTimeout(resolve, 2, 5));
+    const wrapped = monitorFunction("tracked")(() => tracked);
+    assert.equal(wrapped(), tracked);
+    assert.equal(made, 2, "then() made one derived promise of the subclass");
+    assert.equal(collector.recorded.length, 0);
+    assert.equal(await tracked, 5);
+    await sleep(0);
+    assert.equal(collector.recorded.length, 1);
+    assert.equal(collector.recorded[0].asyncOp, true);
+  });
+
+  test("a proxy of a promise, which the native then refuses, comes back untouched and recorded as synchronous", async () => {
+    const promise = Promise.resolve(3);
+    const proxy = new Proxy(promise, {});
+    const wrapped = monitorFunction("proxy")(() => proxy);
+    assert.equal(wrapped(), proxy);
+    assert.equal(collector.recorded.length, 1);
+    assert.equal(collector.recorded[0].asyncOp, undefined);
+    assert.equal(await promise, 3);
+  });
+
+  test("a plain function returning a generator object is followed as a generator function is", async () => {
+    function* letters(): Generator<string> {
+      yield "a";
+      busyWait(3);
+      yield "b";
+    }
+    async function* numbers(): AsyncGenerator<number> {
+      yield 1;
+      await sleep(2);
+      yield 2;
+    }
+    const sync = monitorFunction("letters")(() => letters());
+    const generator = sync();
+    assert.equal(collector.recorded.length, 0, "recorded at creation");
+    assert.deepEqual([...generator], ["a", "b"]);
+    const asyncWrapped = monitorFunction("numbers")(() => numbers());
+    for await (const _ of asyncWrapped()) { /* consume */ }
+    await sleep(0);
+    assert.deepEqual(
+      collector.recorded.map((t) => [t.name, t.asyncOp, t.yieldCount]),
+      [["letters", undefined, undefined], ["numbers", true, 2]],
+    );
+    assert.ok(collector.recorded[0].duration! >= 0.002);
   });
 });
 
