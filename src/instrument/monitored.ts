@@ -8,30 +8,97 @@ import { checkMonitorOptions, type MonitorOptions } from "./_core.ts";
 import { PssConfigError } from "../score/config.ts";
 import { type AnyFunction, wrapFunction } from "./monitor_function.ts";
 
-/** The class that declares `method` as `key`, found from `self` (a class or an instance). */
-function declaringClassName(
+/**
+ * Where decorator metadata is kept on a class: `Symbol.metadata` where the
+ * runtime has it (Deno), else the registered symbol TypeScript's and Bun's
+ * decorators fall back to.
+ */
+const METADATA_KEYS: readonly symbol[] = [
+  ...new Set([
+    (Symbol as { metadata?: symbol }).metadata,
+    Symbol.for("Symbol.metadata"),
+  ]),
+].filter((key): key is symbol => typeof key === "symbol");
+
+/** The class `holder` stands for: itself (static side) or its own `constructor`. */
+function classOf(holder: object): unknown {
+  if (typeof holder === "function") return holder;
+  return Object.hasOwn(holder, "constructor")
+    ? (holder as { constructor: unknown }).constructor
+    : undefined;
+}
+
+/**
+ * The name of the class whose decorator metadata is `metadata`, found up
+ * the chain of `self` (a class or an instance). Every decorated class has
+ * its own metadata object, so this is the class that declares the method,
+ * whatever decorators wrap it and whether or not it is private.
+ */
+function metadataClassName(self: unknown, metadata: unknown): string {
+  if (metadata === null || typeof metadata !== "object") return "";
+  let holder: unknown = self;
+  while (holder !== null && holder !== undefined) {
+    const klass = classOf(holder as object);
+    if (typeof klass === "function") {
+      for (const key of METADATA_KEYS) {
+        if (
+          Object.hasOwn(klass, key) &&
+          (klass as unknown as Record<symbol, unknown>)[key] === metadata
+        ) return klass.name;
+      }
+    }
+    holder = Object.getPrototypeOf(holder);
+  }
+  return "";
+}
+
+/**
+ * The class that declares `method` as `key`, found from `self` (a class or
+ * an instance) without decorator metadata: the holder whose `key` is
+ * `method` itself, else (another decorator wrapped it after this one) the
+ * first holder that owns `key`.
+ */
+function holderClassName(
   self: unknown,
   key: string | symbol,
   method: unknown,
 ): string {
-  try {
-    let holder: unknown = self;
-    while (holder !== null && holder !== undefined) {
-      if (
-        Object.hasOwn(holder as object, key) &&
-        (holder as Record<string | symbol, unknown>)[key] === method
-      ) {
-        if (typeof holder === "function") return holder.name; // static
-        const ctor = (holder as { constructor?: { name?: unknown } })
-          .constructor;
-        return typeof ctor?.name === "string" ? ctor.name : "";
-      }
-      holder = Object.getPrototypeOf(holder);
+  let holder: unknown = self;
+  let first: object | undefined;
+  while (holder !== null && holder !== undefined) {
+    if (Object.hasOwn(holder as object, key)) {
+      first ??= holder as object;
+      if ((holder as Record<string | symbol, unknown>)[key] === method) break;
     }
-  } catch {
-    // Fall through to the unnamed form.
+    holder = Object.getPrototypeOf(holder);
   }
-  return "";
+  const found = (holder ?? first) as object | undefined;
+  const klass = found === undefined ? undefined : classOf(found);
+  return typeof klass === "function" ? klass.name : "";
+}
+
+/** The name of the class that declares the decorated method, or `""`. */
+function declaringClassName(
+  self: unknown,
+  context: ClassMethodDecoratorContext,
+  method: unknown,
+): string {
+  try {
+    const byMetadata = metadataClassName(self, context.metadata);
+    if (byMetadata !== "") return byMetadata;
+    if (context.private) {
+      // A private name is on no prototype: the class of `self` is the best
+      // guess left.
+      const klass = context.static
+        ? self
+        : (self as { constructor?: unknown } | undefined)?.constructor;
+      return typeof klass === "function" ? klass.name : "";
+    }
+    return holderClassName(self, context.name, method);
+  } catch {
+    // A proxy or an exotic object: the unnamed form.
+    return "";
+  }
 }
 
 /**
@@ -41,10 +108,11 @@ function declaringClassName(
  * source works on Deno 2 and Bun 1.
  *
  * The default name is `Class.method`, with the class that declares the
- * method (also for inherited calls, and for a subclass that overrides a
- * decorated method with its own decorated one), fixed before the first
- * call: calling a detached method (`const { ping } = api; ping()`) does not
- * change it. Generators and promises pass through as with
+ * method (also for inherited calls, for a subclass that overrides a
+ * decorated method with its own decorated one, under other decorators
+ * stacked on it, and as `Class.#method` for a private one), found from the
+ * class's decorator metadata and fixed before the first call: calling a
+ * detached method (`const { ping } = api; ping()`) does not change it. Generators and promises pass through as with
  * {@linkcode monitorFunction}.
  *
  * @param name Trace name. @default {"ClassName.method", with the class that declares the method}
@@ -104,8 +172,7 @@ export function monitored(
     // instance method (before its constructor body). Both come before any
     // call, so the name never depends on how a call's `this` looks.
     const resolve = (self: unknown): void => {
-      if (resolved !== undefined) return;
-      const className = declaringClassName(self, key, wrapped);
+      const className = declaringClassName(self, context, wrapped);
       if (className !== "") resolved = `${className}.${methodName}`;
     };
     const nameOf = (self: unknown): string => {
@@ -115,7 +182,11 @@ export function monitored(
     wrapped = wrapFunction(method, nameOf, options, "@monitored");
     try {
       context.addInitializer(function (this: unknown) {
-        if (resolved === undefined) resolve(this);
+        if (resolved !== undefined) return;
+        resolve(this);
+        // Fixed here even when no class name was found (an anonymous
+        // class), so no call walks the prototypes again.
+        resolved ??= methodName;
       });
     } catch {
       // A runtime without initializers: names come from the calls.

@@ -401,3 +401,167 @@ describe("@monitored names Class.method before the first call", () => {
     ]);
   });
 });
+
+describe("@monitored names the declaring class in the edge cases", () => {
+  /** A decorator applied after @monitored, wrapping what it returned. */
+  function logged<F extends (...args: never[]) => unknown>(
+    method: F,
+    _context: ClassMethodDecoratorContext,
+  ): F {
+    return function (this: unknown, ...args: never[]) {
+      return method.apply(this, args);
+    } as F;
+  }
+
+  test("another decorator stacked on top does not lose the class", () => {
+    class Jobs {
+      @logged
+      @monitored()
+      run(): number {
+        return 1;
+      }
+
+      @monitored()
+      @logged
+      stop(): number {
+        return 2;
+      }
+
+      @logged
+      @monitored()
+      static create(): Jobs {
+        return new Jobs();
+      }
+    }
+    class Override extends Jobs {
+      @logged
+      @monitored()
+      override run(): number {
+        return super.run() + 1;
+      }
+    }
+    assert.equal(new Override().run(), 2); // a subclass instance first
+    const jobs = Jobs.create();
+    jobs.run();
+    jobs.stop();
+    assert.deepEqual(collector.recorded.map((t) => t.name), [
+      "Jobs.run",
+      "Override.run",
+      "Jobs.create",
+      "Jobs.run",
+      "Jobs.stop",
+    ]);
+  });
+
+  test("private methods are named Class.#method, instance and static, also from a subclass", () => {
+    class Vault {
+      @monitored()
+      #open(): string {
+        return "open";
+      }
+
+      @monitored()
+      static #seal(): string {
+        return "sealed";
+      }
+
+      use(): string {
+        return `${this.#open()} ${Vault.#seal()}`;
+      }
+    }
+    class SubVault extends Vault {}
+    assert.equal(new SubVault().use(), "open sealed");
+    assert.deepEqual(collector.recorded.map((t) => t.name), [
+      "Vault.#open",
+      "Vault.#seal",
+    ]);
+  });
+
+  test("the name is fixed once: a call never walks the prototypes again", () => {
+    class Once {
+      @logged
+      @monitored()
+      run(): number {
+        return 1;
+      }
+    }
+    const once = new Once();
+    let walks = 0;
+    const watched = new Proxy(once, {
+      getPrototypeOf(target) {
+        walks++;
+        return Object.getPrototypeOf(target);
+      },
+    });
+    Once.prototype.run.call(watched);
+    Once.prototype.run.call(watched);
+    assert.equal(walks, 0);
+    assert.deepEqual(collector.recorded.map((t) => t.name), [
+      "Once.run",
+      "Once.run",
+    ]);
+  });
+
+  test("an anonymous class is named by the method alone, fixed at the first instance", () => {
+    const Anonymous = (() =>
+      class {
+        @monitored()
+        run(): number {
+          return 1;
+        }
+      })();
+    const instance = new Anonymous();
+    instance.run();
+    instance.run();
+    assert.deepEqual(collector.recorded.map((t) => t.name), ["run", "run"]);
+  });
+});
+
+describe("@monitored without decorator metadata (an older transpiler)", () => {
+  /** Decorates `run` of `klass` by hand, with a context that has no metadata. */
+  function decorate(klass: { prototype: object }, stacked: boolean): void {
+    const initializers: Array<(this: unknown) => void> = [];
+    const context = {
+      kind: "method",
+      name: "run",
+      static: false,
+      private: false,
+      metadata: undefined,
+      addInitializer: (init: (this: unknown) => void) =>
+        initializers.push(init),
+    } as unknown as ClassMethodDecoratorContext;
+    const original = (klass.prototype as { run: () => number }).run;
+    const wrapped = monitored()(original, context);
+    const installed = stacked
+      ? function (this: unknown) {
+        return wrapped.call(this);
+      }
+      : wrapped;
+    Object.defineProperty(klass.prototype, "run", { value: installed });
+    // What the runtime would do for the first instance, here the subclass's.
+    const first =
+      new (class extends (klass as unknown as new () => object) {})();
+    for (const init of initializers) init.call(first);
+  }
+
+  test("the holder whose method is the wrapper names it, or the first holder that owns the key", () => {
+    class Plain {
+      run(): number {
+        return 1;
+      }
+    }
+    class Stacked {
+      run(): number {
+        return 2;
+      }
+    }
+    decorate(Plain, false);
+    decorate(Stacked, true);
+    new Plain().run();
+    new Stacked().run();
+    assert.deepEqual(collector.recorded.map((t) => t.name), [
+      "Plain.run",
+      "Stacked.run",
+    ]);
+  });
+});
