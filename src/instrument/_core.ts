@@ -168,7 +168,8 @@ export function hotOptions(
 }
 
 /**
- * The valid fields of `options` (out of line). A problem is identified by
+ * The valid fields of `options` (out of line), in one fixed shape so that
+ * the hot path reading them stays monomorphic. A problem is identified by
  * its owner and key alone, so a call that repeats one already reported
  * (options built afresh on every call, say `sampleRate: Number(env)` that
  * came out NaN) builds no error and no edit-distance suggestion: only the
@@ -179,33 +180,45 @@ function cleanOptions(
   options: unknown,
 ): MonitorOptions | undefined {
   if (options === null || typeof options !== "object") {
-    reportOptionProblem(`${owner}\0`, () => {
-      try {
-        checkKnownKeys(owner, options, MONITOR_OPTION_KEYS);
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    });
+    reportOptionProblem(owner, "", options, describeProblem);
     return undefined;
   }
-  const clean: Record<string, unknown> = {};
-  for (const key of Object.keys(options)) {
-    const value = (options as Record<string, unknown>)[key];
-    if (isValidField(key, value)) {
-      clean[key] = value;
-      continue;
+  const o = options as Record<string, unknown>;
+  for (const key in o) {
+    const value = o[key];
+    if (!isValidField(key, value)) {
+      reportOptionProblem(owner, key, value, describeProblem);
     }
-    reportOptionProblem(`${owner}\0${key}`, () => {
-      try {
-        checkMonitorOptions(owner, { [key]: value });
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    });
   }
-  return clean as MonitorOptions;
+  return {
+    branchTag: validOrUndefined("branchTag", o.branchTag) as string,
+    module: validOrUndefined("module", o.module) as string,
+    collector: validOrUndefined("collector", o.collector) as Collector,
+    sampleRate: validOrUndefined("sampleRate", o.sampleRate) as number,
+    errorSampleRate: validOrUndefined(
+      "errorSampleRate",
+      o.errorSampleRate,
+    ) as number,
+    cpu: validOrUndefined("cpu", o.cpu) as boolean,
+  };
+}
+
+function validOrUndefined(key: string, value: unknown): unknown {
+  return isValidField(key, value) ? value : undefined;
+}
+
+/**
+ * The error for one bad option (`key` `""`: options that are not an
+ * object), built by the general checks, with the closest known name.
+ */
+function describeProblem(owner: string, key: string, value: unknown): unknown {
+  try {
+    if (key === "") checkKnownKeys(owner, value, MONITOR_OPTION_KEYS);
+    else checkMonitorOptions(owner, { [key]: value });
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }
 
 /**

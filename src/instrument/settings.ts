@@ -350,6 +350,7 @@ export function resetInstrumentation(): InstrumentationSettings {
   stats.onErrorFailures = 0;
   warner = createWarner({ prefix: "[pss] instrumentation" });
   reportedProblems.clear();
+  reportedCount = 0;
   return getInstrumentationSettings();
 }
 
@@ -389,30 +390,36 @@ export function reportError(
   }
 }
 
-/** Option problems already reported (by owner and key), so each is reported once. */
-const reportedProblems = new Set<string>();
+/** Option problems already reported: the keys of each owner. */
+const reportedProblems = new Map<string, Set<string>>();
+let reportedCount = 0;
 
 /** At most this many distinct problems are remembered (and reported). */
 const MAX_REPORTED_PROBLEMS = 100;
 
 /**
  * Reports an invalid option met on the hot path to `onError` (source
- * `"options"`), once per distinct problem; never throws (internal).
- *
- * @param problem What identifies the problem (its owner and option key).
- * @param describe Builds the error to report, called only the first time:
- * building one (with the closest known name for a typo) costs microseconds.
+ * `"options"`), once per owner and key; never throws (internal). Repeats
+ * cost two lookups: the error is built only the first time, by
+ * `describe(owner, key, value)` (a module-level function, so a call makes
+ * no closure), since building one, with the closest known name for a typo,
+ * costs microseconds.
  */
 export function reportOptionProblem(
-  problem: string,
-  describe: () => unknown,
+  owner: string,
+  key: string,
+  value: unknown,
+  describe: (owner: string, key: string, value: unknown) => unknown,
 ): void {
-  if (reportedProblems.has(problem)) return;
-  if (reportedProblems.size >= MAX_REPORTED_PROBLEMS) return;
-  reportedProblems.add(problem);
+  let keys = reportedProblems.get(owner);
+  if (keys !== undefined && keys.has(key)) return;
+  if (reportedCount >= MAX_REPORTED_PROBLEMS) return;
+  if (keys === undefined) reportedProblems.set(owner, keys = new Set());
+  keys.add(key);
+  reportedCount++;
   let error: unknown;
   try {
-    error = describe();
+    error = describe(owner, key, value);
   } catch (caught) {
     error = caught;
   }
