@@ -63,6 +63,17 @@ export function didYouMean(key: string, known: Iterable<string>): string {
 }
 
 /**
+ * The subject of a message: `"Owner's 'field'"` (`"readTraces' 'field'"`
+ * for an owner ending in s), or just `"'field'"` for an empty owner, where
+ * the error's source says where the value came from instead (a file, an
+ * environment variable).
+ */
+export function subject(owner: string, field: string): string {
+  if (owner === "") return `'${field}'`;
+  return `${owner}${owner.endsWith("s") ? "'" : "'s"} '${field}'`;
+}
+
+/**
  * Throws for the first own key of `options` that is not in `known`, naming
  * the closest known key.
  *
@@ -82,7 +93,7 @@ export function checkKnownKeys(
     throw new PssConfigError(
       "options",
       options,
-      `${owner}'s options must be an object`,
+      `${owner}${owner.endsWith("s") ? "'" : "'s"} options must be an object`,
     );
   }
   const knownSet = known instanceof Set ? known : new Set(known);
@@ -102,18 +113,22 @@ export function checkKnownKeys(
 /**
  * Checks a positive safe integer.
  *
+ * @param source Where the value came from, when not from code (see
+ * {@linkcode subject}).
  * @throws {PssConfigError} `"X's 'field' must be a positive integer"`.
  */
 export function positiveInteger(
   owner: string,
   field: string,
   value: unknown,
+  source?: string,
 ): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
     throw new PssConfigError(
       field,
       value,
-      `${owner}'s '${field}' must be a positive integer`,
+      `${subject(owner, field)} must be a positive integer`,
+      source,
     );
   }
   return value;
@@ -133,7 +148,7 @@ export function positiveNumber(
     throw new PssConfigError(
       field,
       value,
-      `${owner}'s '${field}' must be a finite number > 0`,
+      `${subject(owner, field)} must be a finite number > 0`,
     );
   }
   return value;
@@ -153,7 +168,7 @@ export function nonNegativeNumber(
     throw new PssConfigError(
       field,
       value,
-      `${owner}'s '${field}' must be a finite number ≥ 0`,
+      `${subject(owner, field)} must be a finite number ≥ 0`,
     );
   }
   return value;
@@ -162,17 +177,60 @@ export function nonNegativeNumber(
 /**
  * Checks a rate: a number from 0 to 1 (NaN is refused).
  *
+ * @param source Where the value came from, when not from code.
  * @throws {PssConfigError} `"X's 'field' must be a number from 0 to 1"`.
  */
-export function rate(owner: string, field: string, value: unknown): number {
+export function rate(
+  owner: string,
+  field: string,
+  value: unknown,
+  source?: string,
+): number {
   if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
     throw new PssConfigError(
       field,
       value,
-      `${owner}'s '${field}' must be a number from 0 to 1`,
+      `${subject(owner, field)} must be a number from 0 to 1`,
+      source,
     );
   }
   return value;
+}
+
+/**
+ * Checks a value that must be one of a few choices; a string close to a
+ * string choice is named (`"proc"`: did you mean 'process'?).
+ *
+ * @throws {PssConfigError} `"X's 'field' must be one of false, "shared", "process""`.
+ */
+export function oneOf<T>(
+  owner: string,
+  field: string,
+  value: unknown,
+  choices: readonly T[],
+): T {
+  if (choices.includes(value as T)) return value as T;
+  const names = choices.filter((c): c is T & string => typeof c === "string");
+  let hint = "";
+  if (typeof value === "string" && value !== "") {
+    // A cut-short or lengthened choice ("proc", "hostname") is too far for
+    // the edit distance.
+    const wanted = value.toLowerCase();
+    const start = names.find((name) =>
+      name.startsWith(wanted) || wanted.startsWith(name)
+    );
+    hint = start === undefined
+      ? didYouMean(value, names)
+      : ` (did you mean '${start}'?)`;
+  }
+  throw new PssConfigError(
+    field,
+    value,
+    `${subject(owner, field)} must be one of ${
+      choices.map((c) => typeof c === "string" ? JSON.stringify(c) : String(c))
+        .join(", ")
+    }${hint}`,
+  );
 }
 
 /**
@@ -189,7 +247,7 @@ export function functionOption<F>(
     throw new PssConfigError(
       field,
       value,
-      `${owner}'s '${field}' must be a function`,
+      `${subject(owner, field)} must be a function`,
     );
   }
   return value;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { PssConfigError } from "../score/config.ts";
+import { positiveInteger } from "../_options.ts";
 
 /** One line of a stream, without its line terminator. */
 export interface Line {
@@ -60,15 +60,9 @@ export function checkedMaxLineLength(
   owner: string,
   value: number | undefined,
 ): number {
-  const maxLineLength = value ?? DEFAULT_MAX_LINE_LENGTH;
-  if (!Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
-    throw new PssConfigError(
-      "maxLineLength",
-      maxLineLength,
-      `${owner}'s 'maxLineLength' must be a positive integer`,
-    );
-  }
-  return maxLineLength;
+  return value === undefined
+    ? DEFAULT_MAX_LINE_LENGTH
+    : positiveInteger(owner, "maxLineLength", value);
 }
 
 /**

@@ -8,6 +8,7 @@
 import { parseWireNumber, type Trace, traceFromJson } from "../trace.ts";
 import type { Collector } from "./collector.ts";
 import {
+  checkedMaxLineLength,
   DEFAULT_MAX_LINE_LENGTH,
   lineTooLong,
   splitLineBatches,
@@ -15,6 +16,11 @@ import {
 import { JsonElementSplitter } from "./json_elements.ts";
 import { PssConfigError } from "../score/config.ts";
 import { fileSystem } from "../runtime/fs.ts";
+import {
+  checkKnownKeys,
+  functionOption,
+  positiveInteger,
+} from "../_options.ts";
 
 /**
  * One stored trace, not yet parsed: its pypss JSON text and where it was.
@@ -180,6 +186,15 @@ export type TraceInput =
   | Collector
   | AsyncIterable<Uint8Array>;
 
+const OWNER = "readTraces";
+/** Every key of {@linkcode ReadTracesOptions}. */
+const READ_OPTION_KEYS: readonly (keyof ReadTracesOptions)[] = [
+  "onSkip",
+  "onWarning",
+  "maxLineLength",
+  "chunkBytes",
+];
+
 /**
  * Reads traces one at a time, with memory bounded by one chunk and one
  * entry whatever the size of the source. Malformed entries (invalid JSON,
@@ -240,30 +255,14 @@ export function readTraces(
   source: TraceInput,
   options: ReadTracesOptions = {},
 ): TraceReader {
-  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
-  const chunkBytes = options.chunkBytes ?? 65536;
-  for (
-    const [field, value] of [["maxLineLength", maxLineLength], [
-      "chunkBytes",
-      chunkBytes,
-    ]] as const
-  ) {
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new PssConfigError(
-        field,
-        value,
-        `readTraces' '${field}' must be a positive integer`,
-      );
-    }
-  }
+  checkKnownKeys(OWNER, options, READ_OPTION_KEYS);
+  const maxLineLength = checkedMaxLineLength(OWNER, options.maxLineLength);
+  const chunkBytes = options.chunkBytes === undefined
+    ? 65536
+    : positiveInteger(OWNER, "chunkBytes", options.chunkBytes);
   for (const field of ["onSkip", "onWarning"] as const) {
-    const hook = options[field];
-    if (hook !== undefined && typeof hook !== "function") {
-      throw new PssConfigError(
-        field,
-        hook,
-        `readTraces' '${field}' must be a function`,
-      );
+    if (options[field] !== undefined) {
+      functionOption(OWNER, field, options[field]);
     }
   }
   const { onSkip, onWarning } = options;

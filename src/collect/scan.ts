@@ -8,7 +8,7 @@
  */
 
 import { traceFromJson } from "../trace.ts";
-import type { PssAccumulator } from "../score/accumulator.ts";
+import { PssAccumulator } from "../score/accumulator.ts";
 import {
   type EntryBatch,
   readEntryBatches,
@@ -32,6 +32,12 @@ import {
   type WorkerPool,
 } from "./_scan_parallel.ts";
 import { fileSystem } from "../runtime/fs.ts";
+import {
+  checkKnownKeys,
+  functionOption,
+  oneOf,
+  positiveInteger,
+} from "../_options.ts";
 
 /**
  * Which wire field keys a trace's group in {@linkcode scanTraces}.
@@ -109,6 +115,24 @@ export interface ScanTracesOptions {
   workers?: number;
 }
 
+const OWNER = "scanTraces";
+const GROUP_BY: readonly GroupBy[] = ["name", "module", "host", "pid"];
+const HOOKS = [
+  "onSkip",
+  "onWarning",
+  "onProgress",
+  "onSize",
+  "onFormat",
+] as const;
+/** Every key of {@linkcode ScanTracesOptions}. */
+const SCAN_OPTION_KEYS: readonly (keyof ScanTracesOptions)[] = [
+  "groupBy",
+  ...HOOKS,
+  "maxLineLength",
+  "chunkBytes",
+  "workers",
+];
+
 /**
  * What {@linkcode scanTraces} read.
  *
@@ -171,18 +195,27 @@ export async function scanTraces(
   accumulator: PssAccumulator,
   options: ScanTracesOptions = {},
 ): Promise<ScanStats> {
-  const groupBy = options.groupBy ?? "name";
-  if (!["name", "module", "host", "pid"].includes(groupBy)) {
+  if (!(accumulator instanceof PssAccumulator)) {
+    // The likely slip: scanTraces(path, options), the accumulator left out.
     throw new PssConfigError(
-      "groupBy",
-      groupBy,
-      "scanTraces' 'groupBy' must be name, module, host or pid",
+      "accumulator",
+      accumulator,
+      "scanTraces' second argument must be a PssAccumulator (scanTraces(input, accumulator, options))",
     );
   }
-  const maxLineLength = checkedMaxLineLength(
-    "scanTraces",
-    options.maxLineLength,
-  );
+  checkKnownKeys(OWNER, options, SCAN_OPTION_KEYS);
+  const groupBy = options.groupBy === undefined
+    ? "name"
+    : oneOf(OWNER, "groupBy", options.groupBy, GROUP_BY);
+  const maxLineLength = checkedMaxLineLength(OWNER, options.maxLineLength);
+  for (const field of HOOKS) {
+    if (options[field] !== undefined) {
+      functionOption(OWNER, field, options[field]);
+    }
+  }
+  if (options.chunkBytes !== undefined) {
+    positiveInteger(OWNER, "chunkBytes", options.chunkBytes);
+  }
   const requested = options.workers;
   if (
     requested !== undefined &&

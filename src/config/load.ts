@@ -6,7 +6,14 @@
  * @module
  */
 
-import { camelCase, didYouMean } from "../_options.ts";
+import {
+  camelCase,
+  checkKnownKeys,
+  didYouMean,
+  functionOption,
+  positiveInteger,
+  rate,
+} from "../_options.ts";
 import {
   DEFAULT_CONFIG,
   type PssConfig,
@@ -132,6 +139,15 @@ export interface LoadConfigOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Every key of {@linkcode LoadConfigOptions}. */
+const LOAD_OPTION_KEYS: readonly (keyof LoadConfigOptions)[] = [
+  "cwd",
+  "path",
+  "manifests",
+  "env",
+  "onWarning",
+];
+
 /**
  * Settings read by {@linkcode loadConfig}.
  *
@@ -172,29 +188,12 @@ function checkSetting(
   source: string,
 ): number {
   switch (name) {
+    // No owner in the message: the source says where the value came from.
     case "sampleRate":
     case "errorSampleRate":
-      if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-        throw new PssConfigError(
-          name,
-          value,
-          `'${name}' must be a number from 0 to 1`,
-          source,
-        );
-      }
-      return value;
+      return rate("", name, value, source);
     case "maxTraces":
-      if (
-        typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
-      ) {
-        throw new PssConfigError(
-          name,
-          value,
-          "'maxTraces' must be a positive integer",
-          source,
-        );
-      }
-      return value;
+      return positiveInteger("", name, value, source);
     default:
       // One field at a time, so the error names the source that set it.
       return resolveConfig({ [name]: value } as Partial<PssConfig>, source)[
@@ -331,8 +330,9 @@ async function readJsonFile(
  *
  * @param options See {@linkcode LoadConfigOptions}.
  * @returns The settings, validated, and where they came from.
- * @throws {PssConfigError} For a file that is not valid JSON (JSONC for
- * `deno.json`), is not an object or cannot be read; a `path` that does not
+ * @throws {PssConfigError} For an unknown or invalid option of
+ * `loadConfig` itself (naming the closest known one); a file that is not
+ * valid JSON (JSONC for `deno.json`), is not an object or cannot be read; a `path` that does not
  * exist; an unknown key (typo protection, with a suggestion); a key set
  * twice (camelCase and snake_case); a value of the wrong type or range; or
  * weights that are all zero once merged.
@@ -351,6 +351,7 @@ async function readJsonFile(
 export async function loadConfig(
   options: LoadConfigOptions = {},
 ): Promise<LoadedConfig> {
+  checkKnownKeys("loadConfig", options, LOAD_OPTION_KEYS);
   const { cwd, path, env, onWarning = console.warn } = options;
   const manifests = options.manifests ?? true;
   if (cwd !== undefined && typeof cwd !== "string") {
@@ -366,6 +367,14 @@ export async function loadConfig(
       "'env' must be an object of strings or false",
     );
   }
+  if (typeof manifests !== "boolean") {
+    throw new PssConfigError(
+      "manifests",
+      manifests,
+      "'manifests' must be a boolean",
+    );
+  }
+  functionOption("loadConfig", "onWarning", onWarning);
   const host = runtime.env;
   const warnings: string[] = [];
   const warn = (message: string): void => {

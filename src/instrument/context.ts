@@ -7,6 +7,8 @@
 
 import { runtime } from "../runtime/adapter.ts";
 import type { ContextStorage } from "../runtime/types.ts";
+import { PssConfigError } from "../score/config.ts";
+import { reportOptionProblem } from "./settings.ts";
 
 /**
  * Tags attached to traces: plain JSON-able values.
@@ -81,6 +83,14 @@ export function currentTags(): TraceTags | undefined {
   return tagsInUse ? storage.getStore() : undefined;
 }
 
+function badTags(_owner: string, _key: string, tags: unknown): unknown {
+  return new PssConfigError(
+    "tags",
+    tags,
+    "withTags' 'tags' must be an object of tags",
+  );
+}
+
 /**
  * Runs `fn` so that every trace recorded inside it, including after
  * `await`s, in timers and in promise callbacks it starts, carries `tags` in
@@ -88,9 +98,14 @@ export function currentTags(): TraceTags | undefined {
  * not see each other's tags. Without async context (see
  * {@linkcode tagsFollowAwait}) only the synchronous part of `fn` is tagged.
  *
- * @param tags Request-scoped metadata, copied and frozen once here.
+ * @param tags Request-scoped metadata, copied and frozen once here. Tags
+ * that are not an object (`null`, a number, an array) are reported once to
+ * `onError` (source `"options"`) and `fn` runs with the tags around it, as
+ * this runs inside your code path.
  * @param fn The call chain to tag; its result (or promise) is returned as is.
  * @returns What `fn` returns.
+ * @throws {PssConfigError} When `fn` is not a function (there is nothing to
+ * run).
  *
  * @example Tag every trace of one request
  * ```ts
@@ -108,6 +123,14 @@ export function currentTags(): TraceTags | undefined {
  * ```
  */
 export function withTags<R>(tags: Record<string, unknown>, fn: () => R): R {
+  if (typeof fn !== "function") {
+    throw new PssConfigError("fn", fn, "withTags' 'fn' must be a function");
+  }
+  if (tags === null || typeof tags !== "object" || Array.isArray(tags)) {
+    // Inside the host's code path: reported once, and fn runs untagged.
+    reportOptionProblem("withTags", "tags", tags, badTags);
+    return fn();
+  }
   tagsInUse = true;
   const outer = storage.getStore();
   const merged: Record<string, unknown> = {};

@@ -13,6 +13,7 @@ import type { PssReport } from "../score/report.ts";
 import { roundPypss } from "../score/round.ts";
 import { type NamedPssReport, type PillarKey, PILLARS } from "../score/pss.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys } from "../_options.ts";
 
 /**
  * The band a score falls in: `"excellent"` (≥ 90), `"good"` (≥ 75),
@@ -264,8 +265,9 @@ export function isEmptyReport(report: PssReport): boolean {
  * @param options Threshold overrides.
  * @returns The diagnosis; `findings` is empty when every pillar is healthy
  * or there was nothing to score.
- * @throws {PssConfigError} When a threshold override names an unknown
- * pillar, is not a number from 0 to 1, or has `critical` above `warning`.
+ * @throws {PssConfigError} For an unknown option (naming the closest known
+ * one), or a threshold override that names an unknown pillar, is not a
+ * number from 0 to 1, or has `critical` above `warning`.
  *
  * @example
  * ```ts
@@ -286,6 +288,7 @@ export function diagnoseReport(
   report: PssReport,
   options: DiagnoseOptions = {},
 ): Diagnosis {
+  checkKnownKeys("diagnoseReport", options, ["thresholds"]);
   checkThresholds(options.thresholds);
   const verdict = verdictOf(report);
   const findings: PillarFinding[] = [];

@@ -8,6 +8,7 @@
 
 import type { PssReport } from "../score/report.ts";
 import { roundPypss } from "../score/round.ts";
+import { checkKnownKeys } from "../_options.ts";
 import {
   type DiagnoseOptions,
   diagnoseReport,
@@ -173,6 +174,16 @@ for (const table of document.querySelectorAll("table.sortable")) {
 }
 `.trim();
 
+/** Every key of {@linkcode HtmlReportOptions}. */
+const HTML_OPTION_KEYS: readonly (keyof HtmlReportOptions)[] = [
+  "byName",
+  "title",
+  "subtitle",
+  "thresholds",
+  "details",
+  "rowLabel",
+];
+
 /**
  * Renders a report as one self-contained HTML page: inline CSS and SVG,
  * no external asset and no network (with rows, one small inline script
@@ -182,7 +193,8 @@ for (const table of document.querySelectorAll("table.sortable")) {
  * @param report The report to render.
  * @param options Per-name reports, title, subtitle, thresholds.
  * @returns The HTML document, starting with `<!DOCTYPE html>`.
- * @throws {PssConfigError} When a threshold override is invalid.
+ * @throws {PssConfigError} For an unknown option (naming the closest known
+ * one) or an invalid threshold override.
  *
  * @example
  * ```ts
@@ -199,6 +211,7 @@ export function renderReportHtml(
   report: PssReport,
   options: HtmlReportOptions = {},
 ): string {
+  checkKnownKeys("renderReportHtml", options, HTML_OPTION_KEYS);
   const thresholds = options.thresholds;
   const diagnosis = diagnoseReport(report, { thresholds });
   const severities = new Map(

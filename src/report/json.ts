@@ -37,6 +37,7 @@
 import type { PssBreakdown, PssReport } from "../score/report.ts";
 import { PILLARS, type PypssReportJson, toPypssJson } from "../score/pss.ts";
 import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys } from "../_options.ts";
 import type { TraceDetails } from "../score/accumulator.ts";
 import { detailsOf, dragRows } from "./_details.ts";
 import {
@@ -395,6 +396,14 @@ export function reportToJson(
   return json;
 }
 
+/** Every key of {@linkcode JsonReportOptions}. */
+const JSON_OPTION_KEYS: readonly (keyof JsonReportOptions)[] = [
+  "byName",
+  "details",
+  "thresholds",
+  "indent",
+];
+
 /**
  * Renders a report as JSON text (the shape is {@linkcode PssReportJson}),
  * without a trailing newline.
@@ -402,8 +411,9 @@ export function reportToJson(
  * @param report The report.
  * @param options Per-name reports, thresholds and indentation.
  * @returns The JSON text.
- * @throws {PssConfigError} When `indent` is not an integer from 0 to 10 or
- * a threshold override is invalid.
+ * @throws {PssConfigError} For an unknown option (naming the closest known
+ * one), an `indent` that is not an integer from 0 to 10, or an invalid
+ * threshold override.
  *
  * @example
  * ```ts
@@ -417,6 +427,7 @@ export function renderReportJson(
   report: PssReport,
   options: JsonReportOptions = {},
 ): string {
+  checkKnownKeys("renderReportJson", options, JSON_OPTION_KEYS);
   const indent = options.indent ?? 2;
   if (!Number.isInteger(indent) || indent < 0 || indent > 10) {
     throw new PssConfigError(

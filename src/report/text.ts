@@ -15,6 +15,7 @@ import {
   type Verdict,
 } from "./diagnose.ts";
 import { PILLARS } from "../score/pss.ts";
+import { checkKnownKeys } from "../_options.ts";
 import { roundPypss } from "../score/round.ts";
 import { PssConfigError } from "../score/config.ts";
 import type { TraceDetails } from "../score/accumulator.ts";
@@ -107,6 +108,17 @@ const SEVERITY_COLOR: Readonly<Record<Severity, keyof typeof ANSI>> = {
   critical: "red",
 };
 
+/** Every key of {@linkcode TextReportOptions}. */
+const TEXT_OPTION_KEYS: readonly (keyof TextReportOptions)[] = [
+  "byName",
+  "maxNames",
+  "color",
+  "title",
+  "thresholds",
+  "details",
+  "rowLabel",
+];
+
 /**
  * Renders a report as plain text for a terminal or a log: the score out of
  * 100 with its verdict, the five pillars to two decimals (rounded like
@@ -118,8 +130,9 @@ const SEVERITY_COLOR: Readonly<Record<Severity, keyof typeof ANSI>> = {
  * @param report The report to render.
  * @param options Per-name reports, colours, title, thresholds.
  * @returns The text, lines separated by `\n`, ending with a newline.
- * @throws {PssConfigError} When `maxNames` is not an integer ≥ 0 or a
- * threshold override is invalid.
+ * @throws {PssConfigError} For an unknown option (naming the closest known
+ * one), a `maxNames` that is not an integer ≥ 0, or an invalid threshold
+ * override.
  *
  * @example
  * ```ts
@@ -136,6 +149,7 @@ export function renderReportText(
   report: PssReport,
   options: TextReportOptions = {},
 ): string {
+  checkKnownKeys("renderReportText", options, TEXT_OPTION_KEYS);
   const maxNames = options.maxNames ?? 25;
   if (!Number.isSafeInteger(maxNames) || maxNames < 0) {
     throw new PssConfigError(

@@ -17,6 +17,7 @@ import { errorVolatility } from "./errors.ts";
 import { memoryStability } from "./memory.ts";
 import { timingStability } from "./timing.ts";
 import { exclusiveQuantiles, max, sum } from "./stats.ts";
+import { checkKnownKeys, oneOf, positiveInteger } from "../_options.ts";
 
 /**
  * Options of a {@linkcode PssAccumulator}.
@@ -262,6 +263,14 @@ class Counters {
   lags: number[] = [];
 }
 
+const OWNER = "PssAccumulator";
+/** Every key of {@linkcode PssAccumulatorOptions}. */
+const OPTION_KEYS: readonly (keyof PssAccumulatorOptions)[] = [
+  "groups",
+  "maxExceptionTypes",
+];
+const GROUPS = [false, "shared", "process"] as const;
+
 /**
  * Scores traces as they stream by, holding three numbers per regular trace
  * (12 bytes for whole bytes and microsecond timings, 24 at most; 4 more
@@ -319,12 +328,20 @@ export class PssAccumulator {
    * Creates an empty accumulator.
    *
    * @param options See {@linkcode PssAccumulatorOptions}.
+   * @throws {PssConfigError} For an unknown option (naming the closest
+   * known one), a `groups` that is not `false`, `"shared"` or `"process"`,
+   * or a `maxExceptionTypes` that is not a positive integer.
    */
   constructor(options: PssAccumulatorOptions = {}) {
-    const groups = options.groups ?? false;
+    checkKnownKeys(OWNER, options, OPTION_KEYS);
+    const groups = options.groups === undefined
+      ? false
+      : oneOf(OWNER, "groups", options.groups, GROUPS);
     this.#grouped = groups !== false;
     this.#lagsPerGroup = groups === "process";
-    this.#maxExceptionTypes = options.maxExceptionTypes ?? 64;
+    this.#maxExceptionTypes = options.maxExceptionTypes === undefined
+      ? 64
+      : positiveInteger(OWNER, "maxExceptionTypes", options.maxExceptionTypes);
     this.#offset = BLOCK;
   }
 
