@@ -245,7 +245,9 @@ export function setGlobalCollector(collector: Collector): Collector {
       throw new PssConfigError(
         "collector",
         collector,
-        `setGlobalCollector's 'collector' must be a Collector, with a '${method}' method`,
+        `setGlobalCollector's 'collector' must be a Collector, with ${
+          method === "add" ? "an" : "a"
+        } '${method}' method`,
       );
     }
   }

@@ -214,5 +214,13 @@ describe("a bad option where a program sets things up", () => {
       );
     }
     assert.equal(getGlobalCollector(), current);
+    assert.throws(
+      () => setGlobalCollector({} as Collector),
+      configError(/must be a Collector, with an 'add' method: got \{\}$/),
+    );
+    assert.throws(
+      () => setGlobalCollector({ add() {} } as unknown as Collector),
+      configError(/must be a Collector, with a 'traces' method/),
+    );
   });
 });
