@@ -54,7 +54,8 @@ function assertPypssScore(report: PssReport, want: Expected): void {
   assert.equal(report.skippedCount, 0);
 }
 
-async function readNdjson(path: string): Promise<Trace[]> {
+/** Reads a trace file (NDJSON or a JSON document) through `readTraces`. */
+async function readTraceFile(path: string): Promise<Trace[]> {
   const reader = readTraces(path);
   const traces = await Array.fromAsync(reader);
   assert.equal(reader.stats.skipped, 0);
@@ -89,7 +90,7 @@ function readDocument(text: string): Trace[] {
 
 describe("traces written by pypss 1.3.1", () => {
   test("its FileFIFOCollector's NDJSON scores exactly as pypss scored it", async () => {
-    const traces = await readNdjson(join(DATA, "fifo.ndjson"));
+    const traces = await readTraceFile(join(DATA, "fifo.ndjson"));
     assertPypssScore(computePss(traces), expected["fifo.ndjson"]);
   });
 
@@ -98,10 +99,13 @@ describe("traces written by pypss 1.3.1", () => {
       await readFile(join(DATA, "dump.json"), "utf8"),
     );
     assertPypssScore(computePss(traces), expected["dump.json"]);
+    // The streaming reader, which tells a JSON document from NDJSON by its
+    // first character, reads the same traces from the file.
+    assert.deepEqual(await readTraceFile(join(DATA, "dump.json")), traces);
   });
 
   test("its top-level context tags are read as tags, its loop-health samples as system traces", async () => {
-    const traces = await readNdjson(join(DATA, "fifo.ndjson"));
+    const traces = await readTraceFile(join(DATA, "fifo.ndjson"));
     const checkout = traces.filter((t) => t.name === "checkout");
     assert.ok(checkout.length > 0);
     for (const trace of checkout) {
@@ -124,13 +128,13 @@ describe("traces written by pypss 1.3.1", () => {
   test("written back by pss, they read back the same and score the same", async () => {
     const dir = await mkdtemp(join(tmpdir(), "pss-pypss-"));
     try {
-      const original = await readNdjson(join(DATA, "fifo.ndjson"));
+      const original = await readTraceFile(join(DATA, "fifo.ndjson"));
       const path = join(dir, "again.ndjson");
       await writeFile(
         path,
         original.map((t) => stringifyTrace(t) + "\n").join(""),
       );
-      const again = await readNdjson(path);
+      const again = await readTraceFile(path);
       assert.deepEqual(again, original.map(withDefaults));
       assertPypssScore(computePss(again), expected["fifo.ndjson"]);
 
@@ -151,9 +155,12 @@ describe("traces written by pypss 1.3.1", () => {
       const document = readDocument(
         await readFile(join(DATA, "dump.json"), "utf8"),
       );
-      const rewritten = readDocument(
+      const documentPath = join(dir, "again.json");
+      await writeFile(
+        documentPath,
         JSON.stringify({ traces: document.map(traceToJson) }),
       );
+      const rewritten = await readTraceFile(documentPath);
       assert.deepEqual(rewritten, document.map(withDefaults));
       assertPypssScore(computePss(rewritten), expected["dump.json"]);
     } finally {
