@@ -81,7 +81,7 @@ export interface InstrumentationSettings {
    * whose `add` throws, a `random` that throws; source `"options"`: an
    * invalid or unknown option of a `monitorBlock`/`monitorAsync` call, a
    * `PssConfigError` reported once per problem while the global setting
-   * applies). Must not throw; if it does, the error is counted and dropped.
+   * applies, or `withTags` tags that are not an object). Must not throw; if it does, the error is counted and dropped.
    * @default {a `console.warn` at the first failure of each kind (where, and the error's code or class), then at most one a minute for that kind, with the count held back}
    */
   readonly onError: (
