@@ -88,7 +88,7 @@ describe("splitLines()", () => {
       (error: unknown) =>
         error instanceof PssConfigError &&
         error.message ===
-          "Invalid pss configuration as splitLines's 'maxLineLength' must be a positive integer: got 0",
+          "Invalid pss configuration as splitLines' 'maxLineLength' must be a positive integer: got 0",
     );
   });
 });
