@@ -17,7 +17,11 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 import { bench } from "../src/bench/mod.ts";
-import { monitorBlock } from "../src/instrument/monitor_block.ts";
+import {
+  monitorBlock,
+  type MonitorOptions,
+} from "../src/instrument/monitor_block.ts";
+import { configureInstrumentation } from "../src/instrument/settings.ts";
 import { monitorAsync } from "../src/instrument/monitor_async.ts";
 import { monitorFunction } from "../src/instrument/monitor_function.ts";
 
@@ -65,6 +69,9 @@ const provider = new BasicTracerProvider({
 });
 trace.setGlobalTracerProvider(provider);
 const tracer = trace.getTracer("bench");
+
+// The bad-option cases report once; keep that report off the bench output.
+configureInstrumentation({ onError: () => {} });
 
 const monitoredNoop = monitorFunction("fn")((x: number): number => x + 1);
 
@@ -117,6 +124,20 @@ const cases: Case[] = [
     name: "pss: using monitorBlock(), sampled out (sampleRate 0)",
     fn: () => {
       using _ = monitorBlock("block", { sampleRate: 0, errorSampleRate: 0 });
+    },
+  },
+  {
+    // A bad option is reported once; repeating it must cost about what a
+    // valid option does (it used to build an error per call: 14-50x).
+    name: "pss: using monitorBlock(), a bad option repeated (sampleRate NaN)",
+    fn: () => {
+      using _ = monitorBlock("block", { sampleRate: NaN });
+    },
+  },
+  {
+    name: "pss: using monitorBlock(), a mistyped option repeated",
+    fn: () => {
+      using _ = monitorBlock("block", { sampelRate: 1 } as MonitorOptions);
     },
   },
   {
