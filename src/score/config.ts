@@ -5,6 +5,8 @@
  * @module
  */
 
+import { didYouMean } from "../_names.ts";
+
 /**
  * Every tunable of the score. Field names are the camelCase forms of
  * pypss's `PssConfig` fields; defaults are pypss 1.3.1's.
@@ -194,7 +196,9 @@ export function resolveConfig(
       throw new PssConfigError(
         key,
         value,
-        `'${key}' is not a known setting`,
+        `'${key}' is not a known setting${
+          didYouMean(key, Object.keys(DEFAULT_CONFIG))
+        }`,
         source,
       );
     }

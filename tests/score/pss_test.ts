@@ -314,7 +314,7 @@ describe("computePss()", () => {
     [
       "an unknown key",
       { wXx: 1 },
-      "Invalid pss configuration as 'wXx' is not a known setting: got 1",
+      "Invalid pss configuration as 'wXx' is not a known setting (did you mean 'wTs'?): got 1",
     ],
   ];
   for (const [label, config, message] of configErrors) {
