@@ -24,7 +24,11 @@ import {
   withTags,
 } from "../mod.ts";
 import { PssAccumulator } from "../src/score/mod.ts";
-import { diagnoseReport } from "../src/report/mod.ts";
+import {
+  compareReports,
+  diagnoseReport,
+  renderComparisonText,
+} from "../src/report/mod.ts";
 import { PssConfigError } from "../src/score/config.ts";
 import { resetInstrumentation } from "../src/instrument/settings.ts";
 
@@ -202,6 +206,43 @@ describe("renderers' and diagnoseReport's options", () => {
       rowLabel: "name",
     });
     diagnoseReport(report, { thresholds: {} });
+  });
+});
+
+describe("comparison options, where a typo would turn a CI gate off", () => {
+  const report = computePss([{ name: "op", duration: 0.1 }]);
+  const side = { report, rows: [] };
+
+  test("compareReports and renderComparisonText refuse unknown keys", () => {
+    refuses(
+      () => compareReports(side, side, as({ maxdrop: 1 })),
+      /'maxdrop' is not a known option of compareReports \(did you mean 'maxDrop'\?\)/,
+    );
+    refuses(
+      () => renderComparisonText(compareReports(side, side), as({ maxrow: 1 })),
+      /'maxrow' is not a known option of renderComparisonText \(did you mean 'maxRows'\?\)/,
+    );
+    refuses(
+      () => renderComparisonText(compareReports(side, side), { maxRows: -1 }),
+      /renderComparisonText's 'maxRows' must be a positive integer/,
+    );
+  });
+
+  test("every documented key is accepted", () => {
+    const comparison = compareReports(side, side, { maxDrop: 5, minTraces: 1 });
+    assert.match(
+      renderComparisonText(comparison, { maxRows: 3, color: false }),
+      /PSS/,
+    );
+  });
+});
+
+describe("scoring settings given in code", () => {
+  test("an unknown setting names the closest known one, as in a pss.json", () => {
+    refuses(
+      () => computePss([], as({ alpah: 2 })),
+      /'alpah' is not a known setting \(did you mean 'alpha'\?\)/,
+    );
   });
 });
 

@@ -10,7 +10,7 @@ import type { PssBreakdown, PssReport } from "../score/report.ts";
 import { PILLARS } from "../score/pss.ts";
 import { roundPypss } from "../score/round.ts";
 import { PssConfigError } from "../score/config.ts";
-import { positiveInteger } from "../_options.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
 
 /**
  * One row (name, module, host or process) on both sides.
@@ -189,6 +189,7 @@ export function compareReports(
   head: ComparedSide,
   options: CompareOptions = {},
 ): Comparison {
+  checkKnownKeys("compareReports", options, ["maxDrop", "minTraces"]);
   const { maxDrop } = options;
   const minTraces = options.minTraces ?? 30;
   if (
@@ -276,7 +277,12 @@ export function renderComparisonText(
   comparison: Comparison,
   options: { maxRows?: number; color?: boolean } = {},
 ): string {
-  const maxRows = options.maxRows ?? 25;
+  checkKnownKeys("renderComparisonText", options, ["maxRows", "color"]);
+  const maxRows = positiveInteger(
+    "renderComparisonText",
+    "maxRows",
+    options.maxRows ?? 25,
+  );
   const paint = (code: string, text: string): string =>
     options.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   const { base, head, delta } = comparison;
