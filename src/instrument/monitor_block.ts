@@ -84,9 +84,11 @@ export interface MonitorBlock extends Disposable {
  *
  * @example Record a failure
  * ```ts
- * import { monitorBlock } from "@pss/pss";
+ * import { MemoryCollector, monitorBlock } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
  * function parse(text: string): unknown {
- *   using block = monitorBlock("parse");
+ *   using block = monitorBlock("parse", { collector });
  *   try {
  *     return JSON.parse(text);
  *   } catch (error) {
@@ -94,7 +96,12 @@ export interface MonitorBlock extends Disposable {
  *     throw error;
  *   }
  * }
- * parse("{}");
+ * assert.deepEqual(parse("{}"), {});
+ * assert.throws(() => parse("{"), SyntaxError);
+ * const [ok, failed] = collector.snapshot();
+ * assert.equal(ok.error, false);
+ * assert.equal(failed.error, true);
+ * assert.equal(failed.exceptionType, "SyntaxError");
  * ```
  */
 export function monitorBlock(

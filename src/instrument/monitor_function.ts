@@ -413,17 +413,27 @@ export function wrapFunction<F extends AnyFunction>(
  *
  * @example
  * ```ts
- * import { monitorFunction } from "@pss/pss";
- * const criticalOperation = monitorFunction("critical_op")((n: number) => {
- *   if (n < 0) throw new RangeError("negative");
- *   return Math.sqrt(n);
- * });
- * criticalOperation(4); // 2, recorded
+ * import { MemoryCollector, monitorFunction } from "@pss/pss";
+ * import assert from "node:assert/strict";
+ * const collector = new MemoryCollector();
+ * const criticalOperation = monitorFunction("critical_op", { collector })(
+ *   (n: number) => {
+ *     if (n < 0) throw new RangeError("negative");
+ *     return Math.sqrt(n);
+ *   },
+ * );
+ * assert.equal(criticalOperation(4), 2);
+ * assert.throws(() => criticalOperation(-1), RangeError);
  *
- * const fetchUser = monitorFunction("fetch_user", { branchTag: "db" })(
+ * const fetchUser = monitorFunction("fetch_user", { branchTag: "db", collector })(
  *   async (id: string) => ({ id }),
  * );
- * await fetchUser("u1");
+ * assert.deepEqual(await fetchUser("u1"), { id: "u1" });
+ *
+ * const [ok, failed, fetched] = collector.snapshot();
+ * assert.equal(ok.error, false);
+ * assert.equal(failed.exceptionType, "RangeError");
+ * assert.equal(fetched.branchTag, "db");
  * ```
  */
 export function monitorFunction(
