@@ -150,6 +150,15 @@ export function monitored(
   method: F,
   context: ClassMethodDecoratorContext,
 ) => F {
+  if (typeof name === "function") {
+    // `@monitored` without the call: the decorator got the method itself.
+    throw new PssConfigError(
+      "name",
+      (name as { name?: string }).name,
+      "@monitored is a decorator factory: write @monitored() or " +
+        '@monitored("name")',
+    );
+  }
   if (name !== undefined && typeof name !== "string") {
     throw new PssConfigError(
       "name",

@@ -70,4 +70,20 @@ describe("@monitored()", () => {
     assert.throws(() => new Repository("t").broken(), SyntaxError);
     assert.equal(collector.recorded[0].exceptionType, "SyntaxError");
   });
+
+  test("used without the call (@monitored), it says to write @monitored()", () => {
+    assert.throws(
+      () => {
+        class Bare {
+          // @ts-expect-error: the decorator factory used as a decorator
+          @monitored
+          run(): number {
+            return 1;
+          }
+        }
+        return Bare;
+      },
+      /@monitored is a decorator factory: write @monitored\(\) or @monitored\("name"\)/,
+    );
+  });
 });
