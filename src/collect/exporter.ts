@@ -122,9 +122,13 @@ export class ExportInDoubtError extends Error {
 
 /**
  * A short stable key for the cause of a failure, so warnings are limited
- * per cause: the error's `code` (`ENOSPC`), else the leading upper-case word
- * of its message (Redis's `NOAUTH`, `WRONGTYPE`, `OOM`), else its class and
- * the start of its message.
+ * per cause. Down the error's `cause` chain (the outermost error is often
+ * our own wrapper, "RedisCollector cannot reach Redis at …: NOAUTH …"), the
+ * first of: an error's `code` (`ENOSPC`, `NOAUTH`); the leading upper-case
+ * word of its message (Redis's `NOAUTH`, `WRONGPASS`, `WRONGTYPE`, `OOM`);
+ * its class, when it has its own (`NotCapable`); `TIMEOUT` for a message
+ * that says it timed out. Else the outer error's class and the start of its
+ * message.
  *
  * @param error What failed.
  * @returns The key.
@@ -132,19 +136,28 @@ export class ExportInDoubtError extends Error {
 export function causeOf(error: unknown): string {
   try {
     let current = error;
-    for (let depth = 0; depth < 4; depth++) {
-      const code = (current as { code?: unknown } | null)?.code;
-      if (typeof code === "string" && code !== "") return code;
-      const next = (current as { cause?: unknown } | null)?.cause;
-      if (next === undefined) break;
-      current = next;
+    for (let depth = 0; depth < 4 && current != null; depth++) {
+      const key = ownCause(current);
+      if (key !== undefined) return key;
+      current = (current as { cause?: unknown }).cause;
     }
     const message = error instanceof Error ? error.message : String(error);
-    const word = /^([A-Z][A-Z_]{2,})\b/.exec(message);
-    if (word !== null) return word[1];
     const name = error instanceof Error ? error.name : typeof error;
     return `${name}: ${message.slice(0, 40)}`;
   } catch {
     return "unknown";
   }
+}
+
+/** The cause key one error gives by itself, if any (see causeOf). */
+function ownCause(error: unknown): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && code !== "") return code;
+  const message = error instanceof Error ? error.message : String(error);
+  const word = /^([A-Z][A-Z_]{2,})\b/.exec(message);
+  if (word !== null) return word[1];
+  const name = error instanceof Error ? error.name : "";
+  if (name !== "" && name !== "Error") return name;
+  if (/\btim(?:ed ?out|eout)\b/i.test(message)) return "TIMEOUT";
+  return undefined;
 }
