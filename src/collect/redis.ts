@@ -15,56 +15,34 @@
  * @module
  */
 
-import { createClient } from "redis";
 import { traceFromJson } from "../trace.ts";
 import type { Trace } from "../trace.ts";
-import { PssConfigError } from "../score/config.ts";
 import { BATCH_OPTION_KEYS, BatchCollector } from "./batch.ts";
 import type { BatchCollectorStats, BatchOptions } from "./batch.ts";
+import { resolveBatchOptions } from "./batch_options.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
 import {
   clearKey,
+  connectionOf,
+  OWNER,
   readEntries,
+  REDIS_EXPORTER_OPTION_KEYS,
   RedisExporter,
+  type RedisExporterOptions,
   type RedisMode,
 } from "./redis_store.ts";
-import {
-  type Emitter,
-  isEmitter,
-  type RedisClientLike,
-  RedisConnection,
-} from "./redis_connection.ts";
 import { checkKnownKeys, positiveInteger } from "../_options.ts";
-import { messageOf } from "../_message.ts";
-import { createWarner } from "../_warn.ts";
 
 export type { RedisClientLike } from "./redis_connection.ts";
+export { DEFAULT_REDIS_URL } from "./redis_connection.ts";
+export {
+  DEFAULT_REDIS_KEY,
+  REDIS_STREAM_FIELD,
+  RedisExporter,
+  type RedisExporterOptions,
+  type RedisMode,
+} from "./redis_store.ts";
 
-export { REDIS_STREAM_FIELD, type RedisMode } from "./redis_store.ts";
-
-/**
- * The default Redis URL (IPv4 loopback, so a Redis bound to 127.0.0.1 is
- * found even where `localhost` resolves to `::1` first).
- *
- * @example
- * ```ts
- * import { DEFAULT_REDIS_URL } from "@pss/pss/redis";
- * import assert from "node:assert/strict";
- * assert.equal(DEFAULT_REDIS_URL, "redis://127.0.0.1:6379");
- * ```
- */
-export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
-/**
- * The default key, the one pypss's documentation uses.
- *
- * @example
- * ```ts
- * import { DEFAULT_REDIS_KEY } from "@pss/pss/redis";
- * import assert from "node:assert/strict";
- * assert.equal(DEFAULT_REDIS_KEY, "pypss:traces");
- * ```
- */
-export const DEFAULT_REDIS_KEY = "pypss:traces";
 /**
  * Options for {@linkcode RedisCollector}.
  *
@@ -75,7 +53,8 @@ export const DEFAULT_REDIS_KEY = "pypss:traces";
  * await using collector = new RedisCollector(options);
  * ```
  */
-export interface RedisCollectorOptions extends BatchOptions {
+export interface RedisCollectorOptions
+  extends BatchOptions, RedisExporterOptions {
   /**
    * How many queued traces start an export without waiting for the timer.
    * @default {500}
@@ -87,52 +66,19 @@ export interface RedisCollectorOptions extends BatchOptions {
    */
   maxExportBatchSize?: number;
   /**
-   * `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. A
-   * URL that does not parse is a configuration error; a host that does not
-   * answer is reported and retried. Not with `client`.
-   * @default {"redis://127.0.0.1:6379"}
-   */
-  url?: string;
-  /**
-   * An existing node-redis v5 client (create it with `disableOfflineQueue:
-   * true`). The collector opens it if needed but never closes it.
-   * @default {undefined}
-   */
-  client?: RedisClientLike;
-  /**
-   * The list or stream key traces go to.
-   * @default {"pypss:traces"}
-   */
-  key?: string;
-  /**
-   * `"list"` (what pypss writes and reads) or `"stream"`.
-   * @default {"list"}
-   */
-  mode?: RedisMode;
-  /**
-   * Keeps the key bounded: the newest `maxLen` list entries (`LTRIM`), or
-   * `XADD … MAXLEN ~ maxLen` (approximate) in a stream.
-   * @default {undefined}
-   */
-  maxLen?: number;
-  /**
-   * How long to wait for the TCP (and TLS) connection, per attempt.
-   * @default {5000}
-   */
-  connectTimeoutMs?: number;
-  /**
    * How many entries each `LRANGE`/`XRANGE` reads when reading back.
    * @default {1000}
    */
   readPageSize?: number;
   /**
-   * How long Redis remembers the id of a stored batch, in seconds: a retry
-   * of that batch within this time stores nothing twice. Each batch leaves a
-   * small key `<key>:pss-batch:<id>` for that long (on Redis Cluster, give
-   * `key` a hash tag, `{traces}`, so both land on one node).
-   * @default {3600}
+   * Receives every failure: an export that failed (it will be retried), a
+   * batch given up, the queue starting to drop; a connection failure (once
+   * per outage for each cause, with `code` set: `ECONNREFUSED`, `NOAUTH`…)
+   * and the end of an outage (an error whose `code` is `RECONNECTED`).
+   * Must not throw.
+   * @default {a console.warn: the first of each cause at once, then at most one a minute per cause}
    */
-  batchIdTtlSeconds?: number;
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -154,18 +100,10 @@ export interface RedisCollectorStats extends BatchCollectorStats {
 }
 
 const NAME = "RedisCollector";
-const OWN_KEYS = [
-  "url",
-  "client",
-  "key",
-  "mode",
-  "maxLen",
-  "connectTimeoutMs",
-  "readPageSize",
-  "batchIdTtlSeconds",
-];
 /** Traces per export when a backlog has built up, unless `batchSize` is larger. */
 const DEFAULT_MAX_EXPORT = 1000;
+/** Stands in for the exporter while the engine's options are checked. */
+const NO_EXPORTER = { export: () => Promise.resolve() };
 
 /**
  * A collector that ships batches of traces to a Redis list (or stream) in
@@ -194,9 +132,7 @@ const DEFAULT_MAX_EXPORT = 1000;
  * ```
  */
 export class RedisCollector extends BatchCollector implements TraceSource {
-  readonly #connection: RedisConnection;
-  readonly #key: string;
-  readonly #mode: RedisMode;
+  readonly #exporter: RedisExporter;
   readonly #readPageSize: number;
 
   /**
@@ -205,130 +141,60 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    * @param options See {@linkcode RedisCollectorOptions}.
    * @throws {PssConfigError} When an option is unknown or invalid (a `url`
    * that is not `redis:`/`rediss:`, an empty `key`, both `url` and
-   * `client`, …).
+   * `client`, `batchSize: 0`, …); nothing is left connecting then.
    */
   constructor(options: RedisCollectorOptions = {}) {
-    checkKnownKeys(NAME, options, [...BATCH_OPTION_KEYS, ...OWN_KEYS]);
+    checkKnownKeys(NAME, options, [
+      ...BATCH_OPTION_KEYS,
+      ...REDIS_EXPORTER_OPTION_KEYS,
+      "readPageSize",
+    ]);
     const {
-      url: givenUrl,
-      client: givenClient,
-      key = DEFAULT_REDIS_KEY,
-      mode = "list",
+      url,
+      client,
+      key,
+      mode,
       maxLen,
-      connectTimeoutMs = 5000,
+      connectTimeoutMs,
+      batchIdTtlSeconds,
       readPageSize = 1000,
-      batchIdTtlSeconds = 3600,
       ...batch
     } = options;
-    const fail = (field: string, value: unknown, rule: string): never => {
-      throw new PssConfigError(field, value, `${NAME}'s '${field}' ${rule}`);
-    };
-    if (typeof key !== "string" || key === "") {
-      fail("key", key, "must be a non-empty string");
-    }
-    if (mode !== "list" && mode !== "stream") {
-      fail("mode", mode, 'must be "list" or "stream"');
-    }
-    if (maxLen !== undefined) positiveInteger(NAME, "maxLen", maxLen);
     positiveInteger(NAME, "readPageSize", readPageSize);
-    positiveInteger(NAME, "connectTimeoutMs", connectTimeoutMs);
-    positiveInteger(NAME, "batchIdTtlSeconds", batchIdTtlSeconds);
-    if (givenClient !== undefined && givenUrl !== undefined) {
-      fail("url", givenUrl, "cannot be given together with 'client'");
-    }
-    const url = givenUrl ?? DEFAULT_REDIS_URL;
-    let where = "the given client";
-    let client: unknown = givenClient;
-    if (client === undefined) {
-      let parsed: URL | undefined;
-      try {
-        parsed = new URL(url);
-      } catch {
-        // Reported below.
-      }
-      if (parsed?.protocol !== "redis:" && parsed?.protocol !== "rediss:") {
-        fail("url", url, "must be a redis:// or rediss:// URL");
-      }
-      parsed = parsed as URL;
-      if (parsed.password !== "") parsed.password = "***"; // never echoed
-      where = parsed.href;
-      try {
-        client = createClient({
-          url,
-          disableOfflineQueue: true,
-          // node-redis sleeps between its own attempts on a ref'd timer,
-          // which keeps Bun alive while Redis is down: the connection
-          // reconnects on unref'd timers of its own instead.
-          socket: {
-            connectTimeout: connectTimeoutMs,
-            reconnectStrategy: false,
-          },
-        });
-      } catch (error) {
-        fail("url", url, `is not usable (${messageOf(error)})`);
-      }
-    }
-    const usable = client as RedisClientLike | null;
-    if (
-      !isEmitter(client) || typeof usable?.sendCommand !== "function" ||
-      typeof usable?.connect !== "function"
-    ) {
-      fail("client", client, "must be a node-redis v5 client");
-    }
-    const warner = createWarner({ prefix: `[pss] ${NAME}` });
-    const onError = batch.onError;
-    const connection = new RedisConnection(
-      client as RedisClientLike & Emitter,
-      {
-        owned: givenClient === undefined,
-        where,
-        connectTimeoutMs,
-        events: {
-          down: (error) => {
-            if (onError === undefined) warner.warn("connection", error);
-            else {
-              try {
-                onError(error);
-              } catch {
-                // The host's hook must not break the collector.
-              }
-            }
-          },
-          up: (message) => {
-            if (onError === undefined) warner.warn("reconnected", message);
-          },
-        },
-      },
-    );
     const batchSize = batch.batchSize ?? 500;
-    super({
+    const engine = {
       ...batch,
       batchSize,
       maxExportBatchSize: batch.maxExportBatchSize ??
         Math.max(batchSize, DEFAULT_MAX_EXPORT),
-      exporter: new RedisExporter(
-        connection,
-        key,
-        mode,
-        maxLen,
-        batchIdTtlSeconds,
-      ),
-    }, NAME);
-    this.#connection = connection;
-    connection.start(); // only once the options are known to be valid
-    this.#key = key;
-    this.#mode = mode;
+    };
+    // Every option is checked before the exporter starts connecting, so a
+    // constructor that throws leaves no connection behind.
+    resolveBatchOptions(NAME, { ...engine, exporter: NO_EXPORTER });
+    const exporter = new RedisExporter({
+      url,
+      client,
+      key,
+      mode,
+      maxLen,
+      connectTimeoutMs,
+      batchIdTtlSeconds,
+      onError: batch.onError,
+      [OWNER]: NAME,
+    } as RedisExporterOptions);
+    super({ ...engine, exporter }, NAME);
+    this.#exporter = exporter;
     this.#readPageSize = readPageSize;
   }
 
   /** The key traces are written to. */
   get key(): string {
-    return this.#key;
+    return this.#exporter.key;
   }
 
   /** Where traces are written: a list or a stream. */
   get mode(): RedisMode {
-    return this.#mode;
+    return this.#exporter.mode;
   }
 
   /**
@@ -339,8 +205,8 @@ export class RedisCollector extends BatchCollector implements TraceSource {
   override stats(): RedisCollectorStats {
     return {
       ...super.stats(),
-      connected: this.#connection.connected,
-      connectionError: this.#connection.error,
+      connected: this.#exporter.connected,
+      connectionError: this.#exporter.connectionError,
     };
   }
 
@@ -354,9 +220,9 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    */
   readRawEntries(): AsyncIterable<RawEntry> {
     return readEntries(
-      this.#connection,
-      this.#key,
-      this.#mode,
+      connectionOf(this.#exporter),
+      this.key,
+      this.mode,
       this.#readPageSize,
     );
   }
@@ -392,12 +258,16 @@ export class RedisCollector extends BatchCollector implements TraceSource {
    */
   override async clear(): Promise<void> {
     await this.flush();
-    const kind = await clearKey(this.#connection, this.#key, this.#mode);
+    const kind = await clearKey(
+      connectionOf(this.#exporter),
+      this.key,
+      this.mode,
+    );
     if (kind !== "ok") {
       const error = new Error(
-        `${NAME} refuses to clear '${this.#key}': it holds a ${
+        `${NAME} refuses to clear '${this.key}': it holds a ${
           String(kind)
-        }, not a ${this.#mode}`,
+        }, not a ${this.mode}`,
       );
       this.reportError(error);
       throw error;

@@ -8,9 +8,13 @@
  *      └──────────── refused / unreachable ────────────┘      (any) ──close()──▶ closed
  * ```
  *
- * `down` carries the cause, translated once here (NOAUTH, WRONGPASS, a
- * missing `--allow-net`), and the reconnection timer, which is unref'd so an
- * outage never keeps the host alive.
+ * An outage (its first error, when it began, the causes already reported)
+ * lives from the first failure to the next `ready`, across every
+ * reconnection attempt: `down` carries it, and so does `connecting` while
+ * it retries. Its causes are translated once here (NOAUTH, WRONGPASS, a
+ * missing `--allow-net`), each reported once per outage, and its end is
+ * reported once. The reconnection timer is unref'd, so an outage never
+ * keeps the host alive.
  *
  * @module
  */
@@ -18,6 +22,10 @@
 import { type TimerHandle, unrefTimer } from "../runtime/timer.ts";
 import { messageOf } from "../_message.ts";
 import { runtime } from "../runtime/adapter.ts";
+import { causeOf } from "./exporter.ts";
+import { createClient } from "redis";
+import { PssConfigError } from "../score/config.ts";
+import { positiveInteger } from "../_options.ts";
 
 /**
  * What a {@linkcode RedisCollector} needs of a Redis client: the subset of a
@@ -67,23 +75,39 @@ export function isEmitter(value: unknown): value is Emitter {
     typeof (value as Emitter | null)?.off === "function";
 }
 
+/**
+ * An outage: from the first failure to the next `ready`, across every
+ * reconnection attempt in between.
+ */
+export interface Outage {
+  /** The latest failure, with `code` set to its cause (`NOAUTH`). */
+  readonly error: Error & { code: string };
+  /** When the outage began, in milliseconds since the epoch. */
+  readonly since: number;
+  /** The causes reported so far in this outage. */
+  readonly reported: ReadonlySet<string>;
+}
+
 /** Where a connection is. */
 export type ConnectionState =
-  | { readonly kind: "connecting" }
+  /** Attempting to connect; `outage` when this attempt retries one. */
+  | { readonly kind: "connecting"; readonly outage: Outage | undefined }
   | { readonly kind: "ready"; readonly since: number }
   | {
     readonly kind: "down";
-    readonly error: Error;
-    readonly since: number;
+    readonly outage: Outage;
     readonly retry: TimerHandle | undefined;
   }
   | { readonly kind: "closed" };
 
 /** What a {@linkcode RedisConnection} tells its owner. */
 export interface ConnectionEvents {
-  /** The connection failed (once per outage, and when the cause changes). */
-  down(error: Error): void;
-  /** The connection is back after an outage. */
+  /**
+   * The connection failed: once per outage for each distinct cause (its
+   * `code`, such as `ECONNREFUSED` or `NOAUTH`).
+   */
+  down(error: Error & { code: string }): void;
+  /** The connection is back after an outage (once per outage). */
   up(message: string): void;
 }
 
@@ -95,14 +119,30 @@ const CLOSE_CONNECT_GRACE_MS = 1000;
  * The message of a connection failure, with its cause named for a person:
  * Deno's missing network permission, Redis's refusals as Redis words them.
  */
-export function connectionMessage(where: string, error: unknown): string {
+export function connectionMessage(
+  name: string,
+  where: string,
+  error: unknown,
+): string {
   const message = messageOf(error);
   const flag = runtime.missingPermission(error) ??
     (/--allow-net/.test(message) ? "--allow-net" : undefined);
   if (flag !== undefined) {
-    return `RedisCollector needs network access to reach Redis at ${where}: run Deno with ${flag} (Deno said: ${message})`;
+    return `${name} needs network access to reach Redis at ${where}: run Deno with ${flag} (Deno said: ${message})`;
   }
-  return `RedisCollector cannot reach Redis at ${where}: ${message}`;
+  return `${name} cannot reach Redis at ${where}: ${message}`;
+}
+
+/**
+ * The cause of a connection failure as a short code: the error's own
+ * (`ECONNREFUSED`, `NOAUTH`, `TIMEOUT`; see `causeOf`), else
+ * `CONNECTION_LOST` for an established connection that broke (node-redis
+ * says only "Socket closed unexpectedly") or `CONNECT_FAILED`.
+ */
+function connectionCause(error: unknown, wasReady: boolean): string {
+  const cause = causeOf(error);
+  if (/^[A-Za-z_][\w-]*$/.test(cause)) return cause;
+  return wasReady ? "CONNECTION_LOST" : "CONNECT_FAILED";
 }
 
 /**
@@ -114,13 +154,15 @@ export function connectionMessage(where: string, error: unknown): string {
  */
 export class RedisConnection {
   readonly client: RedisClientLike & Emitter;
+  readonly #name: string;
   readonly #owned: boolean;
   readonly #where: string;
   readonly #connectTimeoutMs: number;
   readonly #events: ConnectionEvents;
-  #state: ConnectionState = { kind: "connecting" };
+  #state: ConnectionState = { kind: "connecting", outage: undefined };
   #attempt: Promise<void> | undefined;
   #attempts = 0;
+  #started = false;
   /** Waiters for the end of the connection attempt in progress. */
   #waiters: (() => void)[] = [];
 
@@ -131,6 +173,7 @@ export class RedisConnection {
   constructor(
     client: RedisClientLike & Emitter,
     options: {
+      name: string;
       owned: boolean;
       where: string;
       connectTimeoutMs: number;
@@ -138,14 +181,20 @@ export class RedisConnection {
     },
   ) {
     this.client = client;
+    this.#name = options.name;
     this.#owned = options.owned;
     this.#where = options.where;
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#events = options.events;
   }
 
-  /** Starts connecting (an owned client) or watching (a given one). */
+  /**
+   * Starts connecting (an owned client) or watching (a given one). Only the
+   * first call does anything.
+   */
   start(): void {
+    if (this.#started) return;
+    this.#started = true;
     const client = this.client;
     // node-redis emits 'error' on every failed (re)connection; an
     // EventEmitter without a listener would throw it into the host.
@@ -171,9 +220,17 @@ export class RedisConnection {
     return this.#state.kind === "ready" && this.client.isReady;
   }
 
-  /** The last connection failure's message, if the connection is down. */
+  /** The last connection failure's message, during an outage. */
   get error(): string | undefined {
-    return this.#state.kind === "down" ? this.#state.error.message : undefined;
+    return this.#outage()?.error.message;
+  }
+
+  /** The outage the connection is in, if any. */
+  #outage(): Outage | undefined {
+    const state = this.#state;
+    return state.kind === "down" || state.kind === "connecting"
+      ? state.outage
+      : undefined;
   }
 
   /**
@@ -185,20 +242,25 @@ export class RedisConnection {
     const state = this.#state;
     if (state.kind === "ready" && this.client.isReady) return Promise.resolve();
     if (state.kind === "closed") {
-      return Promise.reject(new Error("RedisCollector is closed"));
+      return Promise.reject(new Error(`${this.#name} is closed`));
     }
-    if (state.kind === "down") return Promise.reject(state.error);
+    if (state.kind === "down") return Promise.reject(state.outage.error);
     return new Promise((resolve, reject) => {
       const settle = (): void => {
         clearTimeout(timer);
         this.#waiters = this.#waiters.filter((w) => w !== settle);
         const now = this.#state;
         if (this.connected) resolve();
-        else if (now.kind === "down") reject(now.error);
+        else if (now.kind === "down") reject(now.outage.error);
         else {
-          reject(
-            new Error(connectionMessage(this.#where, "not connected yet")),
-          );
+          reject(Object.assign(
+            new Error(connectionMessage(
+              this.#name,
+              this.#where,
+              `not connected within ${this.#connectTimeoutMs} ms`,
+            )),
+            { code: "TIMEOUT" },
+          ));
         }
       };
       const timer = unrefTimer(setTimeout(settle, this.#connectTimeoutMs));
@@ -209,7 +271,7 @@ export class RedisConnection {
   /** One connection attempt of an owned client, checked with PING. */
   #connect(): void {
     if (this.#state.kind === "closed" || this.#attempt !== undefined) return;
-    this.#state = { kind: "connecting" };
+    this.#state = { kind: "connecting", outage: this.#outage() };
     const client = this.client;
     this.#attempt = (async () => {
       try {
@@ -229,13 +291,13 @@ export class RedisConnection {
   }
 
   #up(): void {
-    const previous = this.#state;
+    const outage = this.#outage();
     this.#state = { kind: "ready", since: Date.now() };
     this.#attempts = 0;
-    if (previous.kind === "down") {
+    if (outage !== undefined) {
       this.#events.up(
-        `RedisCollector reconnected to Redis at ${this.#where} after ${
-          ((Date.now() - previous.since) / 1000).toFixed(1)
+        `${this.#name} reconnected to Redis at ${this.#where} after ${
+          ((Date.now() - outage.since) / 1000).toFixed(1)
         } s`,
       );
     }
@@ -245,33 +307,42 @@ export class RedisConnection {
   #fail(cause: unknown): void {
     const state = this.#state;
     if (state.kind === "closed") return;
-    const error = new Error(connectionMessage(this.#where, cause), { cause });
-    const known = state.kind === "down" ? state.error.message : undefined;
-    let retry: TimerHandle | undefined;
-    if (state.kind === "down") retry = state.retry;
-    if (this.#owned && retry === undefined) {
-      // Capped exponential backoff with jitter, so workers that lost the
-      // same Redis do not all come back in the same millisecond.
-      const delay =
-        Math.min(50 * 2 ** Math.min(this.#attempts++, 10), RECONNECT_MAX_MS) +
-        Math.floor(Math.random() * 100);
-      retry = unrefTimer(setTimeout(() => {
-        if (this.#state.kind === "down") {
-          this.#state = { ...this.#state, retry: undefined };
-        }
-        this.#connect();
-      }, delay));
-    }
+    const code = connectionCause(cause, state.kind === "ready");
+    const error = Object.assign(
+      new Error(connectionMessage(this.#name, this.#where, cause), { cause }),
+      { code },
+    );
+    const previous = this.#outage();
+    const reported = new Set(previous?.reported);
+    const isNew = !reported.has(code);
+    reported.add(code);
+    let retry = state.kind === "down" ? state.retry : undefined;
+    if (this.#owned && retry === undefined) retry = this.#scheduleRetry();
     this.#state = {
       kind: "down",
-      error,
-      since: state.kind === "down" ? state.since : Date.now(),
+      outage: { error, since: previous?.since ?? Date.now(), reported },
       retry,
     };
-    // One report per outage, and one per new cause: node-redis emits an
-    // error on every attempt.
-    if (known !== error.message) this.#events.down(error);
+    // node-redis emits an error on every attempt: one report per cause for
+    // the whole outage, not one per attempt.
+    if (isNew) this.#events.down(error);
     this.#wake();
+  }
+
+  /**
+   * Arms the next reconnection: capped exponential backoff with jitter, so
+   * workers that lost the same Redis do not all come back in the same
+   * millisecond.
+   */
+  #scheduleRetry(): TimerHandle {
+    const delay =
+      Math.min(50 * 2 ** Math.min(this.#attempts++, 10), RECONNECT_MAX_MS) +
+      Math.floor(Math.random() * 100);
+    return unrefTimer(setTimeout(() => {
+      const state = this.#state;
+      if (state.kind === "down") this.#state = { ...state, retry: undefined };
+      this.#connect();
+    }, delay));
   }
 
   #onError = (error: unknown): void => {
@@ -340,4 +411,98 @@ export class RedisConnection {
     // is closing, and an EventEmitter without one would throw that.
     this.#destroy();
   }
+}
+
+/**
+ * The default Redis URL (IPv4 loopback, so a Redis bound to 127.0.0.1 is
+ * found even where `localhost` resolves to `::1` first).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_URL } from "@pss/pss/redis";
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_REDIS_URL, "redis://127.0.0.1:6379");
+ * ```
+ */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** Where to connect, as the collector and the exporter take it. */
+export interface ConnectionOptions {
+  /** `redis://…` or `rediss://…`; not with `client`. */
+  url?: string;
+  /** An existing node-redis v5 client. */
+  client?: RedisClientLike;
+  /** How long to wait for the TCP (and TLS) connection, per attempt. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Checks where to connect and makes the (not yet started) connection: a
+ * client of our own for `url`, or the given `client`.
+ *
+ * @param name Who connects, for messages ("RedisCollector").
+ * @throws {PssConfigError} For a `url` that is not `redis:`/`rediss:`, both
+ * `url` and `client`, a `client` that is not a node-redis client, or a
+ * `connectTimeoutMs` that is not a positive integer.
+ */
+export function openConnection(
+  name: string,
+  options: ConnectionOptions,
+  events: ConnectionEvents,
+): RedisConnection {
+  const { url: givenUrl, client: givenClient, connectTimeoutMs = 5000 } =
+    options;
+  const fail = (field: string, value: unknown, rule: string): never => {
+    throw new PssConfigError(field, value, `${name}'s '${field}' ${rule}`);
+  };
+  positiveInteger(name, "connectTimeoutMs", connectTimeoutMs);
+  if (givenClient !== undefined && givenUrl !== undefined) {
+    fail("url", givenUrl, "cannot be given together with 'client'");
+  }
+  let where = "the given client";
+  let client: unknown = givenClient;
+  if (client === undefined) {
+    const url = givenUrl ?? DEFAULT_REDIS_URL;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // Reported below.
+    }
+    if (parsed?.protocol !== "redis:" && parsed?.protocol !== "rediss:") {
+      fail("url", url, "must be a redis:// or rediss:// URL");
+    }
+    parsed = parsed as URL;
+    if (parsed.password !== "") parsed.password = "***"; // never echoed
+    where = parsed.href;
+    try {
+      client = createClient({
+        url,
+        disableOfflineQueue: true,
+        // node-redis sleeps between its own attempts on a ref'd timer,
+        // which keeps Bun alive while Redis is down: the connection
+        // reconnects on unref'd timers of its own instead.
+        socket: {
+          connectTimeout: connectTimeoutMs,
+          reconnectStrategy: false,
+        },
+      });
+    } catch (error) {
+      fail("url", url, `is not usable (${messageOf(error)})`);
+    }
+  }
+  const usable = client as RedisClientLike | null;
+  if (
+    !isEmitter(client) || typeof usable?.sendCommand !== "function" ||
+    typeof usable?.connect !== "function"
+  ) {
+    fail("client", client, "must be a node-redis v5 client");
+  }
+  return new RedisConnection(client as RedisClientLike & Emitter, {
+    name,
+    owned: givenClient === undefined,
+    where,
+    connectTimeoutMs,
+    events,
+  });
 }

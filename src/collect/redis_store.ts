@@ -7,10 +7,18 @@
  */
 
 import { stringifyTrace, type Trace } from "../trace.ts";
-import { ExportInDoubtError, type TraceExporter } from "./exporter.ts";
+import { causeOf, ExportInDoubtError, type TraceExporter } from "./exporter.ts";
 import type { RawEntry } from "./read.ts";
-import type { RedisClientLike, RedisConnection } from "./redis_connection.ts";
+import {
+  type ConnectionOptions,
+  openConnection,
+  type RedisClientLike,
+  type RedisConnection,
+} from "./redis_connection.ts";
 import { messageOf } from "../_message.ts";
+import { PssConfigError } from "../score/config.ts";
+import { checkKnownKeys, positiveInteger } from "../_options.ts";
+import { createWarner } from "../_warn.ts";
 
 /**
  * Where a {@linkcode RedisCollector} writes: a list or a stream.
@@ -39,20 +47,39 @@ export type RedisMode = "list" | "stream";
 export const REDIS_STREAM_FIELD = "trace";
 
 /**
- * Stores one batch once: `SET id NX EX ttl` guards the append, all in one
- * atomic script, so a retry of a batch Redis already stored (its reply was
- * lost, or the export was abandoned while Redis was paused) stores nothing.
- * KEYS: the target, the batch id's key. ARGV: ttl, mode, maxLen ("" for
- * none), then the traces' JSON. Appends in chunks (Lua's unpack is bounded).
+ * Stores one batch once, in one atomic script. Redis does not roll a script
+ * back when a command in it fails, so the order is what keeps it true:
+ *
+ * 1. the id's key says `stored`: a retry of a batch already stored, return 0;
+ * 2. the target holds another type: refuse with WRONGTYPE, having written
+ *    nothing (no id key either);
+ * 3. claim the id as `pending`, the first write: a write Redis refuses
+ *    (OOM, NOPERM on the id's key) is refused here, before any append.
+ *    Redis checks OOM only before a script's first write, so later writes
+ *    are not refused for memory; `pending` is not `stored`, so a retry after
+ *    an append refused (NOPERM on the target) appends;
+ * 4. append, then mark the id `stored`; trim last, and a trim refused
+ *    (a user who may not run LTRIM) does not fail the stored batch: its
+ *    error comes back as the reply, to be reported.
+ *
+ * KEYS: the target, the batch id's key. ARGV: ttl, mode (the type the
+ * target must hold), maxLen ("" for none), then the traces' JSON. Appends in
+ * chunks (Lua's unpack is bounded). Replies 1 (stored), 0 (stored before),
+ * or the trim's error.
  */
 const STORE_ONCE = `
-if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local state = redis.call('GET', KEYS[2])
+if state and state ~= 'pending' then return 0 end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= ARGV[2] then
+  return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+end
+redis.call('SET', KEYS[2], 'pending', 'EX', ARGV[1])
 local n = #ARGV
 if ARGV[2] == 'list' then
   for i = 4, n, 1000 do
     redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, n)))
   end
-  if ARGV[3] ~= '' then redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1) end
 else
   for i = 4, n do
     if ARGV[3] == '' then
@@ -61,6 +88,11 @@ else
       redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', '${REDIS_STREAM_FIELD}', ARGV[i])
     end
   end
+end
+redis.call('SET', KEYS[2], 'stored', 'EX', ARGV[1])
+if ARGV[2] == 'list' and ARGV[3] ~= '' then
+  local trimmed = redis.pcall('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+  if type(trimmed) == 'table' and trimmed.err then return trimmed.err end
 end
 return 1`;
 
@@ -151,31 +183,227 @@ function isRedisReply(error: unknown): boolean {
     (error as { name?: unknown } | null)?.name === "ErrorReply";
 }
 
-/** The exporter: one idempotent script call per batch. */
+/**
+ * The default key, the one pypss's documentation uses.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_KEY } from "@pss/pss/redis";
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_REDIS_KEY, "pypss:traces");
+ * ```
+ */
+export const DEFAULT_REDIS_KEY = "pypss:traces";
+
+/**
+ * Options for {@linkcode RedisExporter} (and the Redis half of
+ * `RedisCollectorOptions`).
+ *
+ * @example
+ * ```ts
+ * import type { RedisExporterOptions } from "@pss/pss/redis";
+ * import assert from "node:assert/strict";
+ * const options: RedisExporterOptions = { key: "myapp:traces", mode: "stream", maxLen: 100_000 };
+ * assert.equal(options.mode, "stream");
+ * ```
+ */
+export interface RedisExporterOptions {
+  /**
+   * `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. A
+   * URL that does not parse is a configuration error; a host that does not
+   * answer is reported and retried. Not with `client`.
+   * @default {"redis://127.0.0.1:6379"}
+   */
+  url?: string;
+  /**
+   * An existing node-redis v5 client (create it with `disableOfflineQueue:
+   * true`). It is opened if needed but never closed.
+   * @default {undefined}
+   */
+  client?: RedisClientLike;
+  /**
+   * The list or stream key traces go to.
+   * @default {"pypss:traces"}
+   */
+  key?: string;
+  /**
+   * `"list"` (what pypss writes and reads) or `"stream"`.
+   * @default {"list"}
+   */
+  mode?: RedisMode;
+  /**
+   * Keeps the key bounded: the newest `maxLen` list entries (`LTRIM`), or
+   * `XADD … MAXLEN ~ maxLen` (approximate) in a stream.
+   * @default {undefined}
+   */
+  maxLen?: number;
+  /**
+   * How long to wait for the TCP (and TLS) connection, per attempt.
+   * @default {5000}
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long Redis remembers the id of a stored batch, in seconds: a retry
+   * of that batch within this time stores nothing twice. Each batch leaves a
+   * small key `<key>:pss-batch:<id>` for that long (on Redis Cluster, give
+   * `key` a hash tag, `{traces}`, so both land on one node).
+   * @default {3600}
+   */
+  batchIdTtlSeconds?: number;
+  /**
+   * Receives connection failures (once per outage for each cause, with
+   * `code` set: `ECONNREFUSED`, `NOAUTH`…), the end of an outage (an error
+   * whose `code` is `RECONNECTED`), and a trim Redis refused. Must not
+   * throw.
+   * @default {a console.warn: the first of each cause at once, then at most one a minute per cause}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** The option keys of {@linkcode RedisExporterOptions}. */
+export const REDIS_EXPORTER_OPTION_KEYS: readonly string[] = [
+  "url",
+  "client",
+  "key",
+  "mode",
+  "maxLen",
+  "connectTimeoutMs",
+  "batchIdTtlSeconds",
+  "onError",
+];
+
+/**
+ * Who owns an exporter, for its messages: a RedisCollector passes its name
+ * under this key, and has checked the option keys itself.
+ */
+export const OWNER: unique symbol = Symbol("pss.redis.owner");
+
+/** Each exporter's connection, for the collector that reads the key back. */
+const connections = new WeakMap<RedisExporter, RedisConnection>();
+
+/** The connection of `exporter` (for RedisCollector's reads). */
+export function connectionOf(exporter: RedisExporter): RedisConnection {
+  return connections.get(exporter) as RedisConnection;
+}
+
+/**
+ * A {@linkcode TraceExporter} that stores each batch in a Redis list (or
+ * stream) exactly once: one atomic script call (`EVALSHA`) per batch
+ * appends it only if its id is new, so a retry after a lost reply, a
+ * dropped connection or an export abandoned while Redis was paused stores
+ * nothing twice. `RedisCollector` is the batching engine over this
+ * exporter plus reading the key back; use the exporter itself to give
+ * Redis to an engine of your own configuration, or to combine it with
+ * other destinations. It connects (without waiting) when created, and
+ * reconnects on unref'd timers; `shutdown()` (called by the engine's
+ * `close()`) disconnects. On Deno, it needs `--allow-net`.
+ *
+ * @example Give Redis to a BatchCollector
+ * ```ts ignore
+ * import { BatchCollector } from "@pss/pss";
+ * import { RedisExporter } from "@pss/pss/redis";
+ * const exporter = new RedisExporter({ url: "redis://127.0.0.1:6379", key: "myapp:traces" });
+ * await using collector = new BatchCollector({ exporter, batchSize: 200 });
+ * collector.add({ name: "db.query", duration: 0.012 });
+ * await collector.flush();
+ * console.log(collector.stats().sent, exporter.connected); // 1 true
+ * ```
+ */
 export class RedisExporter implements TraceExporter {
   readonly #connection: RedisConnection;
   readonly #key: string;
   readonly #mode: RedisMode;
   readonly #maxLen: string;
   readonly #ttl: string;
+  readonly #name: string;
+  readonly #report: Report;
   /** Each batch's id, the same on every retry. */
   readonly #ids = new WeakMap<readonly Trace[], string>();
 
-  constructor(
-    connection: RedisConnection,
-    key: string,
-    mode: RedisMode,
-    maxLen: number | undefined,
-    ttlSeconds: number,
-  ) {
-    this.#connection = connection;
-    connection.start(); // only once the options are known to be valid
+  /**
+   * Checks the options and starts connecting (without waiting).
+   *
+   * @param options See {@linkcode RedisExporterOptions}.
+   * @throws {PssConfigError} When an option is unknown or invalid (a `url`
+   * that is not `redis:`/`rediss:`, an empty `key`, both `url` and
+   * `client`, …).
+   */
+  constructor(options: RedisExporterOptions = {}) {
+    const owner = (options as { [OWNER]?: string } | null)?.[OWNER];
+    const name = owner ?? "RedisExporter";
+    if (owner === undefined) {
+      checkKnownKeys(name, options, REDIS_EXPORTER_OPTION_KEYS);
+    }
+    const {
+      key = DEFAULT_REDIS_KEY,
+      mode = "list",
+      maxLen,
+      batchIdTtlSeconds = 3600,
+      onError,
+    } = options;
+    const fail = (field: string, value: unknown, rule: string): never => {
+      throw new PssConfigError(field, value, `${name}'s '${field}' ${rule}`);
+    };
+    if (typeof key !== "string" || key === "") {
+      fail("key", key, "must be a non-empty string");
+    }
+    if (mode !== "list" && mode !== "stream") {
+      fail("mode", mode, 'must be "list" or "stream"');
+    }
+    if (maxLen !== undefined) positiveInteger(name, "maxLen", maxLen);
+    positiveInteger(name, "batchIdTtlSeconds", batchIdTtlSeconds);
+    if (onError !== undefined && typeof onError !== "function") {
+      fail("onError", onError, "must be a function");
+    }
+    this.#name = name;
+    const report = this.#report = reporter(name, onError);
+    this.#connection = openConnection(name, options as ConnectionOptions, {
+      // Limited per cause, so a new cause is never hidden behind the last.
+      down: (error) => report(`connection:${error.code}`, error),
+      up: (message) =>
+        report(
+          "reconnected",
+          Object.assign(new Error(message), { code: "RECONNECTED" }),
+        ),
+    });
+    connections.set(this, this.#connection);
     this.#key = key;
     this.#mode = mode;
     this.#maxLen = maxLen === undefined ? "" : String(maxLen);
-    this.#ttl = String(ttlSeconds);
+    this.#ttl = String(batchIdTtlSeconds);
+    this.#connection.start();
   }
 
+  /** The key traces are written to. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** Where traces are written: a list or a stream. */
+  get mode(): RedisMode {
+    return this.#mode;
+  }
+
+  /** Whether Redis accepts our commands now (false while it refuses us). */
+  get connected(): boolean {
+    return this.#connection.connected;
+  }
+
+  /** Why the connection is down, during an outage. */
+  get connectionError(): string | undefined {
+    return this.#connection.error;
+  }
+
+  /**
+   * Stores one batch, once: a retry of the same array is recognised.
+   *
+   * @param batch The traces, oldest first.
+   * @param signal Aborted when the engine abandons this export.
+   * @returns Resolves once Redis has stored the batch (or had already).
+   * @throws {Error} Redis's refusal (WRONGTYPE, OOM, NOPERM…: nothing
+   * stored), or an {@linkcode ExportInDoubtError} when the connection broke
+   * after the batch was sent.
+   */
   async export(batch: readonly Trace[], signal: AbortSignal): Promise<void> {
     if (batch.length === 0) return;
     let id = this.#ids.get(batch);
@@ -192,25 +420,61 @@ export class RedisExporter implements TraceExporter {
     for (let i = 0; i < batch.length; i++) {
       args[i + 3] = stringifyTrace(batch[i]);
     }
+    let reply: unknown;
     try {
-      await runScript(
+      reply = await runScript(
         this.#connection.client,
         STORE,
         [this.#key, `${this.#key}:pss-batch:${id}`],
         args,
       );
     } catch (error) {
-      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) means the script did not
-      // run to the end, and a script is atomic: nothing stored. Anything
+      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) comes before the batch
+      // is marked stored, so its retry appends (see STORE_ONCE). Anything
       // else (the connection broke) leaves it open.
       if (isRedisReply(error)) throw error;
       throw new ExportInDoubtError(messageOf(error), { cause: error });
     }
+    if (typeof reply === "string") {
+      const error = new Error(
+        `${this.#name} stored a batch in '${this.#key}' but could not trim it to maxLen ${this.#maxLen}: ${reply}`,
+      );
+      this.#report(`trim:${causeOf(reply)}`, error);
+    }
   }
 
+  /**
+   * Stops reconnecting and disconnects (a given client stays open).
+   *
+   * @returns Resolves once disconnected.
+   */
   shutdown(): Promise<void> {
     return this.#connection.close();
   }
+}
+
+/** Reports `error`, limited under `key` by the default warning. */
+type Report = (key: string, error: unknown) => void;
+
+/**
+ * Where an exporter's reports go: `onError` (which must not break us), or
+ * a warning limited per key.
+ */
+function reporter(
+  name: string,
+  onError: ((error: unknown) => void) | undefined,
+): Report {
+  if (onError !== undefined) {
+    return (_key, error) => {
+      try {
+        onError(error);
+      } catch {
+        // The host's hook must not break the exporter.
+      }
+    };
+  }
+  const warner = createWarner({ prefix: `[pss] ${name}` });
+  return (key, error) => warner.warn(key, error);
 }
 
 /**

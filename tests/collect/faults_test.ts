@@ -406,18 +406,44 @@ describe("Redis faults", { skip: skipServer }, () => {
         onError: (error) => errors.push(String(error)),
       });
       collector.add({ name: "op" });
-      await collector.close();
+      const cause = url === "" ? "NOAUTH" : "WRONGPASS";
+      const deadline = Date.now() + 5000;
+      while (
+        collector.stats().dropped.flushFailed === 0 && Date.now() < deadline
+      ) await sleep(5);
+      // While the collector is open: closing it would make these trivially so.
       const stats = collector.stats();
-      const expected = url === "" ? /NOAUTH/ : /WRONGPASS/;
       assert.equal(stats.connected, false);
-      assert.match(String(stats.lastError), expected);
-      assert.match(errors[0], expected);
+      assert.equal(stats.lastFailure?.cause, cause, JSON.stringify(stats));
+      assert.match(String(stats.lastError), new RegExp(cause));
+      assert.match(String(stats.connectionError), new RegExp(cause));
+      assert.match(errors[0], new RegExp(cause));
       assert.equal(stats.dropped.flushFailed, 1);
+      await collector.close();
     });
   }
 });
 
-describe("Redis refusing a key of another type", { skip: skipRedis }, () => {
+/** How many times the server ran a script by its SHA (`EVALSHA`). */
+async function scriptCalls(
+  client: { info(section: string): Promise<string> },
+): Promise<number> {
+  const info = await client.info("commandstats");
+  const line = /cmdstat_evalsha:(.*)/.exec(info)?.[1] ?? "";
+  // A script that a command inside it failed counts as failed, not called.
+  let total = 0;
+  for (const [, n] of line.matchAll(/(?:^|,)(?:\w+_)?calls=(\d+)/g)) {
+    total += Number(n);
+  }
+  return total;
+}
+
+describe("Redis refusing a key of another type", { skip: skipServer }, () => {
+  const servers: { kill(): Promise<void> }[] = [];
+  after(async () => {
+    for (const server of servers) await server.kill();
+  });
+
   test("WRONGTYPE is reported at once, and clear() refuses to delete the hash", async () => {
     const key = uniqueKey("wrongtype");
     const client = createClient({
@@ -451,6 +477,58 @@ describe("Redis refusing a key of another type", { skip: skipRedis }, () => {
       client.destroy();
     }
   });
+
+  for (const mode of ["list", "stream"] as const) {
+    test(`WRONGTYPE (${mode}) retried: nothing counted sent, no batch id left, and once the key is freed every trace arrives once`, async () => {
+      const server = await startPrivateRedis();
+      servers.push(server);
+      const key = uniqueKey(`wrongtype-retried-${mode}`);
+      const admin = createClient({ url: server.url });
+      await admin.connect();
+      try {
+        await admin.hSet(key, "owner", "someone else");
+        const collector = new RedisCollector({
+          url: server.url,
+          key,
+          mode,
+          batchSize: 5,
+          retryBaseMs: 10,
+          retryMaxMs: 20,
+          onError: () => {},
+        });
+        for (let i = 0; i < 10; i++) {
+          collector.add({ name: "wt", metadata: { seq: i } });
+        }
+        // Several retries of the refused batch run, each through the script.
+        const calls = () => scriptCalls(admin);
+        const deadline = Date.now() + 5000;
+        while (
+          (await calls()) < 5 && collector.stats().sent === 0 &&
+          Date.now() < deadline
+        ) await sleep(10);
+        const during = collector.stats();
+        assert.equal(during.sent, 0, JSON.stringify(during));
+        assert.ok((await calls()) >= 5, "the batch was not retried");
+        assert.equal(during.lastFailure?.cause, "WRONGTYPE");
+        assert.deepEqual({ ...(await admin.hGetAll(key)) }, {
+          owner: "someone else",
+        });
+        assert.deepEqual(await admin.keys(`${key}:pss-batch:*`), []);
+        await admin.del(key); // the key is free again
+        await collector.flush();
+        await collector.close();
+        const stats = collector.stats();
+        assert.equal(stats.sent, 10, JSON.stringify(stats));
+        const stored = mode === "list"
+          ? await admin.lRange(key, 0, -1)
+          : (await admin.xRange(key, "-", "+")).map((e) => e.message.trace);
+        const seqs = stored.map((s) => JSON.parse(s).seq);
+        assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      } finally {
+        admin.destroy();
+      }
+    });
+  }
 });
 
 describe("Deno without --allow-net", () => {
@@ -608,6 +686,115 @@ describe("Redis refusing writes", { skip: skipServer }, () => {
     assert.equal(stats.sent, 0);
     assert.equal(stats.lastFailure?.cause, "NOPERM");
     assert.deepEqual(await storedSeqs(server.url, key), []);
+  });
+
+  /**
+   * A collector as an ACL user with `rules`, 10 traces added; resolves once
+   * their batch has gone through the script `attempts` times (or one was
+   * counted sent).
+   */
+  async function asUser(
+    server: { url: string; port: number },
+    key: string,
+    rules: string[],
+    options: { maxLen?: number; maxRetries?: number } = {},
+  ) {
+    const admin = createClient({ url: server.url });
+    admin.on("error", () => {}); // the server is killed after the test
+    await admin.connect();
+    await admin.sendCommand(["ACL", "SETUSER", "pss", "reset", "on", ">pw"]);
+    await admin.sendCommand(["ACL", "SETUSER", "pss", ...rules]);
+    const errors: string[] = [];
+    const collector = new RedisCollector({
+      url: `redis://pss:pw@127.0.0.1:${server.port}`,
+      key,
+      batchSize: 10,
+      retryBaseMs: 10,
+      retryMaxMs: 20,
+      onError: (error) => errors.push(String(error)),
+      ...options,
+    });
+    for (let i = 0; i < 10; i++) {
+      collector.add({ name: "acl", metadata: { seq: i } });
+    }
+    const retried = async (attempts: number) => {
+      const deadline = Date.now() + 5000;
+      while (
+        (await scriptCalls(admin)) < attempts &&
+        collector.stats().sent === 0 && Date.now() < deadline
+      ) await sleep(10);
+    };
+    return { admin, collector, errors, retried };
+  }
+
+  // Redis 7 checks the script's declared keys against the user's key
+  // patterns before the script runs (nothing written, NOPERM); a command the
+  // user may not run is refused inside it, after what ran before, so the
+  // script's order is what keeps the counts true there.
+  test("NOPERM on the batch ids' keys: refused before the script runs, nothing stored", async () => {
+    const server = await startPrivateRedis();
+    servers.push(server);
+    const key = uniqueKey("noperm-ids");
+    const { admin, collector, errors, retried } = await asUser(server, key, [
+      `~${key}`,
+      "+@all",
+    ]);
+    await retried(5);
+    assert.match(errors[0] ?? "", /NOPERM/);
+    assert.equal(collector.stats().sent, 0);
+    await collector.close();
+    admin.destroy();
+    assert.deepEqual(await storedSeqs(server.url, key), []);
+  });
+
+  test("an append the user may not run (-rpush) refused inside the script: nothing counted sent, each trace once after the grant", async () => {
+    const server = await startPrivateRedis();
+    servers.push(server);
+    const key = uniqueKey("noperm-rpush");
+    const { admin, collector, errors, retried } = await asUser(server, key, [
+      `~${key}`,
+      `~${key}:pss-batch:*`,
+      "+@all",
+      "-rpush",
+    ]);
+    await retried(5);
+    const during = collector.stats();
+    assert.match(errors[0] ?? "", /can't run this command/);
+    assert.equal(during.sent, 0, JSON.stringify(during));
+    assert.ok((await scriptCalls(admin)) >= 5, "the batch was not retried");
+    assert.deepEqual(await storedSeqs(server.url, key), []);
+    await admin.sendCommand(["ACL", "SETUSER", "pss", "+rpush"]);
+    await collector.flush();
+    await collector.close();
+    admin.destroy();
+    assert.equal(collector.stats().sent, 10);
+    assert.deepEqual(
+      await storedSeqs(server.url, key),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+  });
+
+  test("a trim the user may not run (-ltrim): the stored batch counts as sent, once, and the refusal is reported", async () => {
+    const server = await startPrivateRedis();
+    servers.push(server);
+    const key = uniqueKey("noperm-trim");
+    const { admin, collector, errors } = await asUser(server, key, [
+      `~${key}`,
+      `~${key}:pss-batch:*`,
+      "+@all",
+      "-ltrim",
+    ], { maxLen: 100, maxRetries: 0 }); // no retry to hide a failure
+    await collector.flush();
+    await collector.close();
+    admin.destroy();
+    // A command the user may not run is ERR, not NOPERM, in Redis 7.
+    assert.match(errors[0] ?? "", /can't run this command/);
+    assert.equal(collector.stats().sent, 10);
+    assert.equal(collector.stats().dropped.flushFailed, 0);
+    assert.deepEqual(
+      await storedSeqs(server.url, key),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
   });
 });
 

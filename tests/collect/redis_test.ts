@@ -442,7 +442,7 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
     client.destroy();
   });
 
-  test("RedisCollector reconnects after an established connection drops and reports that outage once", async () => {
+  test("RedisCollector reconnects after an established connection drops and reports that outage once, and its end", async () => {
     const k = key("dropped");
     const proxy = await startProxy(redisUrl());
     const errors: unknown[] = [];
@@ -464,8 +464,10 @@ describe("RedisCollector against a real Redis", { skip: skipRedis }, () => {
         ),
         ["after.drop"],
       );
-      assert.equal(errors.length, 1, errors.join("; "));
+      assert.equal(errors.length, 2, errors.join("; "));
       assert.match(String(errors[0]), /cannot reach Redis at/);
+      assert.match(String(errors[1]), /reconnected to Redis at .* after/);
+      assert.equal((errors[1] as { code?: string }).code, "RECONNECTED");
     } finally {
       await collector.close();
       await proxy.close();
