@@ -135,11 +135,15 @@ export class ExportInDoubtError extends Error {
  */
 export function causeOf(error: unknown): string {
   try {
-    let current = error;
-    for (let depth = 0; depth < 4 && current != null; depth++) {
-      const key = ownCause(current);
-      if (key !== undefined) return key;
-      current = (current as { cause?: unknown }).cause;
+    // What the failure says (a code, Redis's word) anywhere down the chain
+    // wins over what a wrapper is (ExportInDoubtError around ECONNRESET).
+    for (const rule of [saidCause, kindCause]) {
+      let current = error;
+      for (let depth = 0; depth < 4 && current != null; depth++) {
+        const key = rule(current);
+        if (key !== undefined) return key;
+        current = (current as { cause?: unknown }).cause;
+      }
     }
     const message = error instanceof Error ? error.message : String(error);
     const name = error instanceof Error ? error.name : typeof error;
@@ -149,15 +153,18 @@ export function causeOf(error: unknown): string {
   }
 }
 
-/** The cause key one error gives by itself, if any (see causeOf). */
-function ownCause(error: unknown): string | undefined {
+/** An error's `code`, else the leading upper-case word of its message. */
+function saidCause(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && code !== "") return code;
   const message = error instanceof Error ? error.message : String(error);
-  const word = /^([A-Z][A-Z_]{2,})\b/.exec(message);
-  if (word !== null) return word[1];
+  return /^([A-Z][A-Z_]{2,})\b/.exec(message)?.[1];
+}
+
+/** An error's own class (not plain `Error`), else `TIMEOUT` if it says so. */
+function kindCause(error: unknown): string | undefined {
   const name = error instanceof Error ? error.name : "";
   if (name !== "" && name !== "Error") return name;
-  if (/\btim(?:ed ?out|eout)\b/i.test(message)) return "TIMEOUT";
-  return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return /\btim(?:ed ?out|eout)\b/i.test(message) ? "TIMEOUT" : undefined;
 }

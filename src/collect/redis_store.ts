@@ -19,6 +19,7 @@ import { messageOf } from "../_message.ts";
 import { PssConfigError } from "../score/config.ts";
 import { checkKnownKeys, positiveInteger } from "../_options.ts";
 import { createWarner } from "../_warn.ts";
+import { setImmediate } from "node:timers";
 
 /**
  * Where a {@linkcode RedisCollector} writes: a list or a stream.
@@ -62,14 +63,22 @@ export const REDIS_STREAM_FIELD = "trace";
  *    (a user who may not run LTRIM) does not fail the stored batch: its
  *    error comes back as the reply, to be reported.
  *
- * KEYS: the target, the batch id's key. ARGV: ttl, mode (the type the
- * target must hold), maxLen ("" for none), then the traces' JSON. Appends in
- * chunks (Lua's unpack is bounded). Replies 1 (stored), 0 (stored before),
+ * A batch is sent in parts (see PART_SIZE), each with an id of its own; a
+ * part after the first names the one before (KEYS[3]) and is refused
+ * unless that one is stored, so a batch lands in order even when a part
+ * fails and later ones arrive.
+ *
+ * KEYS: the target, the part's id key, the previous part's id key (none for
+ * the first). ARGV: ttl, mode (the type the target must hold), maxLen (""
+ * for none), then the traces' JSON. Replies 1 (stored), 0 (stored before),
  * or the trim's error.
  */
 const STORE_ONCE = `
 local state = redis.call('GET', KEYS[2])
 if state and state ~= 'pending' then return 0 end
+if KEYS[3] and redis.call('GET', KEYS[3]) ~= 'stored' then
+  return redis.error_reply('ORDER the part of this batch before this one is not stored')
+end
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'none' and kind ~= ARGV[2] then
   return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
@@ -77,9 +86,7 @@ end
 redis.call('SET', KEYS[2], 'pending', 'EX', ARGV[1])
 local n = #ARGV
 if ARGV[2] == 'list' then
-  for i = 4, n, 1000 do
-    redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, n)))
-  end
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 4, n))
 else
   for i = 4, n do
     if ARGV[3] == '' then
@@ -95,6 +102,23 @@ if ARGV[2] == 'list' and ARGV[3] ~= '' then
   if type(trimmed) == 'table' and trimmed.err then return trimmed.err end
 end
 return 1`;
+
+/**
+ * Traces per script call. An export of more is sent as several calls
+ * without waiting for replies, so that encoding one part overlaps Redis
+ * storing the part before (the engine keeps one export in flight; a
+ * pipelined RPUSH loop overlaps them the same way). Small enough for Lua's
+ * unpack.
+ */
+const PART_SIZE = 250;
+
+/**
+ * Resolves on the next turn of the event loop, after node-redis's own
+ * `setImmediate` that writes the commands queued so far.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Deletes the key only when it holds what the collector writes. */
 const CLEAR_OWN = `
@@ -412,35 +436,55 @@ export class RedisExporter implements TraceExporter {
       this.#ids.set(batch, id);
     }
     await this.#connection.ready();
-    signal.throwIfAborted();
-    const args = new Array<string>(batch.length + 3);
+    const replies: Promise<unknown>[] = [];
+    for (let start = 0; start < batch.length; start += PART_SIZE) {
+      // Let the client write the part before while this one is encoded.
+      if (start > 0) await nextTurn();
+      signal.throwIfAborted();
+      const reply = this.#storePart(batch, start, id);
+      reply.catch(() => {}); // settled below
+      replies.push(reply);
+    }
+    const results = await Promise.allSettled(replies);
+    const failed = results.findIndex((r) => r.status === "rejected");
+    if (failed !== -1) {
+      const error = (results[failed] as PromiseRejectedResult).reason;
+      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) for the first part: it
+      // came before the part was marked stored, so its retry appends, and
+      // every later part was refused (see STORE_ONCE): nothing stored.
+      // After a part stored, or the connection broke: some may be.
+      if (failed === 0 && isRedisReply(error)) throw error;
+      throw new ExportInDoubtError(messageOf(error), { cause: error });
+    }
+    for (const result of results) {
+      const reply = (result as PromiseFulfilledResult<unknown>).value;
+      if (typeof reply === "string") {
+        const error = new Error(
+          `${this.#name} stored a batch in '${this.#key}' but could not trim it to maxLen ${this.#maxLen}: ${reply}`,
+        );
+        this.#report(`trim:${causeOf(reply)}`, error);
+      }
+    }
+  }
+
+  /** Encodes and sends the part of `batch` that begins at `start`. */
+  #storePart(
+    batch: readonly Trace[],
+    start: number,
+    id: string,
+  ): Promise<unknown> {
+    const end = Math.min(batch.length, start + PART_SIZE);
+    const args = new Array<string>(end - start + 3);
     args[0] = this.#ttl;
     args[1] = this.#mode;
     args[2] = this.#maxLen;
-    for (let i = 0; i < batch.length; i++) {
-      args[i + 3] = stringifyTrace(batch[i]);
+    for (let i = start; i < end; i++) {
+      args[i - start + 3] = stringifyTrace(batch[i]);
     }
-    let reply: unknown;
-    try {
-      reply = await runScript(
-        this.#connection.client,
-        STORE,
-        [this.#key, `${this.#key}:pss-batch:${id}`],
-        args,
-      );
-    } catch (error) {
-      // A reply of Redis (WRONGTYPE, OOM, NOPERM…) comes before the batch
-      // is marked stored, so its retry appends (see STORE_ONCE). Anything
-      // else (the connection broke) leaves it open.
-      if (isRedisReply(error)) throw error;
-      throw new ExportInDoubtError(messageOf(error), { cause: error });
-    }
-    if (typeof reply === "string") {
-      const error = new Error(
-        `${this.#name} stored a batch in '${this.#key}' but could not trim it to maxLen ${this.#maxLen}: ${reply}`,
-      );
-      this.#report(`trim:${causeOf(reply)}`, error);
-    }
+    const part = start / PART_SIZE;
+    const keys = [this.#key, `${this.#key}:pss-batch:${id}:${part}`];
+    if (part > 0) keys.push(`${this.#key}:pss-batch:${id}:${part - 1}`);
+    return runScript(this.#connection.client, STORE, keys, args);
   }
 
   /**
