@@ -19,7 +19,6 @@ import { messageOf } from "../_message.ts";
 import { PssConfigError } from "../score/config.ts";
 import { checkKnownKeys, positiveInteger } from "../_options.ts";
 import { createWarner } from "../_warn.ts";
-import { setImmediate } from "node:timers";
 
 /**
  * Where a {@linkcode RedisCollector} writes: a list or a stream.
@@ -117,8 +116,13 @@ const PART_SIZE = 250;
  * `setImmediate` that writes the commands queued so far.
  */
 function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => immediate(resolve));
 }
+
+/** `setImmediate` (a global on Deno and Bun, as node-redis uses it). */
+const immediate: (callback: () => void) => unknown =
+  (globalThis as { setImmediate?: (callback: () => void) => unknown })
+    .setImmediate ?? ((callback) => setTimeout(callback, 0));
 
 /** Deletes the key only when it holds what the collector writes. */
 const CLEAR_OWN = `
