@@ -115,9 +115,11 @@ const NO_EXPORTER = { export: () => Promise.resolve() };
  * twice: a trace counted `sent` is in Redis exactly once. The connection is
  * opened without blocking and checked with `PING` (a wrong or missing
  * password reads as Redis's NOAUTH/WRONGPASS, and `stats().connected` stays
- * false); an outage is reported once, with its cause, and so is the
- * recovery; the collector reconnects on unref'd timers, so an outage never
- * keeps the process alive. On Deno, it needs `--allow-net`.
+ * false); an outage is reported once for each distinct cause, however many
+ * reconnection attempts it takes, and its end once; the collector
+ * reconnects on unref'd timers, so an outage never keeps the process alive.
+ * It is the engine over a {@linkcode RedisExporter}, plus reading the key
+ * back. On Deno, it needs `--allow-net`.
  *
  * @example Ship traces, read them back, flush on SIGTERM/SIGINT
  * ```ts ignore
