@@ -82,6 +82,11 @@ export function wait(ms: number): Wait {
   return { done, wake };
 }
 
+/** The abort reason `BatchSender.expire()` gives. */
+function isDeadline(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "deadline";
+}
+
 /**
  * Sends batches one at a time, each until it is stored or given up; a
  * deadline (`expire()`) cuts the running attempt or backoff short.
@@ -148,9 +153,13 @@ export class BatchSender {
         this.#reporter.succeeded();
         return "sent";
       }
-      lastError = result.error;
       inDoubt ||= result.abandoned ||
         result.error instanceof ExportInDoubtError;
+      // The engine's own deadline cut this attempt short: that is why the
+      // batch ends, not why it failed. Keep the destination's cause (for
+      // stats() and the give-up report) when there was one.
+      if (isDeadline(result.error) && lastError !== undefined) continue;
+      lastError = result.error;
       this.#reporter.failed(batch.length, result.error, attempt);
     }
     this.#reporter.gaveUp(batch.length, lastError, inDoubt);

@@ -21,6 +21,8 @@ export class FailureReporter {
   last: ExportFailure | undefined;
   /** Failed attempts since the last export that succeeded. */
   #failing = 0;
+  /** The cause last reported for the batch being retried. */
+  #batchCause: string | undefined;
 
   constructor(name: string, onError: ((error: unknown) => void) | undefined) {
     this.#name = name;
@@ -42,16 +44,18 @@ export class FailureReporter {
   }
 
   /**
-   * An attempt failed. A batch's first failure is reported at once; the
-   * warner limits each cause on its own, so a new cause is never hidden
-   * behind an old one.
+   * An attempt failed. A batch's first failure is reported at once, and so
+   * is a retry that fails for a new cause (a full disk that becomes a
+   * permission error); the warner limits each cause on its own, so a new
+   * cause is never hidden behind an old one.
    */
   failed(size: number, error: unknown, attempt: number): void {
     const cause = causeOf(error);
     const message = messageOf(error);
     this.last = { cause, message, at: Date.now() };
     this.#failing++;
-    if (attempt > 0) return;
+    if (attempt > 0 && cause === this.#batchCause) return;
+    this.#batchCause = cause;
     this.report(
       Object.assign(
         new Error(
@@ -65,6 +69,7 @@ export class FailureReporter {
 
   /** An export succeeded: after failures, say so (a note, not onError's). */
   succeeded(): void {
+    this.#batchCause = undefined;
     if (this.#failing === 0) return;
     const failures = this.#failing;
     this.#failing = 0;
@@ -74,14 +79,22 @@ export class FailureReporter {
     );
   }
 
-  /** A batch was given up after its last attempt. */
+  /**
+   * A batch was given up after its last attempt. Its own cause key, so the
+   * warner does not hold it back behind the "retrying" report of the same
+   * failure.
+   */
   gaveUp(size: number, error: unknown, inDoubt: boolean): void {
+    this.#batchCause = undefined;
     this.report(
-      new Error(
-        `${this.#name} gave up a batch of ${size} traces${
-          inDoubt ? " (an abandoned export of it may still arrive)" : ""
-        }: ${messageOf(error)}`,
-        { cause: error },
+      Object.assign(
+        new Error(
+          `${this.#name} gave up a batch of ${size} traces${
+            inDoubt ? " (an abandoned export of it may still arrive)" : ""
+          }: ${messageOf(error)}`,
+          { cause: error },
+        ),
+        { code: `gave-up:${causeOf(error)}` },
       ),
     );
   }

@@ -27,7 +27,7 @@ import {
 const skipServer = (await requireRedis()) || requireRedisServer();
 
 /** What the destination does with the next export. */
-type Behaviour = "accept" | "fail" | "hang" | "permanent";
+type Behaviour = "accept" | "fail" | "denied" | "hang" | "permanent";
 
 /**
  * An exporter whose destination is an array; each export follows the next
@@ -47,6 +47,9 @@ class ArrayExporter implements TraceExporter {
     const behaviour = this.always ?? this.script.shift() ?? "accept";
     if (behaviour === "hang") return new Promise<void>(() => {});
     if (behaviour === "fail") throw new Error(`refused ${batch.length}`);
+    if (behaviour === "denied") {
+      throw Object.assign(new Error("permission denied"), { code: "EACCES" });
+    }
     if (behaviour === "permanent") {
       throw new PermanentExportError(`bad batch of ${batch.length}`);
     }
@@ -721,6 +724,60 @@ describe("BatchCollector deadlines and causes", () => {
     assert.ok(lines.some((l) => /bad batch of 1/.test(l)), lines.join("\n"));
     assert.ok(
       lines.some((l) => /exports work again/.test(l)),
+      lines.join("\n"),
+    );
+  });
+
+  test("a retry that fails for a new cause is reported at once; the same cause is not repeated", async () => {
+    const errors: string[] = [];
+    await using collector = new ArrayCollector({
+      batchSize: 1,
+      retryBaseMs: 1,
+      retryMaxMs: 1,
+      flushIntervalMs: 60_000,
+      onError: (error) => errors.push(String(error)),
+    });
+    collector.script = ["fail", "fail", "fail", "denied", "denied"];
+    collector.add(trace(0));
+    await collector.flush();
+    assert.equal(collector.received.length, 1, "sent after the failures");
+    const retrying = errors.filter((e) => /\(retrying\)/.test(e));
+    assert.equal(retrying.length, 2, errors.join("\n"));
+    assert.match(retrying[0], /refused 1/);
+    assert.match(retrying[1], /permission denied/);
+  });
+
+  test("a close deadline keeps the destination's cause in lastFailure and reports the give-up under its own key", async () => {
+    const lines: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => lines.push(String(line));
+    try {
+      const exporter = new ArrayExporter();
+      const collector = new BatchCollector({
+        exporter,
+        batchSize: 1,
+        retryBaseMs: 1,
+        exportTimeoutMs: 60_000,
+        closeTimeoutMs: 100,
+        flushOnExit: false,
+      });
+      exporter.script = ["fail", "hang"];
+      collector.add(trace(0));
+      await until(() => exporter.calls === 2);
+      await collector.close();
+      const stats = collector.stats();
+      assert.equal(stats.unconfirmed, 1);
+      assert.equal(stats.lastFailure?.message, "refused 1");
+      assert.equal(stats.lastError, "refused 1");
+    } finally {
+      console.warn = warn;
+    }
+    assert.ok(
+      lines.some((l) => /could not export 1 traces \(retrying\)/.test(l)),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) => /gave up a batch of 1 traces.*refused 1/.test(l)),
       lines.join("\n"),
     );
   });
