@@ -331,6 +331,18 @@ describe("traceToJson()", () => {
     });
   });
 
+  test("writes a tag named __proto__ as a key, never as the prototype", () => {
+    const metadata = JSON.parse('{"__proto__":{"polluted":true},"route":"/a"}');
+    const json = traceToJson({ name: "op", metadata });
+    assert.equal(Object.getPrototypeOf(json), Object.prototype);
+    assert.ok(Object.hasOwn(json, "__proto__"));
+    assert.match(
+      JSON.stringify(json),
+      /"__proto__":\{"polluted":true\},"route":"\/a"\}$/,
+    );
+    assert.equal(({} as { polluted?: boolean }).polluted, undefined);
+  });
+
   test("keeps a system trace's measurements in a nested metadata object", () => {
     const json = traceToJson({
       name: "__event_loop_health__",
