@@ -33,6 +33,24 @@ describe("FileFifoCollector", () => {
     );
   });
 
+  test("writes non-ASCII text as UTF-8 (a lone surrogate escaped, as JSON.stringify does) in batches that outgrow the first buffer", async () => {
+    const path = `${await tempDir()}/unicode.ndjson`;
+    const names = ["café", "東京", "😀 emoji", "x".repeat(5000), "lone \uD800"];
+    const traces = Array.from({ length: 600 }, (_, i) => ({
+      name: names[i % names.length],
+      duration: 0.001,
+      metadata: { note: "ünïcode ✓" },
+    }));
+    {
+      await using collector = new FileFifoCollector({ path, batchSize: 600 });
+      for (const trace of traces) collector.add(trace);
+    }
+    const expected = traces.map((trace) =>
+      JSON.stringify(traceToJson(trace)) + "\n"
+    ).join("");
+    assert.equal(await readFile(path, "utf8"), expected);
+  });
+
   test("creates missing directories at construction", async () => {
     const path = `${await tempDir()}/a/b/c/traces.ndjson`;
     const collector = new FileFifoCollector({ path });
