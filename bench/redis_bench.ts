@@ -22,6 +22,7 @@ import { createClient } from "redis";
 import { RedisCollector } from "../src/collect/redis.ts";
 import { type BenchDefinition, benchTraces, runBenches } from "./_runner.ts";
 import { type Trace, traceToJson } from "../src/trace.ts";
+import { STORE_ONCE_TEXT } from "../src/collect/redis_store.ts";
 
 const URL = (globalThis as { process?: { env: Record<string, string> } })
   .process?.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -52,6 +53,34 @@ async function handWritten(key: string, batchSize: number): Promise<void> {
   }
   const replies = await Promise.all(pending);
   sink += Number(replies[replies.length - 1]);
+}
+
+const storeOnce = String(
+  await client.sendCommand(["SCRIPT", "LOAD", STORE_ONCE_TEXT]),
+);
+
+/**
+ * A contrast, not a floor: the collector's own store-once script run by
+ * hand, every batch pipelined under a fresh id (KEYS: target, id; ARGV:
+ * ttl, mode, maxLen, traces), without the engine. It shows what exactly-once
+ * storage costs Redis, apart from what the collector adds.
+ */
+async function handWrittenScript(
+  key: string,
+  batchSize: number,
+): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  for (let start = 0; start < TRACES; start += batchSize) {
+    const end = Math.min(TRACES, start + batchSize);
+    const args = ["EVALSHA", storeOnce, "2", key, `${key}:id:${start}`];
+    args.push("3600", "list", "");
+    for (let i = start; i < end; i++) {
+      args.push(JSON.stringify(traceToJson(traces[i])));
+    }
+    pending.push(client.sendCommand(args));
+  }
+  await Promise.all(pending);
+  sink += pending.length;
 }
 
 /** Resolves after one timer tick (at least 1 ms). */
@@ -190,6 +219,29 @@ function floorBench(
   };
 }
 
+/** A hand-written case that is not the baseline; its id keys go too. */
+function contrastBench(
+  group: string,
+  name: string,
+  push: (key: string) => Promise<void>,
+): BenchDefinition {
+  const key = `${prefix}:contrast:${definitions.length}`;
+  return {
+    name,
+    group,
+    fn: async (b) => {
+      b.start();
+      await push(key);
+      b.end();
+      const ids: string[] = [];
+      for (let start = 0; start < TRACES; start += 100) {
+        ids.push(`${key}:id:${start}`);
+      }
+      await client.del([key, ...ids]);
+    },
+  };
+}
+
 const burst = (collector: RedisCollector): void => {
   for (let i = 0; i < TRACES; i++) collector.add(traces[i]);
 };
@@ -201,6 +253,11 @@ for (const batchSize of [100, 500]) {
       group,
       `pipelined RPUSH loop (floor), batches of ${batchSize}`,
       (key) => handWritten(key, batchSize),
+    ),
+    contrastBench(
+      group,
+      `pipelined EVALSHA of the collector's script, batches of ${batchSize}`,
+      (key) => handWrittenScript(key, batchSize),
     ),
     collectorBench(
       group,

@@ -165,6 +165,12 @@ function script(text: string): { text: string; sha: Promise<string> } {
 }
 
 const STORE = script(STORE_ONCE);
+
+/**
+ * The store-once script's text, for `bench/redis_bench.ts`'s contrast row
+ * (the same script pipelined by hand, without the engine). Internal.
+ */
+export const STORE_ONCE_TEXT: string = STORE_ONCE;
 const CLEAR = script(CLEAR_OWN);
 
 /**
