@@ -10,6 +10,7 @@
  * @module
  */
 
+import { after } from "node:test";
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createConnection, createServer } from "node:net";
@@ -156,6 +157,8 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Kills it with SIGKILL (no shutdown, no save) and waits for it to exit. */
   kill(): Promise<void>;
+  /** Lets it run again after a SIGSTOP; nothing once it has exited. */
+  resume(): void;
 }
 
 /**
@@ -223,7 +226,47 @@ export async function startPrivateRedis(
     url: `redis://127.0.0.1:${port}`,
     stop: () => signal("SIGTERM"),
     kill: () => signal("SIGKILL"),
+    resume: () => {
+      // process.kill, not child.kill: Deno's ChildProcess.kill() sends
+      // nothing once it has sent a signal, so a later kill() would not.
+      if (!hasExited) process.kill(pid, "SIGCONT");
+    },
   };
+}
+
+/**
+ * For one `describe` block: returns a {@linkcode startPrivateRedis} whose
+ * servers are resumed (a test may have paused one) and killed after the
+ * block. Call it inside the block's callback.
+ */
+export function privateRedisServers(): (
+  options?: PrivateRedisOptions,
+) => Promise<PrivateRedis> {
+  const servers: PrivateRedis[] = [];
+  after(async () => {
+    for (const server of servers) {
+      server.resume();
+      await server.kill();
+    }
+  });
+  return async (options) => {
+    const server = await startPrivateRedis(options);
+    servers.push(server);
+    return server;
+  };
+}
+
+/** Polls `condition` every 10 ms; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** A TCP proxy in front of Redis that can lose replies, from {@linkcode startProxy}. */

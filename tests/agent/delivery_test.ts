@@ -9,7 +9,7 @@
  * @module
  */
 
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { createClient } from "redis";
@@ -17,9 +17,9 @@ import { ConnectCollector } from "../../src/collect/connect.ts";
 import { RedisCollector } from "../../src/collect/redis.ts";
 import { serveAgent } from "../../src/agent/mod.ts";
 import {
+  privateRedisServers,
   requireRedis,
   requireRedisServer,
-  startPrivateRedis,
   uniqueKey,
 } from "../_redis.ts";
 
@@ -29,21 +29,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("an agent whose sink is slower than the client's deadline", {
   skip,
 }, () => {
-  const paused: number[] = [];
-  const servers: { kill(): Promise<void> }[] = [];
-  after(async () => {
-    for (const pid of paused) {
-      try {
-        process.kill(pid, "SIGCONT");
-      } catch { /* gone */ }
-    }
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   for (const protocol of ["connect", "grpc-web"] as const) {
     test(`over ${protocol}: batches retried after a timeout are stored once`, async () => {
-      const server = await startPrivateRedis();
-      servers.push(server);
+      const server = await startServer();
       const key = uniqueKey(`agent-slow-${protocol}`);
       const sink = new RedisCollector({
         url: server.url,
@@ -81,13 +71,11 @@ describe("an agent whose sink is slower than the client's deadline", {
         assert.equal(client.stats().sent, 100, String(errors));
 
         process.kill(server.pid, "SIGSTOP");
-        paused.push(server.pid);
         add(200);
         // Several client deadlines pass: calls are abandoned and retried
         // while the agent still waits on its sink for the first attempt.
         await sleep(1500);
-        process.kill(server.pid, "SIGCONT");
-        paused.pop();
+        server.resume();
         // Retries go on until the sink has caught up (close() alone would
         // allow only a few more, and give up a batch still in doubt).
         await client.flush();

@@ -1,4 +1,4 @@
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchCollector,
@@ -17,10 +17,9 @@ import { readTraces } from "../../src/collect/read.ts";
 import { spawnRuntime, tempDir } from "../fixtures/spawn.ts";
 import { createClient } from "redis";
 import {
-  type PrivateRedis,
+  privateRedisServers,
   requireRedis,
   requireRedisServer,
-  startPrivateRedis,
   uniqueKey,
 } from "../_redis.ts";
 
@@ -441,20 +440,11 @@ describe("BatchCollector at process exit", () => {
 describe("BatchCollector at process exit, the destination paused", {
   skip: skipServer,
 }, () => {
-  const servers: PrivateRedis[] = [];
-  after(async () => {
-    for (const server of servers) {
-      try {
-        process.kill(server.pid, "SIGCONT");
-      } catch { /* gone */ }
-      await server.kill();
-    }
-  });
+  const startServer = privateRedisServers();
   const closeTimeoutMs = 1000;
   for (const runtime of ["deno", "bun"] as const) {
     test(`${runtime}: a script that ends without close() while Redis is paused exits within the close deadline; its counts add up and hold`, async () => {
-      const server = await startPrivateRedis();
-      servers.push(server);
+      const server = await startServer();
       const key = uniqueKey("idle-paused");
       const result = await spawnRuntime(runtime, "paused_redis_writer.ts", [
         server.url,
@@ -463,7 +453,7 @@ describe("BatchCollector at process exit, the destination paused", {
         String(closeTimeoutMs),
         String(server.pid),
       ], { deadlineMs: 60_000 });
-      process.kill(server.pid, "SIGCONT"); // the script paused it
+      server.resume(); // the script paused it
       assert.equal(result.hung, false, "the process never exited");
       assert.equal(result.code, 0, result.stderr);
       const { idleMs, stats } = JSON.parse(

@@ -5,7 +5,7 @@
  * key type), and Deno without --allow-net. Each checks the accounting: a
  * trace counted sent is stored exactly once, one counted dropped is not.
  */
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import {
@@ -27,9 +27,9 @@ import {
 } from "../../src/runtime/fs.ts";
 import { spawnRuntime, startRuntime, tempDir } from "../fixtures/spawn.ts";
 import {
+  privateRedisServers,
   requireRedis,
   requireRedisServer,
-  startPrivateRedis,
   uniqueKey,
 } from "../_redis.ts";
 
@@ -301,19 +301,10 @@ describe("a named pipe nobody reads", () => {
 });
 
 describe("Redis faults", { skip: skipServer }, () => {
-  const servers: { kill(): Promise<void>; pid: number }[] = [];
-  after(async () => {
-    for (const server of servers) {
-      try {
-        process.kill(server.pid, "SIGCONT");
-      } catch { /* gone */ }
-      await server.kill();
-    }
-  });
+  const startServer = privateRedisServers();
 
   test("paused (SIGSTOP) longer than exportTimeoutMs: the abandoned exports store nothing twice", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("paused");
     const collector = new RedisCollector({
       url: server.url,
@@ -332,7 +323,7 @@ describe("Redis faults", { skip: skipServer }, () => {
       if (i === 300) {
         process.kill(server.pid, "SIGSTOP");
         await sleep(1200); // four export timeouts: exports abandoned, retried
-        process.kill(server.pid, "SIGCONT");
+        server.resume();
       }
       if (i % 20 === 19) await sleep(2);
     }
@@ -354,8 +345,7 @@ describe("Redis faults", { skip: skipServer }, () => {
   });
 
   test("paused as the script ends: close() keeps its deadline and the counts stay true", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("paused-close");
     const collector = new RedisCollector({
       url: server.url,
@@ -371,7 +361,7 @@ describe("Redis faults", { skip: skipServer }, () => {
     const started = performance.now();
     await collector.close();
     const elapsed = performance.now() - started;
-    process.kill(server.pid, "SIGCONT");
+    server.resume();
     assert.ok(elapsed < 4000, `close() took ${elapsed} ms`);
     await sleep(200); // what was sent before the pause lands now
     const client = createClient({ url: server.url });
@@ -394,10 +384,9 @@ describe("Redis faults", { skip: skipServer }, () => {
     ]] as const
   ) {
     test(`requirepass and ${label}: connected is false and the error is Redis's own`, async () => {
-      const server = await startPrivateRedis({
+      const server = await startServer({
         args: ["--requirepass", "sekret"],
       });
-      servers.push(server);
       const errors: string[] = [];
       const collector = new RedisCollector({
         url: `redis://${url}127.0.0.1:${server.port}`,
@@ -439,10 +428,7 @@ async function scriptCalls(
 }
 
 describe("Redis refusing a key of another type", { skip: skipServer }, () => {
-  const servers: { kill(): Promise<void> }[] = [];
-  after(async () => {
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   test("WRONGTYPE is reported at once, and clear() refuses to delete the hash", async () => {
     const key = uniqueKey("wrongtype");
@@ -480,8 +466,7 @@ describe("Redis refusing a key of another type", { skip: skipServer }, () => {
 
   for (const mode of ["list", "stream"] as const) {
     test(`WRONGTYPE (${mode}) retried: nothing counted sent, no batch id left, and once the key is freed every trace arrives once`, async () => {
-      const server = await startPrivateRedis();
-      servers.push(server);
+      const server = await startServer();
       const key = uniqueKey(`wrongtype-retried-${mode}`);
       const admin = createClient({ url: server.url });
       await admin.connect();
@@ -582,16 +567,12 @@ async function storedSeqs(url: string, key: string): Promise<number[]> {
 }
 
 describe("Redis refusing writes", { skip: skipServer }, () => {
-  const servers: { kill(): Promise<void> }[] = [];
-  after(async () => {
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   test("OOM (maxmemory, noeviction): reported at once, kept as the cause past 'queue is full', sent traces stored once", async () => {
-    const server = await startPrivateRedis({
+    const server = await startServer({
       args: ["--maxmemory-policy", "noeviction"],
     });
-    servers.push(server);
     const key = uniqueKey("oom");
     const errors: string[] = [];
     const collector = new RedisCollector({
@@ -655,8 +636,7 @@ describe("Redis refusing writes", { skip: skipServer }, () => {
   });
 
   test("NOPERM (an ACL user who may not write the key): reported at once and kept as the cause", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const admin = createClient({ url: server.url });
     await admin.connect();
     await admin.sendCommand([
@@ -739,8 +719,7 @@ describe("Redis refusing writes", { skip: skipServer }, () => {
   // user may not run is refused inside it, after what ran before, so the
   // script's order is what keeps the counts true there.
   test("NOPERM on the batch ids' keys: refused before the script runs, nothing stored", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("noperm-ids");
     const { admin, collector, errors, retried } = await asUser(server, key, [
       `~${key}`,
@@ -755,8 +734,7 @@ describe("Redis refusing writes", { skip: skipServer }, () => {
   });
 
   test("an append the user may not run (-rpush) refused inside the script: nothing counted sent, each trace once after the grant", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("noperm-rpush");
     const { admin, collector, errors, retried } = await asUser(server, key, [
       `~${key}`,
@@ -782,8 +760,7 @@ describe("Redis refusing writes", { skip: skipServer }, () => {
   });
 
   test("a trim the user may not run (-ltrim): the stored batch counts as sent, once, and the refusal is reported", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("noperm-trim");
     const { admin, collector, errors } = await asUser(server, key, [
       `~${key}`,

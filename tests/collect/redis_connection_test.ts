@@ -5,7 +5,7 @@
  * its end once; a collector whose constructor throws leaves nothing
  * connecting; a given client gets one set of listeners.
  */
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import {
@@ -17,25 +17,14 @@ import { RedisCollector, RedisExporter } from "../../src/collect/redis.ts";
 import { BatchCollector } from "../../src/collect/batch.ts";
 import {
   type PrivateRedis,
+  privateRedisServers,
   requireRedisServer,
-  startPrivateRedis,
   uniqueKey,
+  waitFor,
 } from "../_redis.ts";
 
 const skipServer = requireRedisServer();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A connection to `url` that records what it reports. */
 function watched(url: string): {
@@ -54,7 +43,7 @@ function watched(url: string): {
 
 /**
  * How many connections `server` has accepted since it started, this look's
- * own included (startPrivateRedis's probes count too: compare two looks).
+ * own included (the probes that start it count too: compare two looks).
  */
 async function connectionsReceived(server: PrivateRedis): Promise<number> {
   const client = createClient({ url: server.url });
@@ -68,14 +57,10 @@ async function connectionsReceived(server: PrivateRedis): Promise<number> {
 }
 
 describe("RedisConnection through outages", { skip: skipServer }, () => {
-  const servers: PrivateRedis[] = [];
-  after(async () => {
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   test("an outage of many reconnection attempts is reported once, with its cause, and its end once", async () => {
-    let server = await startPrivateRedis();
-    servers.push(server);
+    let server = await startServer();
     const { connection, downs, ups } = watched(server.url);
     try {
       connection.start();
@@ -101,8 +86,7 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
         downs.join("; "),
       );
       assert.deepEqual(ups, []);
-      server = await startPrivateRedis({ port: server.port });
-      servers.push(server);
+      server = await startServer({ port: server.port });
       await waitFor(() => connection.connected, "the reconnection");
       assert.equal(ups.length, 1, ups.join("; "));
       const after = Number(/after (\d+\.\d) s/.exec(ups[0])?.[1]);
@@ -115,8 +99,7 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
   });
 
   test("each new cause within an outage is reported once, then the recovery once", async () => {
-    let server = await startPrivateRedis();
-    servers.push(server);
+    let server = await startServer();
     const { connection, downs, ups } = watched(server.url);
     try {
       connection.start();
@@ -124,11 +107,10 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
       await server.stop();
       await waitFor(() => downs.length > 1, "the refused reconnection");
       // Back, but refusing us: a new cause of the same outage.
-      server = await startPrivateRedis({
+      server = await startServer({
         port: server.port,
         args: ["--requirepass", "sekret"],
       });
-      servers.push(server);
       await waitFor(() => downs.length > 2, "the third cause");
       await sleep(1200); // more attempts, refused the same way
       const codes = ["CONNECTION_LOST", "ECONNREFUSED", "NOAUTH"];
@@ -137,8 +119,7 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
       assert.deepEqual(ups, []);
       assert.equal(connection.connected, false);
       await server.stop();
-      server = await startPrivateRedis({ port: server.port });
-      servers.push(server);
+      server = await startServer({ port: server.port });
       await waitFor(() => connection.connected, "the reconnection");
       // Refused again while restarting (ECONNREFUSED): already reported in
       // this outage.
@@ -150,8 +131,7 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
   });
 
   test("start() twice connects once", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const { connection } = watched(server.url);
     try {
       const client = connection.client as unknown as {
@@ -174,14 +154,10 @@ describe("RedisConnection through outages", { skip: skipServer }, () => {
 describe("RedisCollector's connection, as the collector makes it", {
   skip: skipServer,
 }, () => {
-  const servers: PrivateRedis[] = [];
-  after(async () => {
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   test("a constructor that throws PssConfigError leaves nothing connecting", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const errors: unknown[] = [];
     const before = await connectionsReceived(server);
     for (
@@ -208,8 +184,7 @@ describe("RedisCollector's connection, as the collector makes it", {
   });
 
   test("a given client gets one error and one ready listener", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const client = createClient({ url: server.url, disableOfflineQueue: true });
     client.on("error", () => {});
     await client.connect();
@@ -227,8 +202,7 @@ describe("RedisCollector's connection, as the collector makes it", {
   });
 
   test("the default warning prints each new cause of an outage at once, and the recovery", async () => {
-    let server = await startPrivateRedis();
-    servers.push(server);
+    let server = await startServer();
     const lines: string[] = [];
     const warn = console.warn;
     console.warn = (line: unknown) => lines.push(String(line));
@@ -240,19 +214,17 @@ describe("RedisCollector's connection, as the collector makes it", {
         () => lines.some((l) => /ECONNREFUSED/.test(l)),
         "the refused reconnection",
       );
-      server = await startPrivateRedis({
+      server = await startServer({
         port: server.port,
         args: ["--requirepass", "sekret"],
       });
-      servers.push(server);
       // Well within the 60 s a cause is held back: a new cause is not.
       await waitFor(
         () => lines.some((l) => /NOAUTH/.test(l)),
         "the NOAUTH warning",
       );
       await server.stop();
-      server = await startPrivateRedis({ port: server.port });
-      servers.push(server);
+      server = await startServer({ port: server.port });
       await waitFor(() => collector.stats().connected, "the reconnection");
       await waitFor(
         () => lines.some((l) => /reconnected/.test(l)),
@@ -272,14 +244,10 @@ describe("RedisCollector's connection, as the collector makes it", {
 });
 
 describe("RedisExporter, public", { skip: skipServer }, () => {
-  const servers: PrivateRedis[] = [];
-  after(async () => {
-    for (const server of servers) await server.kill();
-  });
+  const startServer = privateRedisServers();
 
   test("a BatchCollector over a RedisExporter stores each trace once and disconnects on close()", async () => {
-    const server = await startPrivateRedis();
-    servers.push(server);
+    const server = await startServer();
     const key = uniqueKey("exporter");
     const exporter = new RedisExporter({ url: server.url, key });
     const collector = new BatchCollector({ exporter, batchSize: 3 });

@@ -21,6 +21,7 @@ import {
   startPrivateRedis,
   startProxy,
   uniqueKey,
+  waitFor,
 } from "../_redis.ts";
 
 const skipRedis = await requireRedis();
@@ -60,18 +61,6 @@ function sampleTraces(count: number): Trace[] {
 
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe("RedisCollector configuration", () => {
   const invalid: [string, RedisCollectorOptions, string, string][] = [
