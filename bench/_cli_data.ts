@@ -7,6 +7,8 @@
  */
 
 import { stringifyTrace, type Trace } from "../src/trace.ts";
+// The tests' seeded source, so every run reads the same file.
+import { random } from "../tests/fixtures/random.ts";
 
 const NAMES = [
   "db.query",
@@ -18,18 +20,6 @@ const NAMES = [
   "auth.check",
   "queue.push",
 ];
-
-/** A deterministic pseudo-random source, so every run reads the same file. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Writes `count` NDJSON trace lines to `path`: eight operation names, 2 %

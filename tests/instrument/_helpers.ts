@@ -41,13 +41,4 @@ export class ArrayCollector implements Collector {
 }
 
 /** A deterministic uniform generator (mulberry32) for sampling tests. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { random as seeded } from "../fixtures/random.ts";
