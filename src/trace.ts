@@ -94,37 +94,15 @@ export interface Trace {
   metadata?: Record<string, unknown>;
 }
 
-/** The wire (snake_case) key of every camelCase trace field, in pypss order. */
-const WIRE_KEYS = [
-  ["traceId", "trace_id"],
-  ["name", "name"],
-  ["filename", "filename"],
-  ["lineno", "lineno"],
-  ["module", "module"],
-  ["duration", "duration"],
-  ["cpuTime", "cpu_time"],
-  ["waitTime", "wait_time"],
-  ["memory", "memory"],
-  ["memoryDiff", "memory_diff"],
-  ["error", "error"],
-  ["exceptionType", "exception_type"],
-  ["exceptionMessage", "exception_message"],
-  ["branchTag", "branch_tag"],
-  ["timestamp", "timestamp"],
-  ["asyncOp", "async_op"],
-  ["yieldCount", "yield_count"],
-  ["systemMetric", "system_metric"],
-  ["host", "host"],
-  ["pid", "pid"],
-] as const;
-
 /**
- * Top-level wire keys that are not tags: pypss's schema and pss's own. Any
+ * Top-level wire keys that are not tags: pypss's schema and pss's own, as
+ * {@linkcode traceToJson} writes them for every trace, and `metadata`. Any
  * other top-level key of a regular trace is a context tag, as pypss writes
- * them.
+ * them. Read off traceToJson itself (a trace with an id: nothing is made),
+ * so the two never disagree.
  */
 const RESERVED_KEYS: ReadonlySet<string> = new Set([
-  ...WIRE_KEYS.map(([, key]) => key),
+  ...Object.keys(traceToJson({ name: "", traceId: "-" })),
   "metadata",
 ]);
 
@@ -466,7 +444,7 @@ function stringOf(value: unknown): string | undefined {
  * ```
  */
 export function traceToJson(trace: Trace): Record<string, unknown> {
-  // One object literal, in WIRE_KEYS' order: V8 gives it in-object fields,
+  // One object literal, in pypss's key order: V8 gives it in-object fields,
   // and JSON.stringify of it costs a third of an object built key by key
   // (whose keyed stores leave it with slow out-of-object fields).
   const out: Record<string, unknown> = {
