@@ -288,6 +288,27 @@ export interface ResolvedBatchOptions {
 }
 
 /**
+ * `options` with `batchSize` (default `batchSize`) and a backlog's export
+ * size for destinations that pay per export (a lock, a round trip):
+ * `maxExportBatchSize` as given, else `max(batchSize, 1000)`. The file and
+ * Redis collectors both ship a backlog this way.
+ */
+export function withBacklogExports<T extends BatchOptions>(
+  options: T,
+  batchSize: number = options.batchSize ?? 100,
+): T & { batchSize: number; maxExportBatchSize: number } {
+  return {
+    ...options,
+    batchSize,
+    maxExportBatchSize: options.maxExportBatchSize ??
+      Math.max(batchSize, BACKLOG_EXPORT_SIZE),
+  };
+}
+
+/** Traces one export of a backlog may carry by default. */
+const BACKLOG_EXPORT_SIZE = 1000;
+
+/**
  * Checks the engine's options and fills in their defaults.
  *
  * @param name The collector, for messages.

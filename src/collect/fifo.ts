@@ -29,6 +29,7 @@ import {
   BatchCollector,
   type BatchOptions,
 } from "./batch.ts";
+import { withBacklogExports } from "./batch_options.ts";
 import type { TraceExporter } from "./exporter.ts";
 import { type RawEntry, readNdjsonEntries, readTraces } from "./read.ts";
 import type { TraceSource } from "./read.ts";
@@ -91,8 +92,6 @@ export interface FileFifoCollectorOptions extends BatchOptions {
 
 const OWN_KEYS = ["path", "pipeOpenTimeoutMs", "fileSystem"];
 const encoder = new TextEncoder();
-/** Traces one locked write may carry by default when a backlog has built up. */
-const DEFAULT_MAX_EXPORT = 1000;
 
 /**
  * Options of {@linkcode createFileExporter}.
@@ -396,9 +395,7 @@ export class FileFifoCollector extends BatchCollector implements TraceSource {
     // A backlog goes out in larger locked writes: the lock and unlock cost
     // two round trips to the runtime per export, more than the write.
     super({
-      ...batch,
-      maxExportBatchSize: batch.maxExportBatchSize ??
-        Math.max(batch.batchSize ?? 100, DEFAULT_MAX_EXPORT),
+      ...withBacklogExports(batch),
       exporter: createFileExporter({
         path,
         pipeOpenTimeoutMs,

@@ -19,7 +19,7 @@ import { traceFromJson } from "../trace.ts";
 import type { Trace } from "../trace.ts";
 import { BATCH_OPTION_KEYS, BatchCollector } from "./batch.ts";
 import type { BatchCollectorStats, BatchOptions } from "./batch.ts";
-import { resolveBatchOptions } from "./batch_options.ts";
+import { resolveBatchOptions, withBacklogExports } from "./batch_options.ts";
 import type { RawEntry, TraceSource } from "./read.ts";
 import {
   clearKey,
@@ -100,8 +100,6 @@ export interface RedisCollectorStats extends BatchCollectorStats {
 }
 
 const NAME = "RedisCollector";
-/** Traces per export when a backlog has built up, unless `batchSize` is larger. */
-const DEFAULT_MAX_EXPORT = 1000;
 /** Stands in for the exporter while the engine's options are checked. */
 const NO_EXPORTER = { export: () => Promise.resolve() };
 
@@ -163,13 +161,7 @@ export class RedisCollector extends BatchCollector implements TraceSource {
       ...batch
     } = options;
     positiveInteger(NAME, "readPageSize", readPageSize);
-    const batchSize = batch.batchSize ?? 500;
-    const engine = {
-      ...batch,
-      batchSize,
-      maxExportBatchSize: batch.maxExportBatchSize ??
-        Math.max(batchSize, DEFAULT_MAX_EXPORT),
-    };
+    const engine = withBacklogExports(batch, batch.batchSize ?? 500);
     // Every option is checked before the exporter starts connecting, so a
     // constructor that throws leaves no connection behind.
     resolveBatchOptions(NAME, { ...engine, exporter: NO_EXPORTER });
