@@ -72,7 +72,7 @@ async function handWrittenScript(
   const pending: Promise<unknown>[] = [];
   for (let start = 0; start < TRACES; start += batchSize) {
     const end = Math.min(TRACES, start + batchSize);
-    const args = ["EVALSHA", storeOnce, "2", key, `${key}:id:${start}`];
+    const args = ["EVALSHA", storeOnce, "2", key, idKey(key, start)];
     args.push("3600", "list", "");
     for (let i = start; i < end; i++) {
       args.push(JSON.stringify(traceToJson(traces[i])));
@@ -81,6 +81,11 @@ async function handWrittenScript(
   }
   await Promise.all(pending);
   sink += pending.length;
+}
+
+/** The batch-id key of the hand-run script's batch starting at `start`. */
+function idKey(key: string, start: number): string {
+  return `${key}:id:${start}`;
 }
 
 /** Resolves after one timer tick (at least 1 ms). */
@@ -200,43 +205,27 @@ function collectorBench(
   };
 }
 
-function floorBench(
+/**
+ * A hand-written case: the floor (`baseline`) or a contrast. Its key, and
+ * the batch-id keys a script case wrote, go after each run, untimed.
+ */
+function handBench(
   group: string,
   name: string,
   push: (key: string) => Promise<void>,
+  baseline = false,
 ): BenchDefinition {
-  const key = `${prefix}:floor:${definitions.length}`;
+  const key = `${prefix}:hand:${definitions.length}`;
+  const ids: string[] = [];
+  for (let start = 0; start < TRACES; start += 100) ids.push(idKey(key, start));
   return {
     name,
     group,
-    baseline: true,
+    baseline,
     fn: async (b) => {
       b.start();
       await push(key);
       b.end();
-      await client.del(key);
-    },
-  };
-}
-
-/** A hand-written case that is not the baseline; its id keys go too. */
-function contrastBench(
-  group: string,
-  name: string,
-  push: (key: string) => Promise<void>,
-): BenchDefinition {
-  const key = `${prefix}:contrast:${definitions.length}`;
-  return {
-    name,
-    group,
-    fn: async (b) => {
-      b.start();
-      await push(key);
-      b.end();
-      const ids: string[] = [];
-      for (let start = 0; start < TRACES; start += 100) {
-        ids.push(`${key}:id:${start}`);
-      }
       await client.del([key, ...ids]);
     },
   };
@@ -249,12 +238,13 @@ const burst = (collector: RedisCollector): void => {
 for (const batchSize of [100, 500]) {
   const group = `ship ${TRACES} traces, batches of ${batchSize}`;
   definitions.push(
-    floorBench(
+    handBench(
       group,
       `pipelined RPUSH loop (floor), batches of ${batchSize}`,
       (key) => handWritten(key, batchSize),
+      true,
     ),
-    contrastBench(
+    handBench(
       group,
       `pipelined EVALSHA of the collector's script, batches of ${batchSize}`,
       (key) => handWrittenScript(key, batchSize),
@@ -278,10 +268,11 @@ definitions.push(
 {
   const group = `trickle ${TRACES} traces, ${CHUNK} per tick, batches of 100`;
   definitions.push(
-    floorBench(
+    handBench(
       group,
       "pipelined RPUSH loop (floor), trickle",
       (key) => handWrittenTrickle(key, 100),
+      true,
     ),
     collectorBench(
       group,
