@@ -337,14 +337,12 @@ function rowKeyOption(
 }
 
 /** The options of {@linkcode COMMON_OPTIONS} that mean the same to every command. */
-function commonArgs(values: Map<string, string | true>): {
-  out: string | undefined;
-  config: string | undefined;
-  maxSkipped: number;
-  workers: number | undefined;
-  color: boolean;
-  quiet: boolean;
-} {
+function commonArgs(
+  values: Map<string, string | true>,
+): Pick<
+  CompareArgs,
+  "out" | "config" | "maxSkipped" | "workers" | "color" | "quiet"
+> {
   return {
     out: values.get("out") as string | undefined,
     config: values.get("config") as string | undefined,
